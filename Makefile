@@ -1,0 +1,65 @@
+# Harbour Mall + Summit Bank sandbox. The README's Quick start is `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHOP_PORT ?= 8000
+ISSUER_PORT ?= 8001
+HOST ?= 127.0.0.1
+# gunicorn drops header names with underscores unless told otherwise; the partner API's `client_id`
+# header has one, so it is passed through as-is.
+GUNICORN = $(BIN)/gunicorn --worker-class gthread --workers 2 --threads 8 --timeout 60 \
+	--header-map dangerous --access-logfile - --error-logfile -
+
+.PHONY: demo test lint bench chromium install install-test clean
+
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); \
+	  else echo "Python's venv module is missing: run 'sudo apt-get install -y python3-venv'" >&2; exit 1; fi; }
+	@$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Playwright cannot download browsers here: the suite drives the system Chromium.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+	else echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
+
+demo: $(VENV)/.installed
+	@$(BIN)/flask --app issuer_sandbox seed
+	@$(BIN)/flask --app shop seed
+	@echo
+	@echo "Harbour Mall (shop):            http://$(HOST):$(SHOP_PORT)"
+	@echo "Summit Bank sandbox (issuer):   http://$(HOST):$(ISSUER_PORT)"
+	@echo
+	@$(BIN)/flask --app shop demo-info
+	@echo
+	@$(BIN)/flask --app issuer_sandbox demo-info
+	@echo
+	@echo "Press Ctrl-C to stop both apps."
+	@SHOP_ISSUER_URL=$${SHOP_ISSUER_URL:-http://$(HOST):$(ISSUER_PORT)} bash -c '\
+	  $(GUNICORN) --bind $(HOST):$(ISSUER_PORT) "issuer_sandbox:create_app()" & issuer=$$!; \
+	  $(GUNICORN) --bind $(HOST):$(SHOP_PORT) "shop:create_app()" & shop=$$!; \
+	  trap "kill -TERM $$issuer $$shop 2>/dev/null; wait; echo; echo Both apps stopped.; exit 0" INT TERM; \
+	  wait -n; kill -TERM $$issuer $$shop 2>/dev/null; wait; exit 1'
+
+test: $(VENV)/.installed-test chromium
+	@$(BIN)/python -m pytest; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "No tests were collected."; status=0; fi; exit $$status
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) instance test-results .pytest_cache

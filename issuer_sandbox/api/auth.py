@@ -1,0 +1,78 @@
+"""Bearer-token authentication of partner calls, and the headers every call must carry."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import g, request
+
+from .. import clock
+from ..extensions import db
+from ..models import AccessToken, PartnerClient
+from .errors import ApiError
+
+F = TypeVar("F", bound=Callable)
+
+UUID_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def authenticate_bearer(require_client_header: bool = True) -> PartnerClient:
+    """Resolve the bearer token to its partner client, or raise the documented 401/400."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "invalidToken", "Send 'Authorization: Bearer <access_token>'.")
+    access = db.session.scalar(sa.select(AccessToken).where(AccessToken.token_hash == hash_token(token.strip())))
+    if access is None or access.expires_at <= clock.now():
+        raise ApiError(401, "invalidToken", "The access token is unknown or has expired; request a new one.")
+    client = access.partner_client
+    client_header = request.headers.get("client_id")
+    if require_client_header and not client_header:
+        raise ApiError(401, "invalidClient", "The client_id header is required.")
+    if client_header is not None and client_header != client.client_id:
+        raise ApiError(401, "invalidClient", "The client_id header does not match the access token.")
+    return client
+
+
+def require_request_uuid() -> str:
+    request_uuid = request.headers.get("uuid", "")
+    if not request_uuid:
+        raise ApiError(400, "invalidRequest", "The uuid header (a request id) is required.")
+    if not UUID_PATTERN.match(request_uuid):
+        raise ApiError(400, "invalidRequest", "The uuid header must be a UUID (letters, digits and dashes).")
+    return request_uuid
+
+
+def partner_required(view: F) -> F:
+    """Partner API calls: a valid bearer token, a matching client_id header and a uuid header.
+
+    Sets ``g.partner_client``. The uuid is echoed back by the blueprint's after_request hook.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.partner_client = authenticate_bearer(require_client_header=True)
+        require_request_uuid()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def gateway_required(view: F) -> F:
+    """Gateway calls: the merchant's bearer token (client_id and uuid headers optional)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        g.partner_client = authenticate_bearer(require_client_header=False)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

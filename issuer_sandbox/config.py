@@ -1,0 +1,28 @@
+"""Configuration defaults of the issuer sandbox. Overridden by ISSUER_* environment variables."""
+
+# Demo defaults of DESIGN.md; outside demo mode every secret must be set explicitly.
+DEMO_SECRETS = {
+    "SECRET_KEY": "demo-issuer-secret-key-not-for-production",
+    "OTP_HASH_KEY": "demo-otp-hash-key-not-for-production",
+    "SANDBOX_KEY": "demo-sandbox-key",
+    "CONSOLE_PASSWORD": "demo",
+    "PARTNER_CLIENT_ID": "harbour-mall",
+    "PARTNER_CLIENT_SECRET": "harbour-mall-secret",
+}
+
+DEFAULTS = {
+    "ENV": "demo",  # demo | production
+    "DATABASE_URL": None,  # None: instance/issuer.sqlite3
+    "PARTNER_MERCHANT_NAME": "Harbour Mall",
+    "BANK_NAME": "Summit Bank",
+    "CURRENCY_CODE": "HKD",
+    "TOKEN_TTL_SECONDS": 1800,
+    "OTP_TTL_SECONDS": 300,
+    "OTP_MAX_ATTEMPTS": 5,
+    "OTP_RESEND_COOLDOWN_SECONDS": 30,
+    "OTP_MAX_RESENDS": 3,
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # partner bodies are small; anything larger is refused with 413
+    "CONSOLE_SESSION_MINUTES": 60,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the console session
+    **{key: None for key in DEMO_SECRETS},
+}

@@ -1,0 +1,80 @@
+"""Harbour Mall: the merchant, with Pay with Points at checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+
+from .config import DEFAULTS, DEMO_SECRETS
+from .database import configure_engine
+from .extensions import babel, csrf, db
+
+__version__ = "0.1.0"
+
+# Same-origin scripts, styles and images only: nothing is fetched from anywhere else.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the shop app: defaults, then SHOP_* environment, then the test mapping."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("SHOP")
+    if test_config:
+        app.config.update(test_config)
+    _apply_secrets(app)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
+        f"sqlite:///{Path(app.instance_path) / 'shop.sqlite3'}"
+    )
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+
+    db.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from . import accounts, cart, catalog, checkout, cli, health, orders
+
+    for module in (health, catalog, cart, accounts, checkout, orders):
+        app.register_blueprint(module.bp)
+    cli.register(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _apply_secrets(app: Flask) -> None:
+    """Demo mode fills in the documented demo secrets; production refuses to start without them."""
+    if app.config["ENV"] not in ("demo", "production"):
+        raise RuntimeError(f"SHOP_ENV must be 'demo' or 'production', not {app.config['ENV']!r}.")
+    missing = [key for key in DEMO_SECRETS if not app.config.get(key)]
+    if app.config["ENV"] == "production" and missing:
+        names = ", ".join(f"SHOP_{key}" for key in missing)
+        raise RuntimeError(f"Harbour Mall cannot start in production mode: set {names}.")
+    if app.config["ENV"] == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
+    for key in missing:
+        app.config[key] = DEMO_SECRETS[key]
+
+
+def _select_locale() -> str | None:
+    return request.accept_languages.best_match(["en", "zh_Hant_HK", "zh"]) or "en"
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

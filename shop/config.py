@@ -1,0 +1,29 @@
+"""Configuration defaults of Harbour Mall. Overridden by SHOP_* environment variables."""
+
+# Demo defaults of DESIGN.md; outside demo mode every secret must be set explicitly.
+DEMO_SECRETS = {
+    "SECRET_KEY": "demo-shop-secret-key-not-for-production",
+    "ISSUER_CLIENT_ID": "harbour-mall",
+    "ISSUER_CLIENT_SECRET": "harbour-mall-secret",
+}
+
+DEFAULTS = {
+    "ENV": "demo",  # demo | production
+    "DATABASE_URL": None,  # None: instance/shop.sqlite3
+    "SHOP_NAME": "Harbour Mall",
+    "BANK_NAME": "Summit Bank",
+    "CURRENCY_CODE": "HKD",
+    "ISSUER_URL": "http://127.0.0.1:8001",
+    "ISSUER_TIMEOUT_SECONDS": 5,  # every issuer call has a timeout
+    "ISSUER_CONNECT_TIMEOUT_SECONDS": 2,
+    "FREE_DELIVERY_THRESHOLD_CENTS": 50000,  # free delivery from HK$500
+    "DELIVERY_FEE_CENTS": 4000,  # HK$40 otherwise
+    "PRODUCTS_PER_PAGE": 12,
+    "BABEL_DEFAULT_LOCALE": "en",
+    "LANGUAGES": ["en", "zh_Hant_HK"],
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 7,
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    **{key: None for key in DEMO_SECRETS},
+}

@@ -1,0 +1,170 @@
+"""Harbour Mall's data: shoppers, the catalogue, orders and the Pay with Points record.
+
+Money is integer HK cents. The shop never stores a card number or CVC: only last four, brand and the
+gateway's payment id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(sa.String(80))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    phone: Mapped[str] = mapped_column(sa.String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def customer_reference(self) -> str:
+        """The merchantCustomerReferenceId the issuer knows this shopper by."""
+        return f"C-{1000 + self.id}"
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    position: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    slug: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    description: Mapped[str] = mapped_column(sa.Text)
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"), index=True)
+    price_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    stock: Mapped[int] = mapped_column(sa.Integer)
+    image: Mapped[str] = mapped_column(sa.String(200))  # path under static/, e.g. shop/products/rice.svg
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+    category: Mapped[Category] = relationship(back_populates="products")
+
+
+class Order(db.Model):
+    """An order and its tenders: the card charge, the points used and the statement credit they earned.
+
+    Status: PENDING_PAYMENT -> PAID (card captured) -> optional POINTS_APPLIED -> CANCELLED;
+    PAYMENT_DECLINED when the card was declined.
+    """
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(20), unique=True)  # HM-000123
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    currency_code: Mapped[str] = mapped_column(sa.String(3), default="HKD")
+    subtotal_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    delivery_fee_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    total_cents: Mapped[int] = mapped_column(sa.BigInteger)  # what the card is charged
+    # Delivery details
+    recipient_name: Mapped[str] = mapped_column(sa.String(80))
+    recipient_phone: Mapped[str] = mapped_column(sa.String(16))
+    address_line: Mapped[str] = mapped_column(sa.String(200))
+    district: Mapped[str] = mapped_column(sa.String(60))
+    # Card tender (never the number or CVC)
+    card_last4: Mapped[str | None] = mapped_column(sa.String(4))
+    card_brand: Mapped[str | None] = mapped_column(sa.String(20))
+    payment_id: Mapped[str | None] = mapped_column(sa.String(40))
+    card_issued_by_summit: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    card_points_eligible: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    decline_code: Mapped[str | None] = mapped_column(sa.String(40))
+    refunded_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Points tender
+    redemption_order_id: Mapped[str | None] = mapped_column(sa.String(40))
+    points_used: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    statement_credit_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    points_reversed: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    credit_reversed_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+    user: Mapped[User] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
+    events: Mapped[list[PwpEvent]] = relationship(back_populates="order", order_by="PwpEvent.id")
+
+    @property
+    def net_cost_cents(self) -> int:
+        """What the order costs the shopper after refunds and (unreversed) statement credit."""
+        credit = self.statement_credit_cents - self.credit_reversed_cents
+        return self.total_cents - self.refunded_cents - credit
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"))
+    product_name: Mapped[str] = mapped_column(sa.String(120))
+    unit_price_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    quantity: Mapped[int] = mapped_column(sa.Integer)
+    cancelled_quantity: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def line_total_cents(self) -> int:
+        return self.unit_price_cents * self.quantity
+
+
+class CardLink(db.Model):
+    """A shopper's Pay with Points link to one of their Summit cards (the issuer's rewardLinkCode)."""
+
+    __tablename__ = "card_links"
+    __table_args__ = (sa.UniqueConstraint("user_id", "card_last4"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    card_last4: Mapped[str] = mapped_column(sa.String(4))
+    reward_link_code: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(20))  # PENDING_ACTIVATION | ACTIVE
+    masked_phone: Mapped[str] = mapped_column(sa.String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+
+class PwpEvent(db.Model):
+    """One step of Pay with Points in a checkout, so uptake and drop-off can be reported.
+
+    kind: card_paid_eligible | offer_shown | code_sent | verified | points_redeemed | skipped | failed
+    """
+
+    __tablename__ = "pwp_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("orders.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(30), index=True)
+    code: Mapped[str] = mapped_column(sa.String(60), default="")  # the issuer's error code on failure
+    detail: Mapped[str] = mapped_column(sa.String(200), default="")
+    at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
+
+    order: Mapped[Order | None] = relationship(back_populates="events")
