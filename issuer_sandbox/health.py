@@ -21,6 +21,10 @@ def healthz():
         database = "unavailable"
     status = 200 if database == "ok" else 503
     return jsonify(
-        {"service": "issuer_sandbox", "version": __version__, "database": database,
-         "status": "ok" if status == 200 else "degraded"}
+        {
+            "service": "issuer_sandbox",
+            "version": __version__,
+            "database": database,
+            "status": "ok" if status == 200 else "degraded",
+        }
     ), status

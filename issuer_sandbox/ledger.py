@@ -94,9 +94,7 @@ def lock_account(account: LedgerAccount) -> LedgerAccount:
     On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE), so this only reloads.
     Call it before any check whose answer must not change before the debit (idempotency look-ups).
     """
-    db.session.execute(
-        sa.select(LedgerAccount.id).where(LedgerAccount.id == account.id).with_for_update()
-    ).scalar_one()
+    db.session.execute(sa.select(LedgerAccount.id).where(LedgerAccount.id == account.id).with_for_update()).scalar_one()
     db.session.refresh(account)
     return account
 
@@ -250,9 +248,7 @@ def check_ledger() -> list[str]:
     for account in db.session.scalars(sa.select(LedgerAccount).order_by(LedgerAccount.id)):
         computed = int(sums.get(account.id, 0))
         if computed != account.balance:
-            problems.append(
-                f"{account.code}: stored balance {account.balance} but entries sum to {computed}"
-            )
+            problems.append(f"{account.code}: stored balance {account.balance} but entries sum to {computed}")
         if account.kind == CARDHOLDER and computed < 0:
             problems.append(f"{account.code}: negative balance {computed}")
         last_entry = db.session.scalar(
@@ -290,13 +286,13 @@ def totals() -> LedgerTotals:
 
     liability = int(
         db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(LedgerAccount.balance), 0)).where(
-                LedgerAccount.kind == CARDHOLDER
-            )
+            sa.select(sa.func.coalesce(sa.func.sum(LedgerAccount.balance), 0)).where(LedgerAccount.kind == CARDHOLDER)
         )
     )
     issued = sum_of("ISSUE", 1) + sum_of("ADJUST", 1)
-    return LedgerTotals(issued=issued, redeemed=sum_of("REDEEM", -1), reversed=sum_of("REVERSE", 1), liability=liability)
+    return LedgerTotals(
+        issued=issued, redeemed=sum_of("REDEEM", -1), reversed=sum_of("REVERSE", 1), liability=liability
+    )
 
 
 # --- Append-only guard --------------------------------------------------------------------------

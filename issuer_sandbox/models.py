@@ -103,9 +103,7 @@ class LedgerAccount(db.Model):
     """
 
     __tablename__ = "ledger_accounts"
-    __table_args__ = (
-        sa.CheckConstraint("kind <> 'CARDHOLDER' OR balance >= 0", name="cardholder_not_negative"),
-    )
+    __table_args__ = (sa.CheckConstraint("kind <> 'CARDHOLDER' OR balance >= 0", name="cardholder_not_negative"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(60), unique=True)

@@ -35,20 +35,54 @@ PROGRAMMES = (
 )
 
 TEST_CARDS = (
-    SeedCard("4966010000008741", "CHAN TAI MAN", "91234567", 120_000, "REWARDS",
-             "Happy path (Rewards, 250 pts = HK$1)"),
-    SeedCard("4966010000000102", "WONG SIU MING", "92345678", 800, "REWARDS",
-             "Below the 1,000-point minimum"),
-    SeedCard("4966020000001190", "LEE KA YAN", "93456789", 2_000_000, "PREMIER",
-             "Premier programme: 200 pts = HK$1 (rate 0.005, increment 20)"),
-    SeedCard("4966030000004300", "CHEUNG WING", "94567890", None, None,
-             "Summit debit card: pays, no points offer", kind="debit"),
-    SeedCard("4966010000007404", "HO MEI LING", "95678901", 50_000, "REWARDS",
-             "Frozen: payment declined cardFrozen, enrol notEligibleToRedeem", status="FROZEN"),
-    SeedCard("4966010000005051", "LAU CHI KEUNG", "96789012", 60_000, "REWARDS",
-             "Credit limit HK$100: larger payments declined insufficientCredit", credit_limit_cents=10_000),
-    SeedCard("4966010000007909", "YIP KA MAN", "90000000", 40_000, "REWARDS",
-             "SMS undeliverable: enrol otpDeliveryFailed", sms_deliverable=False),
+    SeedCard(
+        "4966010000008741", "CHAN TAI MAN", "91234567", 120_000, "REWARDS", "Happy path (Rewards, 250 pts = HK$1)"
+    ),
+    SeedCard("4966010000000102", "WONG SIU MING", "92345678", 800, "REWARDS", "Below the 1,000-point minimum"),
+    SeedCard(
+        "4966020000001190",
+        "LEE KA YAN",
+        "93456789",
+        2_000_000,
+        "PREMIER",
+        "Premier programme: 200 pts = HK$1 (rate 0.005, increment 20)",
+    ),
+    SeedCard(
+        "4966030000004300",
+        "CHEUNG WING",
+        "94567890",
+        None,
+        None,
+        "Summit debit card: pays, no points offer",
+        kind="debit",
+    ),
+    SeedCard(
+        "4966010000007404",
+        "HO MEI LING",
+        "95678901",
+        50_000,
+        "REWARDS",
+        "Frozen: payment declined cardFrozen, enrol notEligibleToRedeem",
+        status="FROZEN",
+    ),
+    SeedCard(
+        "4966010000005051",
+        "LAU CHI KEUNG",
+        "96789012",
+        60_000,
+        "REWARDS",
+        "Credit limit HK$100: larger payments declined insufficientCredit",
+        credit_limit_cents=10_000,
+    ),
+    SeedCard(
+        "4966010000007909",
+        "YIP KA MAN",
+        "90000000",
+        40_000,
+        "REWARDS",
+        "SMS undeliverable: enrol otpDeliveryFailed",
+        sms_deliverable=False,
+    ),
 )
 
 OTHER_BANK_TEST_CARD = ("4242424242424242", "another bank's card: pays, no points offer")
@@ -64,8 +98,12 @@ def seed_database() -> bool:
     programmes = {}
     for code, name, rate, increment, minimum in PROGRAMMES:
         programme = Programme(
-            code=code, name=name, conversion_rate=rate, currency_code="HKD",
-            point_increment=increment, minimum_points=minimum,
+            code=code,
+            name=name,
+            conversion_rate=rate,
+            currency_code="HKD",
+            point_increment=increment,
+            minimum_points=minimum,
         )
         db.session.add(programme)
         programmes[code] = programme

@@ -19,10 +19,12 @@ class DemoShopper:
 
 
 DEMO_SHOPPERS = (
-    DemoShopper("chan.taiman@example.com", "Chan Tai Man", "demo1234", "91234567",
-                "owns the happy card 4966 0100 0000 8741"),
-    DemoShopper("wong.siuming@example.com", "Wong Siu Ming", "demo1234", "92345678",
-                "owns 4966 0100 0000 0102 (800 points)"),
+    DemoShopper(
+        "chan.taiman@example.com", "Chan Tai Man", "demo1234", "91234567", "owns the happy card 4966 0100 0000 8741"
+    ),
+    DemoShopper(
+        "wong.siuming@example.com", "Wong Siu Ming", "demo1234", "92345678", "owns 4966 0100 0000 0102 (800 points)"
+    ),
 )
 
 

@@ -61,8 +61,9 @@ def test_ledger_entries_cannot_be_rewritten(app):
 def test_ledger_check_reports_a_tampered_running_balance(app, runner):
     with app.app_context():
         account = ledger.cardholder_account(card_ending("8741"))
-        db.session.execute(sa.text("UPDATE ledger_accounts SET balance = balance + 5 WHERE id = :id"),
-                           {"id": account.id})
+        db.session.execute(
+            sa.text("UPDATE ledger_accounts SET balance = balance + 5 WHERE id = :id"), {"id": account.id}
+        )
         db.session.commit()
     result = runner.invoke(args=["ledger-check"])
     assert result.exit_code == 1

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("sandbox_controls", __name__)
