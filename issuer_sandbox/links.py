@@ -1,22 +1,220 @@
-"""Reward links: a merchant customer's link to a points card, activated by a one-time password."""
+"""Reward links: a merchant customer's link to a points card, activated by a one-time password.
+
+Plain rules: they take ``now`` and an ``OtpPolicy``, change the session and raise named exceptions; the API
+view commits (also after a wrong OTP, whose attempt must be counted).
+"""
 
 from __future__ import annotations
 
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
 import sqlalchemy as sa
 
+from . import otp
 from .extensions import db
-from .models import RewardLink
+from .models import Card, Cardholder, PartnerClient, RewardLink, SmsMessage
+
+PENDING = "PENDING_ACTIVATION"
+ACTIVE = "ACTIVE"
+LOCKED = "LOCKED"
+UNLINKED = "UNLINKED"
+
+# 8 ASCII digits after removing spaces, dashes and an optional +852 / 852 country code.
+_PHONE_SEPARATORS = re.compile(r"[\s-]+")
+_PHONE = re.compile(r"(?:\+?852)?([0-9]{8})", re.ASCII)
 
 
-class LinkNotFound(Exception):
-    """No link with that code belongs to this partner (another partner's link is not found either)."""
+class LinkError(Exception):
+    """Base of the link rule violations."""
+
+
+class LinkNotFound(LinkError):
+    """No live link with that code belongs to this partner (another partner's link is not found either)."""
+
+
+class InvalidPhoneNumber(LinkError, ValueError):
+    """Not an 8-digit Hong Kong mobile number."""
+
+
+class AccountNotFound(LinkError):
+    """No Summit card matches the last four digits and the cardholder's mobile."""
+
+
+class NotEligibleToRedeem(LinkError):
+    """The card matched but is frozen or not in a points programme."""
+
+
+class OtpDeliveryFailed(LinkError):
+    """The SMS could not be delivered to the card's registered mobile."""
+
+
+class LinkAlreadyActive(LinkError):
+    """The link is already active: there is nothing to verify."""
+
+
+class LinkLocked(LinkError):
+    """Too many wrong codes locked this link; enrol again for a fresh one."""
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    link: RewardLink
+    otp: str | None  # the digits just sent, None when an ACTIVE link was returned
+
+
+def normalize_phone(raw: str) -> str:
+    """'+852 9123-4567' -> '91234567'; raise InvalidPhoneNumber for anything but 8 digits."""
+    match = _PHONE.fullmatch(_PHONE_SEPARATORS.sub("", raw))
+    if match is None:
+        raise InvalidPhoneNumber("The phone number must be an 8-digit Hong Kong mobile number.")
+    return match.group(1)
+
+
+def mask_phone(phone: str) -> str:
+    """'91234567' -> '****4567', as the enrol response shows it."""
+    return "****" + phone[-4:]
+
+
+def new_link_code() -> str:
+    """An opaque, unguessable rewardLinkCode."""
+    return "RL-" + secrets.token_urlsafe(24)
 
 
 def find_link(partner_client_id: int, code: str) -> RewardLink:
-    """The link with this code, if the calling partner created it."""
+    """The link with this code, if the calling partner created it and it has not been unlinked."""
     link = db.session.scalar(
-        sa.select(RewardLink).where(RewardLink.code == code, RewardLink.partner_client_id == partner_client_id)
+        sa.select(RewardLink).where(
+            RewardLink.code == code,
+            RewardLink.partner_client_id == partner_client_id,
+            RewardLink.status != UNLINKED,
+        )
     )
     if link is None:
         raise LinkNotFound(code)
     return link
+
+
+def otp_sms_text(bank_name: str, otp_digits: str, last4: str, merchant_name: str, ttl_seconds: int) -> str:
+    """The SMS as the bank sends it."""
+    minutes = ttl_seconds // 60
+    validity = f"{minutes} minute{'s' if minutes != 1 else ''}" if ttl_seconds % 60 == 0 else f"{ttl_seconds} seconds"
+    return (
+        f"{bank_name}: {otp_digits} is your one-time password to link your card ending {last4} "
+        f"with {merchant_name}. Valid for {validity}. Never share it."
+    )
+
+
+def _eligible(card: Card) -> bool:
+    return card.status == "ACTIVE" and card.programme_id is not None
+
+
+def match_card(last4: str, phone: str) -> Card:
+    """The points card with these last four digits whose holder has this mobile."""
+    cards = db.session.scalars(
+        sa.select(Card)
+        .join(Cardholder, Card.cardholder_id == Cardholder.id)
+        .where(Card.last4 == last4, Cardholder.phone == phone)
+        .order_by(Card.id)
+    ).all()
+    if not cards:
+        raise AccountNotFound("No Summit Bank card matches those last four digits and mobile number.")
+    eligible = [card for card in cards if _eligible(card)]
+    if not eligible:
+        raise NotEligibleToRedeem("This card cannot be used for Pay with Points (frozen or not in a programme).")
+    return eligible[0]
+
+
+def _send_otp(
+    link: RewardLink, card: Card, partner: PartnerClient, now: datetime, policy: otp.OtpPolicy, bank: str
+) -> str:
+    digits = otp.issue_otp(link, now, policy)
+    phone = card.cardholder.phone
+    text = otp_sms_text(bank, digits, card.last4, partner.merchant_name, policy.ttl_seconds)
+    db.session.add(SmsMessage(phone=phone, body=text, sent_at=now, reward_link_id=link.id))
+    return digits
+
+
+def enroll(
+    partner: PartnerClient,
+    customer_reference: str,
+    last4: str,
+    phone: str,
+    now: datetime,
+    policy: otp.OtpPolicy,
+    bank_name: str,
+) -> EnrollResult:
+    """Link a merchant customer to a card: the existing ACTIVE link, or a new pending one with an OTP by SMS."""
+    card = match_card(last4, normalize_phone(phone))
+    existing = db.session.scalars(
+        sa.select(RewardLink)
+        .where(
+            RewardLink.partner_client_id == partner.id,
+            RewardLink.merchant_customer_reference == customer_reference,
+            RewardLink.card_id == card.id,
+        )
+        .order_by(RewardLink.id)
+    ).all()
+    for link in existing:
+        if link.status == ACTIVE:
+            return EnrollResult(link, None)
+    # Checked before anything is written, so a failed delivery leaves no usable link behind.
+    if not card.sms_deliverable:
+        raise OtpDeliveryFailed("The one-time password could not be sent to the card's registered mobile.")
+    for link in existing:
+        if link.status == PENDING:  # an older pending link stops working once a new OTP goes out
+            link.status = UNLINKED
+            link.otp_hash = None
+            link.unlinked_at = now
+    link = RewardLink(
+        code=new_link_code(),
+        partner_client_id=partner.id,
+        merchant_customer_reference=customer_reference,
+        card_id=card.id,
+        status=PENDING,
+        failed_attempts=0,
+        resends_used=0,
+        created_at=now,
+    )
+    db.session.add(link)
+    db.session.flush()
+    digits = _send_otp(link, card, partner, now, policy, bank_name)
+    return EnrollResult(link, digits)
+
+
+def _require_pending(link: RewardLink) -> None:
+    if link.status == ACTIVE:
+        raise LinkAlreadyActive("This reward link is already active.")
+    if link.status == LOCKED:
+        raise LinkLocked("Too many wrong one-time passwords: the link is locked; enrol again.")
+
+
+def resend_otp(link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name: str) -> str:
+    """Send a new OTP for a pending link (the old one stops working); return its digits."""
+    _require_pending(link)
+    otp.check_resend_allowed(link, now, policy)
+    if not link.card.sms_deliverable:
+        raise OtpDeliveryFailed("The one-time password could not be sent to the card's registered mobile.")
+    link.resends_used = (link.resends_used or 0) + 1
+    return _send_otp(link, link.card, link.partner_client, now, policy, bank_name)
+
+
+def activate(link: RewardLink, candidate: str, now: datetime, policy: otp.OtpPolicy) -> None:
+    """Verify the OTP and activate the link. A wrong code is counted on the link; the caller commits it."""
+    _require_pending(link)
+    try:
+        otp.verify_otp(link, candidate, now, policy)
+    except otp.MaxAttemptsExceeded:
+        link.status = LOCKED
+        raise
+    link.status = ACTIVE
+    link.activated_at = now
+
+
+def unlink(link: RewardLink, now: datetime) -> None:
+    """End the link: its code answers 'not found' from now on."""
+    link.status = UNLINKED
+    link.otp_hash = None
+    link.unlinked_at = now

@@ -1,7 +1,244 @@
-"""Request log, uuid echo and fault injection for the JSON API blueprints (placeholder)."""
+"""uuid echo, the request log and fault injection for the JSON API blueprints.
 
-from flask import Blueprint
+The hooks are installed on the app once (by the first blueprint passed to ``instrument``), so calls that
+match no route, such as a 405 under /v1/, are logged too. Only the partner API, the token endpoint and the
+card gateway are logged and may be faulted; the sandbox controls and /openapi.json are not.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from .. import clock, faults
+from ..extensions import db
+from ..models import RequestLogEntry
+from .errors import error_response, is_api_request
+
+LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
+MAX_LOGGED_BODY = 4000
+FAULT_DEFAULT_STATUS = 503
+
+_SECRET_KEYS = {
+    "cvc",
+    "cvv",
+    "linkageconfirmationcode",
+    "otp",
+    "access_token",
+    "refresh_token",
+    "client_secret",
+}
+_CARD_NUMBER_KEYS = {"number", "cardnumber", "pan"}
+# A run of 13-19 digits (spaces or dashes allowed between them) is treated as a card number.
+_CARD_NUMBER = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+_SMS_OTP = re.compile(r"(?<![0-9])[0-9]{6}(?= is your one-time password)")
 
 
 def instrument(bp: Blueprint) -> None:
-    """Attach logging and fault hooks to a blueprint."""
+    """Attach the uuid echo, request log and fault hooks (once per app, whichever blueprint comes first)."""
+    # Blueprints are module-level and outlive an app: each create_app calls this again for the same bp.
+    if getattr(bp, "_issuer_instrumented", False):
+        return
+    bp._issuer_instrumented = True  # type: ignore[attr-defined]
+    bp.record_once(lambda state: _install(state.app))
+
+
+def _install(app: Flask) -> None:
+    if app.extensions.get("issuer_observability"):
+        return
+    app.extensions["issuer_observability"] = True
+    app.before_request(_before_request)
+    app.after_request(_after_request)
+
+
+def _is_logged() -> bool:
+    return request.path.startswith(LOGGED_PREFIXES)
+
+
+def _before_request() -> Response | None:
+    g.obs_started = time.perf_counter()
+    g.obs_fault = None
+    if not _is_logged() or request.endpoint is None:
+        return None
+    # Its own short transaction, ended before the handler starts its own.
+    try:
+        fault = faults.take_fault(request.endpoint)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("Could not read the fault rules; the call runs without faults.")
+        return None
+    g.obs_fault = fault
+    if fault is not None and (fault.error_status or fault.error_code):
+        return error_response(
+            fault.error_status or FAULT_DEFAULT_STATUS,
+            fault.error_code or "sandboxInjectedFault",
+            "A fault injected in the Summit Bank sandbox answered this call; the request was not processed.",
+        )
+    return None
+
+
+def _after_request(response: Response) -> Response:
+    request_uuid = request.headers.get("uuid")
+    if request_uuid and is_api_request():
+        response.headers["uuid"] = request_uuid[:64]
+    if not _is_logged():
+        return response
+
+    # Gather what the log needs while the handler's objects are still usable...
+    entry = _log_fields(response)
+    # ...then end the handler's transaction, so nothing holds a lock while we sleep or log.
+    db.session.rollback()
+    fault: faults.Fault | None = g.get("obs_fault")
+    if fault is not None and fault.latency_ms:
+        # After the handler committed and before the response leaves: a client that gives up finds the
+        # outcome through the status look-up.
+        time.sleep(fault.latency_ms / 1000)
+    entry.fault = fault.label if fault else ""
+    entry.latency_ms = int((time.perf_counter() - g.get("obs_started", time.perf_counter())) * 1000)
+    try:
+        entry.at = clock.now()
+        db.session.add(entry)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("Could not write the request log entry.")
+    if fault is not None and fault.drop_response_after_commit:
+        return _dropped(response)
+    return response
+
+
+def _log_fields(response: Response) -> RequestLogEntry:
+    raw_request = _raw_request_body()
+    parsed_request = _parse_json(raw_request)
+    idempotency_key = request.headers.get("Idempotency-Key", "")
+    if not idempotency_key and isinstance(parsed_request, dict):
+        for name in ("transactionReferenceNumber", "reversalReferenceNumber"):
+            value = parsed_request.get(name)
+            if isinstance(value, str) and value:
+                idempotency_key = value
+                break
+    response_text = "" if response.is_streamed else mask_body(response.get_data())
+    return RequestLogEntry(
+        client_id=_client_id()[:64],
+        method=request.method[:8],
+        path=request.path[:300],
+        endpoint=(request.endpoint or "")[:80],
+        status=response.status_code,
+        request_uuid=request.headers.get("uuid", "")[:64],
+        idempotency_key=mask_text(idempotency_key)[:80],
+        replayed=response.headers.get("Idempotent-Replayed", "").lower() == "true",
+        request_body=_request_body(raw_request),
+        response_body=response_text,
+    )
+
+
+def _raw_request_body() -> bytes:
+    """The request body, or nothing when it was refused as too large (reading it would raise 413 again)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        return b""
+    try:
+        return request.get_data(cache=True)
+    except HTTPException:  # a body over the limit without a Content-Length, or a client that went away
+        return b""
+
+
+def _request_body(raw: bytes) -> str:
+    if request.mimetype == "application/x-www-form-urlencoded":
+        if raw:
+            pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+        else:
+            # A form the handler parsed is not kept as raw bytes, so rebuild it from the parsed fields.
+            try:
+                pairs = list(request.form.items(multi=True))
+            except HTTPException:
+                pairs = []
+        return mask_text(urlencode([(key, _mask_field(key, value)) for key, value in pairs]))[:MAX_LOGGED_BODY]
+    return mask_body(raw)
+
+
+def _client_id() -> str:
+    client = g.get("partner_client")
+    if client is not None:
+        return client.client_id
+    header = request.headers.get("client_id")
+    if header:
+        return header
+    auth = request.authorization
+    return (auth.username or "") if auth is not None and auth.type == "basic" else ""
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def mask_body(raw: bytes) -> str:
+    """A body as the log keeps it: JSON with secrets masked, anything else as masked text."""
+    if not raw:
+        return ""
+    parsed = _parse_json(raw)
+    if parsed is not None:
+        text = json.dumps(mask_value(parsed), ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = mask_text(raw.decode("utf-8", errors="replace"))
+    return text[:MAX_LOGGED_BODY]
+
+
+def mask_value(value: Any, key: str = "") -> Any:
+    """Mask secrets in a decoded JSON value, recursively."""
+    if isinstance(value, dict):
+        return {name: mask_value(item, str(name)) for name, item in value.items()}
+    if isinstance(value, list):
+        return [mask_value(item, key) for item in value]
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return _mask_field(key, value)
+    return value
+
+
+def _mask_field(key: str, value: Any) -> Any:
+    name = key.lower()
+    if name in _SECRET_KEYS or "password" in name or "secret" in name:
+        return "***"
+    if name in _CARD_NUMBER_KEYS:
+        digits = re.sub(r"[^0-9]", "", str(value))
+        return "*" * max(0, len(digits) - 4) + digits[-4:]
+    return mask_text(value) if isinstance(value, str) else value
+
+
+def mask_text(text: str) -> str:
+    """Card numbers down to their last four, OTP digits of an SMS text hidden."""
+    text = _CARD_NUMBER.sub(lambda match: "*" * 12 + re.sub(r"[^0-9]", "", match.group())[-4:], text)
+    return _SMS_OTP.sub("******", text)
+
+
+def _dropped(response: Response) -> Response:
+    """A response whose body fails before a byte is written: the WSGI server closes the connection.
+
+    gunicorn treats an OSError from the body iterator (EPIPE) as a broken client connection: it closes the
+    socket without sending a status line, so the client sees the connection drop although the call committed.
+    """
+
+    def body() -> Iterator[bytes]:
+        raise BrokenPipeError(errno.EPIPE, "Summit Bank sandbox fault: response dropped after commit")
+        yield b""  # pragma: no cover - makes this a generator, so the error is raised while the server iterates
+
+    dropped = Response(body(), status=response.status_code, mimetype=response.mimetype)
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-length", "content-type"):
+            dropped.headers.add(name, value)
+    return dropped

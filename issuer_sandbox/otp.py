@@ -1,0 +1,137 @@
+"""One-time passwords for linking a card: generated with secrets, kept only as a keyed hash, single use.
+
+The OTP state lives on the RewardLink (hash, expiry, send time, failed attempts, resends). These rules take
+``now`` and an ``OtpPolicy`` as arguments and raise named exceptions; they never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .models import RewardLink
+
+OTP_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class OtpPolicy:
+    """The OTP settings of the bank (config OTP_*)."""
+
+    hash_key: str
+    ttl_seconds: int = 300
+    max_attempts: int = 5
+    resend_cooldown_seconds: int = 30
+    max_resends: int = 3
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> OtpPolicy:
+        """The policy from an app's config mapping (the caller passes it: no Flask import here)."""
+        return cls(
+            hash_key=config["OTP_HASH_KEY"],
+            ttl_seconds=int(config["OTP_TTL_SECONDS"]),
+            max_attempts=int(config["OTP_MAX_ATTEMPTS"]),
+            resend_cooldown_seconds=int(config["OTP_RESEND_COOLDOWN_SECONDS"]),
+            max_resends=int(config["OTP_MAX_RESENDS"]),
+        )
+
+
+class OtpError(Exception):
+    """Base of the OTP rule violations."""
+
+
+class OtpInvalid(OtpError):
+    """The code does not match; the attempt was counted."""
+
+    def __init__(self, attempts_remaining: int) -> None:
+        super().__init__(f"The one-time password is wrong; {attempts_remaining} attempt(s) left.")
+        self.attempts_remaining = attempts_remaining
+
+
+class OtpExpired(OtpError):
+    """The current OTP is past its expiry (or was already used); request a new one."""
+
+
+class MaxAttemptsExceeded(OtpError):
+    """Too many wrong codes: the link is locked."""
+
+
+class ResendTooSoon(OtpError):
+    """A new OTP was requested within the cooldown."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"Wait {retry_after_seconds} s before requesting another one-time password.")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class MaxResendsExceeded(OtpError):
+    """Every allowed resend was used; enrol again for a fresh link."""
+
+
+def generate_otp() -> str:
+    """Six random digits from the operating system's CSPRNG (leading zeros kept)."""
+    return f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}"
+
+
+def hash_otp(hash_key: str, link_code: str, otp: str) -> str:
+    """HMAC-SHA256 of the OTP, bound to its link so a hash cannot be replayed on another link."""
+    message = f"{link_code}:{otp}".encode()
+    return hmac.new(hash_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def otp_matches(hash_key: str, link_code: str, otp: str, stored_hash: str) -> bool:
+    """Constant-time comparison of a candidate OTP with the stored hash."""
+    return hmac.compare_digest(hash_otp(hash_key, link_code, otp), stored_hash)
+
+
+def issue_otp(link: RewardLink, now: datetime, policy: OtpPolicy) -> str:
+    """Give the link a new OTP (the previous one stops working) and return its digits, to be sent by SMS."""
+    otp = generate_otp()
+    link.otp_hash = hash_otp(policy.hash_key, link.code, otp)
+    link.otp_expires_at = now + timedelta(seconds=policy.ttl_seconds)
+    link.otp_sent_at = now
+    return otp
+
+
+def check_resend_allowed(link: RewardLink, now: datetime, policy: OtpPolicy) -> None:
+    """Raise MaxResendsExceeded or ResendTooSoon when another OTP may not be sent yet."""
+    if (link.resends_used or 0) >= policy.max_resends:
+        raise MaxResendsExceeded(f"At most {policy.max_resends} new one-time passwords may be requested.")
+    if link.otp_sent_at is not None:
+        ready_at = link.otp_sent_at + timedelta(seconds=policy.resend_cooldown_seconds)
+        if now < ready_at:
+            raise ResendTooSoon(max(1, math.ceil((ready_at - now).total_seconds())))
+
+
+def resends_remaining(link: RewardLink, policy: OtpPolicy) -> int:
+    """How many more OTPs the partner may request for this link."""
+    return max(0, policy.max_resends - (link.resends_used or 0))
+
+
+def verify_otp(link: RewardLink, candidate: str, now: datetime, policy: OtpPolicy) -> None:
+    """Accept the OTP once, or count the wrong attempt and raise.
+
+    A wrong code increments ``failed_attempts`` on the link *before* raising: the caller must commit even
+    though it answers with an error, or a brute-forcer could retry for free. Attempts count per link,
+    across resends, so a resend does not buy more guesses.
+    """
+    if (link.failed_attempts or 0) >= policy.max_attempts:
+        raise MaxAttemptsExceeded("Too many wrong one-time passwords: the link is locked; enrol again.")
+    if link.otp_hash is None or link.otp_expires_at is None or now >= link.otp_expires_at:
+        raise OtpExpired("The one-time password has expired; request a new one.")
+    if not otp_matches(policy.hash_key, link.code, candidate, link.otp_hash):
+        link.failed_attempts = (link.failed_attempts or 0) + 1
+        remaining = policy.max_attempts - link.failed_attempts
+        if remaining <= 0:
+            link.otp_hash = None  # a locked link keeps no usable secret
+            raise MaxAttemptsExceeded("Too many wrong one-time passwords: the link is locked; enrol again.")
+        raise OtpInvalid(remaining)
+    # Single use: the hash is gone once it has been accepted.
+    link.otp_hash = None
+    link.otp_expires_at = None

@@ -1,0 +1,153 @@
+"""The OAuth2 client-credentials token endpoint and how its tokens are stored and expire."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from issuer_sandbox.api.auth import hash_token
+from issuer_sandbox.extensions import db
+from issuer_sandbox.models import AccessToken
+from issuer_sandbox.tokens import token_hash
+
+from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, basic_auth
+
+TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+FORM = {"grant_type": "client_credentials", "scope": "/api"}
+
+
+def request_token(client, data=None, auth=(CLIENT_ID, CLIENT_SECRET), **kwargs):
+    headers = {"Authorization": basic_auth(*auth)} if auth else {}
+    return client.post(TOKEN_PATH, data=FORM if data is None else data, headers=headers, **kwargs)
+
+
+def partner_headers(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}", "client_id": CLIENT_ID, "uuid": str(uuid.uuid4())}
+
+
+def test_valid_credentials_get_a_bearer_token_that_is_not_cached(client):
+    response = request_token(client)
+
+    assert response.status_code == 200
+    body = response.json
+    assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 1800
+    assert body["scope"] == "/api"
+    assert len(body["access_token"]) >= 40
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_scope_is_optional_and_defaults_to_api(client):
+    response = request_token(client, data={"grant_type": "client_credentials"})
+
+    assert response.status_code == 200
+    assert response.json["scope"] == "/api"
+
+
+def test_the_token_is_stored_only_as_its_hash_with_an_expiry_of_1800_seconds(app, client):
+    token = request_token(client).json["access_token"]
+
+    with app.app_context():
+        stored = db.session.scalars(sa.select(AccessToken)).all()
+        assert [row.token_hash for row in stored] == [hash_token(token)]
+        assert token_hash(token) == hash_token(token)
+        assert token not in {row.token_hash for row in stored}
+        assert (stored[0].expires_at - stored[0].issued_at).total_seconds() == 1800
+        assert stored[0].partner_client.client_id == CLIENT_ID
+
+
+def test_each_request_issues_a_different_token(client):
+    assert request_token(client).json["access_token"] != request_token(client).json["access_token"]
+
+
+@pytest.mark.parametrize(
+    ("auth", "description"),
+    [
+        ((CLIENT_ID, "wrong-secret"), "wrong secret"),
+        (("someone-else", CLIENT_SECRET), "unknown client"),
+        ((CLIENT_ID, ""), "empty secret"),
+        (None, "no Authorization header"),
+    ],
+)
+def test_bad_client_credentials_are_invalid_client_with_a_basic_challenge(client, auth, description):
+    response = request_token(client, auth=auth)
+
+    assert response.status_code == 401, description
+    assert response.json == {"type": "error", "code": "invalidClient", "details": response.json["details"]}
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert "access_token" not in response.json
+
+
+def test_a_bearer_header_on_the_token_endpoint_is_invalid_client(client):
+    response = client.post(TOKEN_PATH, data=FORM, headers={"Authorization": "Bearer abc"})
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalidClient"
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code"),
+    [
+        ({"grant_type": "password"}, 400, "unsupportedGrantType"),
+        ({"grant_type": "authorization_code", "scope": "/api"}, 400, "unsupportedGrantType"),
+        ({"scope": "/api"}, 400, "invalidRequest"),
+        ({"grant_type": ""}, 400, "invalidRequest"),
+        ({"grant_type": "client_credentials", "scope": "/admin"}, 400, "invalidScope"),
+    ],
+)
+def test_bad_grant_requests_get_their_documented_code(client, data, status, code):
+    response = request_token(client, data=data)
+
+    assert response.status_code == status
+    assert response.json["code"] == code
+    assert response.json["type"] == "invalid"
+
+
+def test_a_json_body_instead_of_a_form_is_invalid_request(client):
+    response = client.post(TOKEN_PATH, json=FORM, headers={"Authorization": basic_auth(CLIENT_ID, CLIENT_SECRET)})
+
+    assert response.status_code == 400
+    assert response.json["code"] == "invalidRequest"
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "patch"])
+def test_other_methods_on_the_token_endpoint_are_json_405(client, method):
+    response = getattr(client, method)(TOKEN_PATH)
+
+    assert response.status_code == 405
+    assert response.json["code"] == "methodNotAllowed"
+    assert "POST" in response.headers["Allow"]
+
+
+def test_a_fresh_token_opens_the_partner_api(client):
+    token = request_token(client).json["access_token"]
+
+    response = client.delete("/v1/apac/rewards/RL-unknown", headers=partner_headers(token))
+
+    assert response.status_code == 404  # authenticated; the link simply does not exist
+    assert response.json["code"] == "invalidRewardLinkCode"
+
+
+def test_a_token_expires_when_the_sandbox_clock_passes_1800_seconds(client):
+    token = request_token(client).json["access_token"]
+    advance = {"X-Sandbox-Key": SANDBOX_KEY}
+
+    client.post("/sandbox/api/clock/advance", json={"seconds": 1799}, headers=advance)
+    assert client.delete("/v1/apac/rewards/RL-x", headers=partner_headers(token)).status_code == 404
+
+    client.post("/sandbox/api/clock/advance", json={"seconds": 1}, headers=advance)
+    response = client.delete("/v1/apac/rewards/RL-x", headers=partner_headers(token))
+    assert response.status_code == 401
+    assert response.json["code"] == "invalidToken"
+
+
+def test_a_token_does_not_work_with_another_client_id_header(client):
+    token = request_token(client).json["access_token"]
+
+    response = client.delete("/v1/apac/rewards/RL-x", headers={**partner_headers(token), "client_id": "other-shop"})
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalidClient"

@@ -1,0 +1,61 @@
+"""OAuth2 client credentials: check a partner's secret and issue short-lived bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from functools import cache
+
+import sqlalchemy as sa
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .models import AccessToken, PartnerClient
+
+API_SCOPE = "/api"
+
+
+class InvalidClient(Exception):
+    """Unknown client_id or wrong secret (deliberately the same error for both)."""
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a bearer token: the only form in which it is stored (same as api.auth.hash_token)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def authenticate_client(client_id: str, client_secret: str) -> PartnerClient:
+    """The partner with these credentials, or InvalidClient."""
+    client = db.session.scalar(sa.select(PartnerClient).where(PartnerClient.client_id == client_id))
+    if client is None:
+        # Hash anyway, so an unknown client_id takes as long as a wrong secret.
+        check_password_hash(_dummy_hash(), client_secret)
+        raise InvalidClient("Unknown client or wrong secret.")
+    if not check_password_hash(client.secret_hash, client_secret):
+        raise InvalidClient("Unknown client or wrong secret.")
+    return client
+
+
+def issue_token(client: PartnerClient, now: datetime, ttl_seconds: int, scope: str = API_SCOPE) -> str:
+    """A new random bearer token for the client, valid for ttl_seconds of sandbox time; returns the token."""
+    token = secrets.token_urlsafe(32)
+    # Housekeeping: tokens of this client that have already expired are of no further use.
+    db.session.execute(
+        sa.delete(AccessToken).where(AccessToken.partner_client_id == client.id, AccessToken.expires_at <= now)
+    )
+    db.session.add(
+        AccessToken(
+            token_hash=token_hash(token),
+            partner_client_id=client.id,
+            scope=scope,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
+    return token
