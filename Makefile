@@ -58,6 +58,9 @@ test: $(VENV)/.installed-test chromium
 	@$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "No tests were collected."; status=0; fi; exit $$status
 
+bench: $(VENV)/.installed
+	$(BIN)/python e2e/bench.py
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 

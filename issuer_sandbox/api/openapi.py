@@ -1,3 +1,1006 @@
-from flask import Blueprint
+"""GET /openapi.json: the OpenAPI 3.1 document of the partner API and the card gateway.
+
+Built as a plain dict so the console can render the same document as an API reference page. A test
+compares its paths and methods with the app's routes, so a route added without documenting it fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("openapi", __name__)
+
+TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+REWARDS = "/v1/apac/rewards"
+GATEWAY = "/gateway/v1"
+
+Schema = dict[str, Any]
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The document, for tools and for people who would rather read JSON."""
+    response = jsonify(openapi_document(current_app.config.get("BANK_NAME", "Summit Bank")))
+    response.headers["Access-Control-Allow-Origin"] = "*"  # let a local API browser fetch it
+    return response
+
+
+def openapi_document(bank_name: str = "Summit Bank") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document as a dict (JSON-serialisable)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{bank_name} sandbox: Pay with Points partner API and card gateway",
+            "version": "1.0.0",
+            "description": (
+                "The partner API keeps the paths and field names of the public Citi Pay with Points API "
+                "(Hong Kong, v1 APAC rewards); reversals, status look-ups, OTP resend and the card gateway are "
+                "this sandbox's own. Every error is JSON `{type, code, details}`: `type` is `invalid` (fix the "
+                "request), `error` (auth, not found, conflict) or `fatal` (retry later). Partner API amounts are "
+                "decimal strings; card gateway amounts are integer cents."
+            ),
+        },
+        "servers": [{"url": "/", "description": "This sandbox"}],
+        "tags": [
+            {"name": "Authentication", "description": "OAuth2 client credentials."},
+            {"name": "Enrolment", "description": "Link a shopper's card with a one-time password sent by SMS."},
+            {"name": "Points", "description": "Balance, redemption, look-ups and reversals."},
+            {"name": "Card gateway", "description": "Card payments and refunds (stands in for the acquirer)."},
+        ],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": _security_schemes(),
+            "parameters": _parameters(),
+            "headers": _headers(),
+            "schemas": _schemas(),
+        },
+    }
+
+
+# --- Building blocks ----------------------------------------------------------------------------
+
+PARTNER_SECURITY = [{"oauth2": ["/api"]}, {"bearerAuth": []}]
+GATEWAY_SECURITY = [{"bearerAuth": []}, {"oauth2": ["/api"]}]
+PARTNER_HEADERS = [{"$ref": "#/components/parameters/ClientId"}, {"$ref": "#/components/parameters/RequestUuid"}]
+IDEMPOTENCY_HEADER = {"$ref": "#/components/parameters/IdempotencyKey"}
+UUID_ECHO = {"uuid": {"$ref": "#/components/headers/RequestUuid"}}
+REPLAYED = {"Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}}
+
+# The errors every partner call can answer, besides its own.
+PARTNER_AUTH_ERRORS = [
+    (400, "invalidRequest", "A required header (uuid) or field is missing or malformed."),
+    (401, "invalidToken", "The bearer token is missing, unknown or expired."),
+    (401, "invalidClient", "The client_id header is missing or does not match the token."),
+    (500, "internalError", "The bank could not process the request; retry later."),
+]
+GATEWAY_AUTH_ERRORS = [
+    (400, "invalidRequest", "A field or the Idempotency-Key header is missing or malformed."),
+    (401, "invalidToken", "The bearer token is missing, unknown or expired."),
+    (500, "internalError", "The bank could not process the request; retry later."),
+]
+BODY_ERRORS = [(413, "requestTooLarge", "The body is larger than the limit (64 KiB).")]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: Schema, examples: dict[str, Any] | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"schema": schema}
+    if examples:
+        content["examples"] = {name: {"value": value} for name, value in examples.items()}
+    return {"content": {"application/json": content}}
+
+
+def _body(schema_name: str, examples: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, **_json(_ref(schema_name), examples)}
+
+
+def _ok(description: str, schema_name: str | None, example: Any = None, headers: dict | None = None) -> dict:
+    response: dict[str, Any] = {"description": description}
+    if schema_name:
+        response.update(_json(_ref(schema_name), {"example": example} if example is not None else None))
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _errors(errors: list[tuple[int, str, str]]) -> dict[str, Any]:
+    """One response per status, its `code` limited to the documented codes, one example per code."""
+    by_status: dict[int, list[tuple[str, str]]] = {}
+    for status, code, details in errors:
+        if code not in (c for c, _ in by_status.get(status, [])):
+            by_status.setdefault(status, []).append((code, details))
+    responses = {}
+    for status in sorted(by_status):
+        codes = by_status[status]
+        schema = {
+            "allOf": [
+                _ref("Error"),
+                {"type": "object", "properties": {"code": {"enum": [code for code, _ in codes]}}},
+            ]
+        }
+        examples = {code: {"type": _error_type(status), "code": code, "details": details} for code, details in codes}
+        responses[str(status)] = {
+            "description": "; ".join(f"`{code}`: {details}" for code, details in codes),
+            **_json(schema, examples),
+        }
+    return responses
+
+
+def _error_type(status: int) -> str:
+    if status in (400, 413, 415, 422):
+        return "invalid"
+    if status == 429 or status >= 500:
+        return "fatal"
+    return "error"
+
+
+def _operation(
+    operation_id: str,
+    tag: str,
+    summary: str,
+    responses: dict[str, Any],
+    errors: list[tuple[int, str, str]],
+    *,
+    description: str = "",
+    parameters: list[dict] | None = None,
+    request_body: dict | None = None,
+    security: list[dict] | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": operation_id, "tags": [tag], "summary": summary}
+    if description:
+        operation["description"] = description
+    if parameters:
+        operation["parameters"] = parameters
+    if request_body:
+        operation["requestBody"] = request_body
+    operation["responses"] = {**responses, **_errors(errors)}
+    operation["security"] = security if security is not None else PARTNER_SECURITY
+    return operation
+
+
+# --- Paths --------------------------------------------------------------------------------------
+
+LINK_CODE = {"$ref": "#/components/parameters/RewardLinkCode"}
+LINK_NOT_FOUND = (404, "invalidRewardLinkCode", "No such reward link for this client (another client's is not found).")
+INACTIVE_LINK = (422, "inactiveRewardLinkCode", "The link is not active (pending, locked or unlinked).")
+
+BALANCE_EXAMPLE = {
+    "isRedemptionEligible": True,
+    "availablePointBalance": 120000,
+    "programConversionRate": "0.004",
+    "currencyCode": "HKD",
+    "redemptionPointIncrement": 25,
+    "minimumPointsToRedeem": 1000,
+    "maximumPointsToRedeem": 120000,
+}
+REDEMPTION_REQUEST_EXAMPLE = {
+    "transactionReferenceNumber": "HM-000123",
+    "redemptionOrder": {
+        "transactionAmount": "520.00",
+        "currencyCode": "HKD",
+        "pointsToRedeem": 50000,
+        "transactionDescription": "Harbour Mall order HM-000123",
+    },
+}
+REDEMPTION_EXAMPLE = {
+    "orderId": "RDM-7F3A9C2E51B04D86",
+    "status": "COMPLETED",
+    "pointsRedeemed": 50000,
+    "redeemedAmount": "200.00",
+    "availablePointBalance": 70000,
+    "creditPostingDate": "2026-11-26",
+}
+REDEMPTION_DETAIL_EXAMPLE = {
+    "orderId": "RDM-7F3A9C2E51B04D86",
+    "status": "PARTIALLY_REVERSED",
+    "pointsRedeemed": 50000,
+    "redeemedAmount": "200.00",
+    "availablePointBalance": 95000,
+    "creditPostingDate": "2026-11-26",
+    "transactionReferenceNumber": "HM-000123",
+    "transactionAmount": "520.00",
+    "pointsReversed": 25000,
+    "remainingReversiblePoints": 25000,
+    "createdAt": "2026-11-26T08:10:00Z",
+    "reversals": [
+        {
+            "reversalId": "RVS-2B8E61D0C4F7A953",
+            "reversalReferenceNumber": "HM-000123-R1",
+            "pointsReversed": 25000,
+            "amountReversed": "100.00",
+            "createdAt": "2026-11-26T08:15:00Z",
+        }
+    ],
+}
+REVERSAL_REQUEST_EXAMPLE = {
+    "orderId": "RDM-7F3A9C2E51B04D86",
+    "reversalReferenceNumber": "HM-000123-R1",
+    "pointsToReverse": 50000,
+}
+REVERSAL_EXAMPLE = {
+    "reversalId": "RVS-2B8E61D0C4F7A953",
+    "pointsReversed": 50000,
+    "amountReversed": "200.00",
+    "remainingReversiblePoints": 0,
+    "availablePointBalance": 120000,
+}
+PAYMENT_REQUEST_EXAMPLE = {
+    "amount": 52000,
+    "currency": "HKD",
+    "card": {
+        "number": "4966 0100 0000 8741",
+        "expiryMonth": 12,
+        "expiryYear": 2030,
+        "cvc": "123",
+        "holderName": "CHAN TAI MAN",
+    },
+    "merchantReference": "HM-000123",
+}
+PAYMENT_EXAMPLE = {
+    "paymentId": "PAY-4C1D8E0F2A7B6953E1D0",
+    "status": "CAPTURED",
+    "declineCode": None,
+    "amount": 52000,
+    "currency": "HKD",
+    "merchantReference": "HM-000123",
+    "card": {"last4": "8741", "brand": "VISA", "issuedBySummit": True, "pointsEligible": True},
+    "createdAt": "2026-11-26T08:00:00Z",
+}
+DECLINED_EXAMPLE = {
+    **PAYMENT_EXAMPLE,
+    "paymentId": "PAY-9E2B7C4A1D0F8E6B3C5A",
+    "status": "DECLINED",
+    "declineCode": "cardFrozen",
+    "card": {"last4": "7404", "brand": "VISA", "issuedBySummit": True, "pointsEligible": False},
+}
+OTHER_BANK_EXAMPLE = {
+    **PAYMENT_EXAMPLE,
+    "paymentId": "PAY-1A2B3C4D5E6F70819203",
+    "card": {"last4": "4242", "brand": "VISA", "issuedBySummit": False, "pointsEligible": False},
+}
+REFUND_EXAMPLE = {
+    "refundId": "RFD-5D3C2B1A0F9E8D7C6B5A",
+    "status": "SUCCEEDED",
+    "amount": 12000,
+    "paymentId": "PAY-4C1D8E0F2A7B6953E1D0",
+    "refundedAmount": 12000,
+    "remainingRefundableAmount": 40000,
+    "createdAt": "2026-11-26T09:00:00Z",
+}
+PAYMENT_DETAIL_EXAMPLE = {
+    **PAYMENT_EXAMPLE,
+    "status": "PARTIALLY_REFUNDED",
+    "refundedAmount": 12000,
+    "remainingRefundableAmount": 40000,
+    "refunds": [
+        {
+            "refundId": "RFD-5D3C2B1A0F9E8D7C6B5A",
+            "status": "SUCCEEDED",
+            "amount": 12000,
+            "createdAt": "2026-11-26T09:00:00Z",
+        }
+    ],
+}
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        TOKEN_PATH: {"post": _token_operation()},
+        f"{REWARDS}/linkage": {"post": _enroll_operation()},
+        f"{REWARDS}/{{rewardLinkCode}}/activations/otp": {"post": _resend_operation()},
+        f"{REWARDS}/{{rewardLinkCode}}/activations": {"put": _activate_operation()},
+        f"{REWARDS}/{{rewardLinkCode}}/pointBalance": {"get": _balance_operation()},
+        f"{REWARDS}/{{rewardLinkCode}}/redemption": {"post": _redeem_operation()},
+        f"{REWARDS}/redemption/{{orderId}}": {"get": _redemption_by_id_operation()},
+        f"{REWARDS}/redemption": {"get": _redemption_by_reference_operation()},
+        f"{REWARDS}/redemption/reversals": {"post": _reversal_operation()},
+        f"{REWARDS}/{{rewardLinkCode}}": {"delete": _unlink_operation()},
+        f"{GATEWAY}/payments": {"post": _create_payment_operation(), "get": _list_payments_operation()},
+        f"{GATEWAY}/payments/{{paymentId}}": {"get": _get_payment_operation()},
+        f"{GATEWAY}/payments/{{paymentId}}/refunds": {"post": _refund_operation()},
+    }
+
+
+def _token_operation() -> dict[str, Any]:
+    return _operation(
+        "getAccessToken",
+        "Authentication",
+        "Get an access token (OAuth2 client credentials)",
+        {
+            "200": {
+                "description": "A bearer token for every other call; it expires after `expires_in` seconds.",
+                **_json(
+                    _ref("TokenResponse"),
+                    {
+                        "token": {
+                            "access_token": "q8Vb3kX0n2Yf7Lr1Tt9Wc4Hs6Jd5Ga0Zp",
+                            "token_type": "Bearer",
+                            "expires_in": 1800,
+                            "scope": "/api",
+                        }
+                    },
+                ),
+            }
+        },
+        [
+            (400, "invalidRequest", "The body is not a form or grant_type is missing."),
+            (400, "unsupportedGrantType", "Only grant_type=client_credentials is supported."),
+            (400, "invalidScope", "The only scope is /api."),
+            (401, "invalidClient", "Unknown client_id or wrong client_secret (HTTP Basic)."),
+            (500, "internalError", "The bank could not process the request; retry later."),
+        ],
+        description="Authenticate with HTTP Basic `client_id:client_secret`; the form carries the grant type.",
+        request_body={
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": _ref("TokenRequest"),
+                    "examples": {"token": {"value": {"grant_type": "client_credentials", "scope": "/api"}}},
+                }
+            },
+        },
+        security=[{"basicAuth": []}],
+    )
+
+
+def _enroll_operation() -> dict[str, Any]:
+    return _operation(
+        "enrollCard",
+        "Enrolment",
+        "Enrol a card for Pay with Points (sends an OTP by SMS)",
+        {
+            "200": _ok(
+                "The link: PENDING_ACTIVATION with an OTP sent, or the customer's existing ACTIVE link (no OTP).",
+                "EnrollResponse",
+                {
+                    "rewardLinkCode": "lnk_5rT0m8QxWc2Zb7Yk",
+                    "linkStatus": "PENDING_ACTIVATION",
+                    "maskedPhoneNumber": "****4567",
+                    "otpExpiresAt": "2026-11-26T08:05:00Z",
+                },
+                UUID_ECHO,
+            )
+        },
+        [
+            *PARTNER_AUTH_ERRORS,
+            *BODY_ERRORS,
+            (404, "accountNotFound", "No points card matches the last four digits and mobile number."),
+            (422, "notEligibleToRedeem", "The card is frozen or not in a points programme."),
+            (503, "otpDeliveryFailed", "The SMS could not be delivered; retry later."),
+        ],
+        parameters=PARTNER_HEADERS,
+        request_body=_body(
+            "EnrollRequest",
+            {
+                "happyCard": {
+                    "lastFourDigitsCardNumber": "8741",
+                    "citiCardHolderPhoneNumber": "91234567",
+                    "merchantCustomerReferenceId": "C-1001",
+                },
+                "frozenCard": {
+                    "lastFourDigitsCardNumber": "7404",
+                    "citiCardHolderPhoneNumber": "95678901",
+                    "merchantCustomerReferenceId": "C-1002",
+                },
+            },
+        ),
+    )
+
+
+def _resend_operation() -> dict[str, Any]:
+    return _operation(
+        "resendOtp",
+        "Enrolment",
+        "Send a new OTP (the previous one stops working)",
+        {
+            "202": _ok(
+                "A new OTP was sent.",
+                "ResendOtpResponse",
+                {"otpExpiresAt": "2026-11-26T08:06:00Z", "resendsRemaining": 2},
+                UUID_ECHO,
+            )
+        },
+        [
+            *PARTNER_AUTH_ERRORS,
+            LINK_NOT_FOUND,
+            (409, "linkAlreadyActive", "The link is already active: no OTP is needed."),
+            (423, "maxAttemptsExceeded", "The link is locked after too many wrong codes; enrol again."),
+            (429, "otpResendTooSoon", "Wait 30 seconds between resends (body adds retryAfterSeconds)."),
+            (429, "maxResendsExceeded", "At most 3 resends per link."),
+            (503, "otpDeliveryFailed", "The SMS could not be delivered; retry later."),
+        ],
+        parameters=[LINK_CODE, *PARTNER_HEADERS],
+    )
+
+
+def _activate_operation() -> dict[str, Any]:
+    return _operation(
+        "activateLink",
+        "Enrolment",
+        "Verify the OTP and activate the link",
+        {"200": _ok("The link is active.", "ActivateResponse", {"linkStatus": "ACTIVE"}, UUID_ECHO)},
+        [
+            *PARTNER_AUTH_ERRORS,
+            *BODY_ERRORS,
+            LINK_NOT_FOUND,
+            (409, "linkAlreadyActive", "The link is already active."),
+            (422, "invalidLinkageConfirmationCode", "Wrong code (body adds attemptsRemaining)."),
+            (422, "otpExpired", "The OTP is older than 5 minutes; request a new one."),
+            (423, "maxAttemptsExceeded", "5 wrong codes: the link is locked; enrol again."),
+        ],
+        parameters=[LINK_CODE, *PARTNER_HEADERS],
+        request_body=_body("ActivateRequest", {"otp": {"linkageConfirmationCode": "123456"}}),
+    )
+
+
+def _balance_operation() -> dict[str, Any]:
+    return _operation(
+        "getPointBalance",
+        "Points",
+        "Retrieve the rewards balance and redemption rules",
+        {"200": _ok("The live balance and what a point is worth.", "PointBalance", BALANCE_EXAMPLE, UUID_ECHO)},
+        [*PARTNER_AUTH_ERRORS, LINK_NOT_FOUND, INACTIVE_LINK],
+        parameters=[LINK_CODE, *PARTNER_HEADERS],
+    )
+
+
+def _redeem_operation() -> dict[str, Any]:
+    return _operation(
+        "submitRedemption",
+        "Points",
+        "Redeem points as a statement credit against a card purchase",
+        {
+            "200": _ok(
+                "Points redeemed (or the first response replayed, with Idempotent-Replayed: true).",
+                "RedemptionResponse",
+                REDEMPTION_EXAMPLE,
+                {**UUID_ECHO, **REPLAYED},
+            )
+        },
+        [
+            *PARTNER_AUTH_ERRORS,
+            *BODY_ERRORS,
+            LINK_NOT_FOUND,
+            (409, "transactionAlreadyRedeemed", "The transactionReferenceNumber was used with another body."),
+            (422, "inSufficientPointBalance", "Not enough points."),
+            (422, "belowMinimumPointsAllowed", "Fewer points than the programme's minimum."),
+            (422, "exceedsMaximumPointsAllowed", "More points than allowed in one redemption."),
+            (422, "exceedsMaximumAmountAllowed", "The points are worth more than transactionAmount."),
+            (422, "invalidPointsAndAmountCombination", "Points are not a multiple of the increment."),
+            (422, "belowMinimumTransactionAmount", "transactionAmount is under HK$10."),
+            INACTIVE_LINK,
+            (422, "notEligibleToRedeem", "The card is frozen or not in a points programme."),
+        ],
+        description=(
+            "`transactionReferenceNumber` is the idempotency key per client: the same reference with the same "
+            "body returns the first response again and debits nothing more; with another body it is 409. "
+            "`redeemedAmount = pointsToRedeem × programConversionRate`, exact to the cent."
+        ),
+        parameters=[LINK_CODE, *PARTNER_HEADERS],
+        request_body=_body("RedemptionRequest", {"happyCard": REDEMPTION_REQUEST_EXAMPLE}),
+    )
+
+
+def _redemption_by_id_operation() -> dict[str, Any]:
+    return _operation(
+        "getRedemption",
+        "Points",
+        "Look up a redemption by order id (with its reversals)",
+        {"200": _ok("The redemption now.", "Redemption", REDEMPTION_DETAIL_EXAMPLE, UUID_ECHO)},
+        [*PARTNER_AUTH_ERRORS, (404, "redemptionNotFound", "No such redemption for this client.")],
+        parameters=[{"$ref": "#/components/parameters/OrderId"}, *PARTNER_HEADERS],
+    )
+
+
+def _redemption_by_reference_operation() -> dict[str, Any]:
+    return _operation(
+        "findRedemptionByReference",
+        "Points",
+        "Look up a redemption by transactionReferenceNumber (how the shop learns the outcome after a timeout)",
+        {"200": _ok("The redemption now.", "Redemption", REDEMPTION_DETAIL_EXAMPLE, UUID_ECHO)},
+        [*PARTNER_AUTH_ERRORS, (404, "redemptionNotFound", "No redemption with that reference for this client.")],
+        parameters=[
+            {
+                "name": "transactionReferenceNumber",
+                "in": "query",
+                "required": True,
+                "schema": _ref("Reference"),
+                "example": "HM-000123",
+            },
+            *PARTNER_HEADERS,
+        ],
+    )
+
+
+def _reversal_operation() -> dict[str, Any]:
+    return _operation(
+        "reverseRedemption",
+        "Points",
+        "Reverse part or all of a redemption (points back, statement credit reversed)",
+        {
+            "200": _ok(
+                "Points reversed (or the first response replayed, with Idempotent-Replayed: true).",
+                "ReversalResponse",
+                REVERSAL_EXAMPLE,
+                {**UUID_ECHO, **REPLAYED},
+            )
+        },
+        [
+            *PARTNER_AUTH_ERRORS,
+            *BODY_ERRORS,
+            (404, "redemptionNotFound", "No such redemption for this client."),
+            (409, "reversalAlreadyProcessed", "The reversalReferenceNumber was used with another body."),
+            (422, "exceedsReversiblePoints", "More points than are left to reverse."),
+        ],
+        description="Idempotent by `reversalReferenceNumber`; partial reversals until nothing is left.",
+        parameters=PARTNER_HEADERS,
+        request_body=_body("ReversalRequest", {"full": REVERSAL_REQUEST_EXAMPLE}),
+    )
+
+
+def _unlink_operation() -> dict[str, Any]:
+    return _operation(
+        "unlinkCard",
+        "Enrolment",
+        "Unlink the card (the code is unknown afterwards)",
+        {"204": {"description": "Unlinked.", "headers": UUID_ECHO}},
+        [*PARTNER_AUTH_ERRORS, LINK_NOT_FOUND],
+        parameters=[LINK_CODE, *PARTNER_HEADERS],
+    )
+
+
+PAYMENT_NOT_FOUND = (404, "paymentNotFound", "No such payment for this client (another client's is not found).")
+KEY_REUSED = (409, "idempotencyKeyReused", "The Idempotency-Key was used with another body.")
+
+
+def _create_payment_operation() -> dict[str, Any]:
+    return _operation(
+        "createPayment",
+        "Card gateway",
+        "Charge a card (authorise and capture)",
+        {
+            "201": {
+                "description": (
+                    "The outcome: CAPTURED, or DECLINED with a declineCode (a decline is not an error). A repeated "
+                    "Idempotency-Key with the same body returns the first response with Idempotent-Replayed: true."
+                ),
+                "headers": {**REPLAYED, "Location": {"schema": {"type": "string"}}},
+                **_json(
+                    _ref("Payment"),
+                    {"captured": PAYMENT_EXAMPLE, "declined": DECLINED_EXAMPLE, "otherBank": OTHER_BANK_EXAMPLE},
+                ),
+            }
+        },
+        [*GATEWAY_AUTH_ERRORS, *BODY_ERRORS, KEY_REUSED],
+        description=(
+            "Amounts in integer cents. Declines: `invalidCardNumber` (Luhn, or a Summit number never issued), "
+            "`expiredCard`, `incorrectCvc`, `cardFrozen`, `insufficientCredit`. Other banks' cards are approved "
+            "and not points-eligible. Only the last four digits and brand are stored."
+        ),
+        parameters=[IDEMPOTENCY_HEADER],
+        request_body=_body(
+            "PaymentRequest",
+            {
+                "happyCard": PAYMENT_REQUEST_EXAMPLE,
+                "otherBank": {
+                    **PAYMENT_REQUEST_EXAMPLE,
+                    "card": {**PAYMENT_REQUEST_EXAMPLE["card"], "number": "4242 4242 4242 4242"},
+                },
+            },
+        ),
+        security=GATEWAY_SECURITY,
+    )
+
+
+def _list_payments_operation() -> dict[str, Any]:
+    return _operation(
+        "listPayments",
+        "Card gateway",
+        "Find payments by merchant reference (how the shop learns the outcome after a timeout)",
+        {
+            "200": _ok(
+                "The payments with that reference, oldest first.", "PaymentList", {"payments": [PAYMENT_DETAIL_EXAMPLE]}
+            )
+        },
+        GATEWAY_AUTH_ERRORS,
+        parameters=[
+            {
+                "name": "merchantReference",
+                "in": "query",
+                "required": True,
+                "schema": _ref("Reference"),
+                "example": "HM-000123",
+            }
+        ],
+        security=GATEWAY_SECURITY,
+    )
+
+
+def _get_payment_operation() -> dict[str, Any]:
+    return _operation(
+        "getPayment",
+        "Card gateway",
+        "Look up a payment with its refunds",
+        {"200": _ok("The payment now.", "PaymentDetail", PAYMENT_DETAIL_EXAMPLE)},
+        [*GATEWAY_AUTH_ERRORS, PAYMENT_NOT_FOUND],
+        parameters=[{"$ref": "#/components/parameters/PaymentId"}],
+        security=GATEWAY_SECURITY,
+    )
+
+
+def _refund_operation() -> dict[str, Any]:
+    return _operation(
+        "refundPayment",
+        "Card gateway",
+        "Refund part or all of a captured payment",
+        {
+            "201": _ok(
+                "Refunded (or the first response replayed, with Idempotent-Replayed: true).",
+                "RefundResponse",
+                REFUND_EXAMPLE,
+                REPLAYED,
+            )
+        },
+        [
+            *GATEWAY_AUTH_ERRORS,
+            *BODY_ERRORS,
+            PAYMENT_NOT_FOUND,
+            KEY_REUSED,
+            (422, "exceedsRefundableAmount", "More than is left to refund (body adds remainingRefundableAmount)."),
+            (422, "paymentNotRefundable", "The payment was declined."),
+        ],
+        description="Idempotency-Key is unique per payment. A Summit card's statement gets a REFUND line.",
+        parameters=[{"$ref": "#/components/parameters/PaymentId"}, IDEMPOTENCY_HEADER],
+        request_body=_body("RefundRequest", {"partial": {"amount": 12000}}),
+        security=GATEWAY_SECURITY,
+    )
+
+
+# --- Components ---------------------------------------------------------------------------------
+
+
+def _security_schemes() -> dict[str, Any]:
+    return {
+        "oauth2": {
+            "type": "oauth2",
+            "description": "Client credentials; send the token as `Authorization: Bearer <token>`.",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": TOKEN_PATH,
+                    "scopes": {"/api": "Call the partner API and the card gateway."},
+                }
+            },
+        },
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "The access token from the token call."},
+        "basicAuth": {"type": "http", "scheme": "basic", "description": "client_id:client_secret (token call only)."},
+    }
+
+
+def _parameters() -> dict[str, Any]:
+    return {
+        "ClientId": {
+            "name": "client_id",
+            "in": "header",
+            "required": True,
+            "description": "The partner's client id; must match the token.",
+            "schema": {"type": "string"},
+            "example": "harbour-mall",
+        },
+        "RequestUuid": {
+            "name": "uuid",
+            "in": "header",
+            "required": True,
+            "description": "A request id (UUID v4), echoed back in the response header `uuid`.",
+            "schema": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,64}$"},
+            "example": "3f2b8a4e-9c1d-4e7a-b5f0-2d6c8e1a9b37",
+        },
+        "IdempotencyKey": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": True,
+            "description": "Makes a retry safe: the same key and body replay the first response.",
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,80}$"},
+            "example": "HM-000123-pay-1",
+        },
+        "RewardLinkCode": {
+            "name": "rewardLinkCode",
+            "in": "path",
+            "required": True,
+            "description": "The opaque code returned by the enrol call.",
+            "schema": {"type": "string", "maxLength": 64},
+        },
+        "OrderId": {
+            "name": "orderId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "maxLength": 40},
+            "example": "RDM-7F3A9C2E51B04D86",
+        },
+        "PaymentId": {
+            "name": "paymentId",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "maxLength": 40},
+            "example": "PAY-4C1D8E0F2A7B6953E1D0",
+        },
+    }
+
+
+def _headers() -> dict[str, Any]:
+    return {
+        "RequestUuid": {"description": "The request's uuid header, echoed.", "schema": {"type": "string"}},
+        "IdempotentReplayed": {
+            "description": "`true` when this is the stored first response to a repeated request.",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    }
+
+
+def _object(properties: dict[str, Schema], required: list[str] | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": False, **extra}
+    if required is not None:
+        schema["required"] = required
+    return schema
+
+
+def _response_object(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    """Response bodies may gain fields (extend, never rename), so clients must ignore unknown ones."""
+    schema = _object(properties, required)
+    del schema["additionalProperties"]
+    return schema
+
+
+DECIMAL_AMOUNT = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$", "examples": ["520.00"]}
+CENTS = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": 10_000_000_000,
+    "description": "Integer cents: 52000 is HK$520.00.",
+}
+ISO_TIME = {"type": "string", "format": "date-time"}
+
+
+PAYMENT_REQUIRED = ["paymentId", "status", "declineCode", "amount", "currency", "merchantReference", "card"]
+
+
+def _payment_properties(statuses: list[str]) -> dict[str, Schema]:
+    return {
+        "paymentId": {"type": "string"},
+        "status": {"type": "string", "enum": statuses},
+        "declineCode": {
+            "type": ["string", "null"],
+            "enum": ["invalidCardNumber", "expiredCard", "incorrectCvc", "cardFrozen", "insufficientCredit", None],
+        },
+        "amount": CENTS,
+        "currency": {"type": "string"},
+        "merchantReference": _ref("Reference"),
+        "card": _ref("CardSummary"),
+        "createdAt": ISO_TIME,
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "Error": _response_object(
+            {
+                "type": {"type": "string", "enum": ["invalid", "error", "fatal"]},
+                "code": {"type": "string", "description": "A stable code listed with each operation."},
+                "details": {"type": "string", "description": "Human text; do not parse."},
+            },
+            ["type", "code", "details"],
+        ),
+        "Reference": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "examples": ["HM-000123"]},
+        "TokenRequest": _object(
+            {
+                "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                "scope": {"type": "string", "enum": ["/api"]},
+            },
+            ["grant_type"],
+        ),
+        "TokenResponse": _response_object(
+            {
+                "access_token": {"type": "string"},
+                "token_type": {"type": "string", "enum": ["Bearer"]},
+                "expires_in": {"type": "integer", "examples": [1800]},
+                "scope": {"type": "string", "enum": ["/api"]},
+            },
+            ["access_token", "token_type", "expires_in", "scope"],
+        ),
+        "EnrollRequest": _object(
+            {
+                "lastFourDigitsCardNumber": {"type": "string", "pattern": "^[0-9]{4}$"},
+                "citiCardHolderPhoneNumber": {
+                    "type": "string",
+                    "maxLength": 20,
+                    "description": "The card's registered 8-digit Hong Kong mobile.",
+                },
+                "merchantCustomerReferenceId": {"type": "string", "maxLength": 64},
+            },
+            ["lastFourDigitsCardNumber", "citiCardHolderPhoneNumber", "merchantCustomerReferenceId"],
+        ),
+        "EnrollResponse": _response_object(
+            {
+                "rewardLinkCode": {"type": "string"},
+                "linkStatus": {"type": "string", "enum": ["PENDING_ACTIVATION", "ACTIVE"]},
+                "maskedPhoneNumber": {"type": "string", "examples": ["****4567"]},
+                "otpExpiresAt": {**ISO_TIME, "type": ["string", "null"]},
+            },
+            ["rewardLinkCode", "linkStatus", "maskedPhoneNumber"],
+        ),
+        "ResendOtpResponse": _response_object(
+            {"otpExpiresAt": ISO_TIME, "resendsRemaining": {"type": "integer", "minimum": 0}},
+            ["otpExpiresAt", "resendsRemaining"],
+        ),
+        "ActivateRequest": _object(
+            {"linkageConfirmationCode": {"type": "string", "pattern": "^[0-9]{6}$"}}, ["linkageConfirmationCode"]
+        ),
+        "ActivateResponse": _response_object({"linkStatus": {"type": "string", "enum": ["ACTIVE"]}}),
+        "PointBalance": _response_object(
+            {
+                "isRedemptionEligible": {"type": "boolean"},
+                "availablePointBalance": {"type": "integer", "minimum": 0},
+                "programConversionRate": {"type": "string", "description": "Currency per point, a decimal string."},
+                "currencyCode": {"type": "string", "examples": ["HKD"]},
+                "redemptionPointIncrement": {"type": "integer", "minimum": 1},
+                "minimumPointsToRedeem": {"type": "integer", "minimum": 0},
+                "maximumPointsToRedeem": {"type": "integer", "minimum": 0},
+            },
+            list(BALANCE_EXAMPLE),
+        ),
+        "RedemptionRequest": _object(
+            {"transactionReferenceNumber": _ref("Reference"), "redemptionOrder": _ref("RedemptionOrder")},
+            ["transactionReferenceNumber", "redemptionOrder"],
+        ),
+        "RedemptionOrder": _object(
+            {
+                "transactionAmount": {
+                    "oneOf": [DECIMAL_AMOUNT, {"type": "number"}],
+                    "description": "The card purchase being offset; a decimal string (numbers parsed as Decimal).",
+                },
+                "currencyCode": {"type": "string", "enum": ["HKD"]},
+                "pointsToRedeem": {"type": "integer", "minimum": 1},
+                "transactionDescription": {"type": "string", "minLength": 1, "maxLength": 140},
+            },
+            ["transactionAmount", "currencyCode", "pointsToRedeem", "transactionDescription"],
+        ),
+        "RedemptionResponse": _response_object(
+            {
+                "orderId": {"type": "string"},
+                "status": {"type": "string", "enum": ["COMPLETED"]},
+                "pointsRedeemed": {"type": "integer"},
+                "redeemedAmount": DECIMAL_AMOUNT,
+                "availablePointBalance": {"type": "integer"},
+                "creditPostingDate": {"type": "string", "format": "date"},
+            },
+            list(REDEMPTION_EXAMPLE),
+        ),
+        "Redemption": _response_object(
+            {
+                "orderId": {"type": "string"},
+                "status": {"type": "string", "enum": ["COMPLETED", "PARTIALLY_REVERSED", "REVERSED"]},
+                "pointsRedeemed": {"type": "integer"},
+                "redeemedAmount": DECIMAL_AMOUNT,
+                "availablePointBalance": {"type": "integer", "minimum": 0},
+                "creditPostingDate": {"type": "string", "format": "date"},
+                "transactionReferenceNumber": _ref("Reference"),
+                "transactionAmount": DECIMAL_AMOUNT,
+                "pointsReversed": {"type": "integer", "minimum": 0},
+                "remainingReversiblePoints": {"type": "integer", "minimum": 0},
+                "createdAt": ISO_TIME,
+                "reversals": {"type": "array", "items": _ref("ReversalSummary")},
+            },
+            list(REDEMPTION_DETAIL_EXAMPLE),
+        ),
+        "ReversalSummary": _response_object(
+            {
+                "reversalId": {"type": "string"},
+                "reversalReferenceNumber": _ref("Reference"),
+                "pointsReversed": {"type": "integer"},
+                "amountReversed": DECIMAL_AMOUNT,
+                "createdAt": ISO_TIME,
+            },
+            ["reversalId", "pointsReversed", "amountReversed"],
+        ),
+        "ReversalRequest": _object(
+            {
+                "orderId": {"type": "string", "maxLength": 40},
+                "reversalReferenceNumber": _ref("Reference"),
+                "pointsToReverse": {"type": "integer", "minimum": 1},
+            },
+            ["orderId", "reversalReferenceNumber", "pointsToReverse"],
+        ),
+        "ReversalResponse": _response_object(
+            {
+                "reversalId": {"type": "string"},
+                "pointsReversed": {"type": "integer"},
+                "amountReversed": DECIMAL_AMOUNT,
+                "remainingReversiblePoints": {"type": "integer", "minimum": 0},
+                "availablePointBalance": {"type": "integer", "minimum": 0},
+            },
+            list(REVERSAL_EXAMPLE),
+        ),
+        "PaymentRequest": _object(
+            {
+                "amount": CENTS,
+                "currency": {"type": "string", "enum": ["HKD"]},
+                "card": _ref("CardInput"),
+                "merchantReference": _ref("Reference"),
+            },
+            ["amount", "currency", "card", "merchantReference"],
+        ),
+        "CardInput": _object(
+            {
+                "number": {
+                    "type": "string",
+                    "pattern": "^[0-9 ]{1,30}$",
+                    "description": "Digits, spaces allowed. Never stored.",
+                },
+                "expiryMonth": {
+                    "oneOf": [
+                        {"type": "integer", "minimum": 1, "maximum": 12},
+                        {"type": "string", "pattern": "^[0-9]{1,2}$"},
+                    ]
+                },
+                "expiryYear": {
+                    "oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]{2,4}$"}],
+                    "description": "2030 or 30.",
+                },
+                "cvc": {
+                    "type": "string",
+                    "maxLength": 8,
+                    "description": "3 digits; anything else is declined. Never stored.",
+                },
+                "holderName": {"type": "string", "maxLength": 80},
+            },
+            ["number", "expiryMonth", "expiryYear", "cvc"],
+        ),
+        "CardSummary": _response_object(
+            {
+                "last4": {"type": "string", "pattern": "^[0-9]{1,4}$"},
+                "brand": {"type": "string", "enum": ["VISA", "MASTERCARD", "AMEX", "UNKNOWN"]},
+                "issuedBySummit": {"type": "boolean"},
+                "pointsEligible": {"type": "boolean", "description": "A Summit card in a points programme, active."},
+            },
+            ["last4", "brand", "issuedBySummit", "pointsEligible"],
+        ),
+        "Payment": _response_object(_payment_properties(["CAPTURED", "DECLINED"]), PAYMENT_REQUIRED),
+        "PaymentDetail": _response_object(
+            {
+                **_payment_properties(["CAPTURED", "DECLINED", "PARTIALLY_REFUNDED", "REFUNDED"]),
+                "refundedAmount": {"type": "integer", "minimum": 0},
+                "remainingRefundableAmount": {"type": "integer", "minimum": 0},
+                "refunds": {"type": "array", "items": _ref("RefundSummary")},
+            },
+            [*PAYMENT_REQUIRED, "refundedAmount", "remainingRefundableAmount", "refunds"],
+        ),
+        "PaymentList": _response_object(
+            {"payments": {"type": "array", "items": _ref("PaymentDetail")}},
+            ["payments"],
+        ),
+        "RefundSummary": _response_object(
+            {
+                "refundId": {"type": "string"},
+                "status": {"type": "string", "enum": ["SUCCEEDED"]},
+                "amount": CENTS,
+                "createdAt": ISO_TIME,
+            },
+            ["refundId", "status", "amount"],
+        ),
+        "RefundRequest": _object({"amount": CENTS}, ["amount"]),
+        "RefundResponse": _response_object(
+            {
+                "refundId": {"type": "string"},
+                "status": {"type": "string", "enum": ["SUCCEEDED"]},
+                "amount": CENTS,
+                "paymentId": {"type": "string"},
+                "refundedAmount": {"type": "integer", "minimum": 0},
+                "remainingRefundableAmount": {"type": "integer", "minimum": 0},
+                "createdAt": ISO_TIME,
+            },
+            ["refundId", "status", "amount", "paymentId", "refundedAmount", "remainingRefundableAmount"],
+        ),
+    }
