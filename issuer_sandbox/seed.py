@@ -7,11 +7,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
-from werkzeug.security import generate_password_hash
 
 from . import clock, ledger
 from .extensions import db
 from .models import Card, Cardholder, PartnerClient, Programme
+from .tokens import client_secret_matches, hash_client_secret
 
 
 @dataclass(frozen=True)
@@ -151,19 +151,17 @@ def _ensure_partner_client(now: datetime) -> None:
     if client is None:
         client = PartnerClient(
             client_id=client_id,
-            secret_hash=generate_password_hash(secret),
+            secret_hash=hash_client_secret(secret),
             merchant_name=current_app.config["PARTNER_MERCHANT_NAME"],
             created_at=now,
         )
         db.session.add(client)
     elif not _secret_matches(client, secret):
-        client.secret_hash = generate_password_hash(secret)
+        client.secret_hash = hash_client_secret(secret)
 
 
 def _secret_matches(client: PartnerClient, secret: str) -> bool:
-    from werkzeug.security import check_password_hash
-
-    return check_password_hash(client.secret_hash, secret)
+    return client_secret_matches(client.secret_hash, secret)
 
 
 def reset_database() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from .extensions import db
 from .models import AccessToken, PartnerClient
@@ -25,9 +26,29 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+SECRET_DIGEST_PREFIX = "sha256$"
+
+
+def hash_client_secret(secret: str) -> str:
+    """The stored form of a partner's client secret.
+
+    Client secrets are machine-generated, high-entropy API credentials (like bearer tokens), so a SHA-256
+    digest is enough and keeps every token call cheap; a slow password hash here would serialise token
+    requests behind SQLite's write lock.
+    """
+    return SECRET_DIGEST_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def client_secret_matches(stored: str, secret: str) -> bool:
+    """Constant-time check of a secret against its stored form (a werkzeug hash is still accepted)."""
+    if stored.startswith(SECRET_DIGEST_PREFIX):
+        return hmac.compare_digest(stored, hash_client_secret(secret))
+    return check_password_hash(stored, secret)
+
+
 @cache
 def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_urlsafe(16))
+    return hash_client_secret(secrets.token_urlsafe(16))
 
 
 def authenticate_client(client_id: str, client_secret: str) -> PartnerClient:
@@ -35,9 +56,9 @@ def authenticate_client(client_id: str, client_secret: str) -> PartnerClient:
     client = db.session.scalar(sa.select(PartnerClient).where(PartnerClient.client_id == client_id))
     if client is None:
         # Hash anyway, so an unknown client_id takes as long as a wrong secret.
-        check_password_hash(_dummy_hash(), client_secret)
+        client_secret_matches(_dummy_hash(), client_secret)
         raise InvalidClient("Unknown client or wrong secret.")
-    if not check_password_hash(client.secret_hash, client_secret):
+    if not client_secret_matches(client.secret_hash, client_secret):
         raise InvalidClient("Unknown client or wrong secret.")
     return client
 
