@@ -51,6 +51,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for module in (health, catalog, cart, accounts, checkout, orders):
         app.register_blueprint(module.bp)
     cli.register(app)
+    from .templating import register_template_helpers
+
+    register_template_helpers(app)
     app.after_request(_security_headers)
     return app
 

@@ -1,3 +1,134 @@
-from flask import Blueprint
+"""Shopper accounts: sign up, sign in, sign out, and the login_required guard used by checkout and orders."""
 
-bp = Blueprint("accounts", __name__)
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from . import account_service
+from .cart_service import SESSION_KEY as CART_SESSION_KEY
+from .extensions import db
+from .forms import SignInForm, SignOutForm, SignUpForm
+from .models import User
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only same-site relative paths: '/cart' yes; '//evil.example', 'https://...', '/\\evil' no."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(ord(char) < 32 for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    return target if is_safe_next(target) else default
+
+
+def _return_path() -> str:
+    """Where to come back to after signing in: this page for GET, the page the form was on otherwise."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = request.referrer
+    if referrer:
+        parts = urlsplit(referrer)
+        if parts.netloc == request.host:
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            if is_safe_next(path):
+                return path
+    return "/"
+
+
+def login_required(view: F) -> F:
+    """Send signed-out shoppers to sign in, then back to where they were going."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any):
+        if g.get("user") is None:
+            flash(_("Please sign in to continue."), "info")
+            return redirect(url_for("accounts.sign_in", next=_return_path()))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+@bp.before_app_request
+def load_signed_in_user() -> None:
+    user_id = session.get("user_id")
+    g.user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+
+
+def _start_session(user: User) -> None:
+    """A fresh session on sign-in (nothing from before survives but the cart) so a planted cookie is useless."""
+    cart = session.get(CART_SESSION_KEY)
+    session.clear()
+    if cart:
+        session[CART_SESSION_KEY] = cart
+    session["user_id"] = user.id
+    session.permanent = True
+    g.user = user
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    form = SignInForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"), "")
+    if form.validate_on_submit():
+        user = account_service.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            _start_session(user)
+            flash(_("Welcome back, %(name)s.", name=user.name), "success")
+            return redirect(safe_next(form.next.data, url_for("catalog.home")))
+        # One message for both cases, so the form does not reveal which emails have accounts.
+        form.password.errors.append(_("That email and password do not match an account."))
+    status = 422 if form.errors else 200
+    return render_template("shop/account/sign_in.html", form=form, title=_("Sign in")), status
+
+
+@bp.route("/sign-up", methods=["GET", "POST"])
+def sign_up():
+    form = SignUpForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next"), "")
+    user = None
+    if form.validate_on_submit():
+        try:
+            user = account_service.register_shopper(
+                name=form.name.data, email=form.email.data, password=form.password.data, phone=form.phone.data or ""
+            )
+        except account_service.EmailTaken:
+            form.email.errors.append(_("An account with this email already exists. Sign in instead."))
+    if user is not None:
+        _start_session(user)
+        flash(
+            _(
+                "Welcome to %(shop)s, %(name)s. Your account is ready.",
+                shop=current_app.config["SHOP_NAME"],
+                name=user.name,
+            ),
+            "success",
+        )
+        return redirect(safe_next(form.next.data, url_for("catalog.home")))
+    status = 422 if form.errors else 200
+    return render_template("shop/account/sign_up.html", form=form, title=_("Create an account")), status
+
+
+@bp.post("/sign-out")
+def sign_out():
+    form = SignOutForm()
+    if form.validate_on_submit():
+        session.clear()
+        g.user = None
+        flash(_("You have signed out."), "info")
+    return redirect(url_for("catalog.home"))

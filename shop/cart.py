@@ -1,3 +1,72 @@
-from flask import Blueprint
+"""The cart page: add, change quantities, remove; stock problems are shown and block checkout."""
 
-bp = Blueprint("cart", __name__)
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from . import cart_service
+from .accounts import safe_next
+from .forms import AddToCartForm, CartLineForm, RemoveFromCartForm
+
+bp = Blueprint("cart", __name__, url_prefix="/cart")
+
+
+@bp.get("")
+def view():
+    cart = cart_service.current_cart()
+    line_forms = {
+        line.product.id: (CartLineForm(formdata=None, quantity=line.quantity), RemoveFromCartForm(formdata=None))
+        for line in cart.lines
+    }
+    return render_template("shop/cart.html", cart=cart, line_forms=line_forms, title=_("Your cart"))
+
+
+@bp.post("/add")
+def add():
+    form = AddToCartForm()
+    back = safe_next(request.form.get("next"), url_for("cart.view"))
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(back)
+    try:
+        product_id = int(form.product_id.data)
+    except (TypeError, ValueError):
+        flash(_("That product is no longer available."), "error")
+        return redirect(url_for("catalog.home"))
+    try:
+        line = cart_service.add_to_cart(product_id, form.quantity.data)
+    except cart_service.CartError as error:
+        flash(str(error), "error")
+        return redirect(back)
+    flash(
+        _("Added %(quantity)d × %(name)s to your cart.", quantity=form.quantity.data, name=line.product.name),
+        "success",
+    )
+    return redirect(url_for("cart.view"))
+
+
+@bp.post("/update/<int:product_id>")
+def update(product_id: int):
+    form = CartLineForm()
+    if not form.validate_on_submit() or form.quantity.data is None:
+        message = form.quantity.errors[0] if form.quantity.errors else _("Enter a quantity.")
+        flash(str(message), "error")
+        return redirect(url_for("cart.view"))
+    try:
+        cart_service.update_quantity(product_id, form.quantity.data)
+    except cart_service.CartError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Removed from your cart.") if form.quantity.data == 0 else _("Quantity updated."), "success")
+    return redirect(url_for("cart.view"))
+
+
+@bp.post("/remove/<int:product_id>")
+def remove(product_id: int):
+    if RemoveFromCartForm().validate_on_submit():
+        cart_service.remove_from_cart(product_id)
+        flash(_("Removed from your cart."), "success")
+    return redirect(url_for("cart.view"))

@@ -1,3 +1,183 @@
-from flask import Blueprint
+"""The storefront: home page, categories, product pages, search, and the friendly HTML error pages."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import joinedload
+from werkzeug.exceptions import HTTPException
+from wtforms.fields.choices import SelectChoice
+
+from .catalog_data import CATEGORIES, FEATURED_SKUS, POPULAR_SEARCHES
+from .extensions import db
+from .forms import AddToCartForm, SearchForm
+from .models import Category, Product
+from .search import category_products, normalise_page, normalise_sort, paginate, search_products, sort_products
 
 bp = Blueprint("catalog", __name__)
+
+LOW_STOCK = 5  # "Only N left" from here down
+CATEGORY_COLOURS = {data.slug: data.colour for data in CATEGORIES}
+CATEGORY_TAGLINES = {data.slug: data.tagline for data in CATEGORIES}
+
+
+@bp.app_template_global()
+def stock_status(product: Product) -> str:
+    """in_stock | low | sold_out, for badges and the product page."""
+    if product.stock <= 0:
+        return "sold_out"
+    if product.stock <= LOW_STOCK:
+        return "low"
+    return "in_stock"
+
+
+@bp.app_template_global()
+def category_tagline(category: Category) -> str:
+    return CATEGORY_TAGLINES.get(category.slug, "")
+
+
+def _per_page() -> int:
+    return int(current_app.config["PRODUCTS_PER_PAGE"])
+
+
+@bp.get("/")
+def home():
+    categories = db.session.scalars(sa.select(Category).order_by(Category.position)).all()
+    featured_by_sku = {
+        product.sku: product
+        for product in db.session.scalars(
+            sa.select(Product).options(joinedload(Product.category)).where(Product.sku.in_(FEATURED_SKUS))
+        )
+    }
+    featured = [featured_by_sku[sku] for sku in FEATURED_SKUS if sku in featured_by_sku]
+    counts = dict(
+        db.session.execute(
+            sa.select(Product.category_id, sa.func.count(Product.id)).group_by(Product.category_id)
+        ).all()
+    )
+    return render_template(
+        "shop/catalog/home.html",
+        categories=categories,
+        featured=featured,
+        counts=counts,
+        popular_searches=POPULAR_SEARCHES,
+    )
+
+
+@bp.get("/category/<slug>")
+def category(slug: str):
+    category = db.session.scalar(sa.select(Category).where(Category.slug == slug)) or abort(404)
+    sort = normalise_sort(request.args.get("sort"))
+    products = sort_products(category_products(category), sort)
+    page = paginate(products, normalise_page(request.args.get("page")), _per_page())
+    return render_template(
+        "shop/catalog/category.html",
+        category=category,
+        active_category=category,
+        page=page,
+        sort=sort,
+        title=category.name,
+    )
+
+
+@bp.get("/product/<slug>")
+def product(slug: str):
+    product = db.session.scalar(
+        sa.select(Product).options(joinedload(Product.category)).where(Product.slug == slug)
+    ) or abort(404)
+    form = AddToCartForm(product_id=product.id, quantity=1)
+    related = db.session.scalars(
+        sa.select(Product)
+        .where(Product.category_id == product.category_id, Product.id != product.id, Product.stock > 0)
+        .order_by(Product.name)
+        .limit(4)
+    ).all()
+    return render_template(
+        "shop/catalog/product.html",
+        product=product,
+        form=form,
+        related=related,
+        active_category=product.category,
+        title=product.name,
+    )
+
+
+@bp.get("/search")
+def search():
+    form = SearchForm(request.args)
+    categories = db.session.scalars(sa.select(Category).order_by(Category.position)).all()
+    form.category.choices = [SelectChoice("", _("All categories"))] + [SelectChoice(c.slug, c.name) for c in categories]
+    result = search_products(
+        request.args.get("q", ""),
+        category_slug=request.args.get("category") or None,
+        sort=request.args.get("sort", "relevance"),
+        page=normalise_page(request.args.get("page")),
+        per_page=_per_page(),
+    )
+    title = _("Search results for “%(query)s”", query=result.query) if result.query else _("All products")
+    return render_template(
+        "shop/catalog/search.html",
+        form=form,
+        result=result,
+        page=result.page,
+        categories=categories,
+        popular_searches=POPULAR_SEARCHES,
+        search_query=result.query,
+        title=title,
+    )
+
+
+# --- friendly HTML error pages ---------------------------------------------------------------------------------
+
+_ERROR_TEXT = {
+    400: (_l("Something was wrong with that request"), _l("Please go back and try again.")),
+    403: (_l("You cannot open this page"), _l("It belongs to another account, or you need to sign in first.")),
+    404: (_l("We could not find that page"), _l("The page may have moved, or the product is no longer sold.")),
+    405: (_l("That did not work"), _l("This page cannot be used that way. Please go back and try again.")),
+    413: (_l("That was too much to send"), _l("Please send less at once.")),
+    429: (_l("Please slow down"), _l("Too many requests in a short time. Wait a moment and try again.")),
+    500: (_l("Something went wrong on our side"), _l("We have been told about it. Please try again in a moment.")),
+}
+
+
+def _error_page(status: int, heading: str | None = None, message: str | None = None):
+    default_heading, default_message = _ERROR_TEXT.get(status) or _ERROR_TEXT[400 if status < 500 else 500]
+    heading, message = str(heading or default_heading), str(message or default_message)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify({"status": status, "error": heading, "details": message}), status
+    return (
+        render_template(
+            "shop/errors/error.html",
+            status=status,
+            heading=heading,
+            message=message,
+            title=heading,
+            popular_searches=POPULAR_SEARCHES,
+        ),
+        status,
+    )
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(error: CSRFError):
+    return _error_page(
+        400, _("Your session expired"), _("For your security the form timed out. Please go back, reload and try again.")
+    )
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    status = error.code or 500
+    if status < 400:
+        return error
+    return _error_page(status)
+
+
+@bp.app_errorhandler(500)
+def server_error(error):
+    # Whatever failed may have left the session mid-transaction; the page itself must not reuse it.
+    db.session.rollback()
+    return _error_page(500)

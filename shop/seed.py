@@ -1,12 +1,13 @@
-"""The catalogue and the demo shoppers (placeholder: the catalogue lands with the storefront)."""
+"""The catalogue (shop/catalog_data.py) and the demo shoppers, seeded idempotently."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from .catalog_data import CATEGORIES, PRODUCTS
 from .extensions import db
-from .models import User
+from .models import Category, Product, User
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,40 @@ DEMO_SHOPPERS = (
 )
 
 
-def seed_database() -> bool:
-    """Create the demo shoppers if missing. Returns True when anything was created."""
+def seed_catalogue(now: datetime) -> bool:
+    """Create missing categories and products; existing rows (and their stock) are left alone."""
     created = False
+    categories = {category.slug: category for category in db.session.scalars(sa.select(Category))}
+    for position, data in enumerate(CATEGORIES):
+        if data.slug not in categories:
+            categories[data.slug] = Category(slug=data.slug, name=data.name, position=position)
+            db.session.add(categories[data.slug])
+            created = True
+    existing = set(db.session.scalars(sa.select(Product.sku)))
+    for data in PRODUCTS:
+        if data.sku in existing:
+            continue
+        db.session.add(
+            Product(
+                sku=data.sku,
+                slug=data.slug,
+                name=data.name,
+                description=data.description,
+                category=categories[data.category],
+                price_cents=data.price_cents,
+                stock=data.stock,
+                image=data.image,
+                created_at=now,
+            )
+        )
+        created = True
+    return created
+
+
+def seed_database() -> bool:
+    """Create the catalogue and the demo shoppers if missing. Returns True when anything was created."""
     now = datetime.now(UTC).replace(tzinfo=None)
+    created = seed_catalogue(now)
     for shopper in DEMO_SHOPPERS:
         if db.session.scalar(sa.select(User).where(User.email == shopper.email)) is None:
             user = User(email=shopper.email, name=shopper.name, phone=shopper.phone, created_at=now)

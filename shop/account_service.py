@@ -1,0 +1,50 @@
+"""Shopper accounts as plain rules: register and authenticate. One call, one transaction; no Flask request here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .models import User
+
+# Checked when no account matches, so a wrong email costs as long as a wrong password (no account probing by timing).
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class EmailTaken(Exception):
+    """An account with this email already exists."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def register_shopper(*, name: str, email: str, password: str, phone: str = "") -> User:
+    """Create a shopper with a hashed password; raises EmailTaken (also when another request won the race)."""
+    user = User(
+        email=normalise_email(email),
+        name=name.strip(),
+        phone=phone,
+        created_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise EmailTaken(f"An account with {user.email} already exists.") from None
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The shopper these credentials belong to, or None."""
+    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if user.check_password(password) else None

@@ -1,0 +1,162 @@
+"""Flask-WTF forms of the storefront: accounts, cart and search. Labels and messages go through gettext."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from .cart_service import MAX_QUANTITY_PER_LINE
+from .extensions import db
+from .models import User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def normalise_email(value: str | None) -> str | None:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(
+        _l("Email"),
+        filters=[normalise_email],
+        validators=[DataRequired(_l("Enter your email address.")), Email(_l("Enter a valid email address."))],
+        render_kw={"autocomplete": "email"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+    next = HiddenField()
+    submit = SubmitField(_l("Sign in"))
+
+
+class SignUpForm(FlaskForm):
+    name = StringField(
+        _l("Full name"),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired(_l("Enter your name.")),
+            Length(max=80, message=_l("Keep your name under 80 characters.")),
+        ],
+        render_kw={"autocomplete": "name"},
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[normalise_email],
+        validators=[
+            DataRequired(_l("Enter your email address.")),
+            Email(_l("Enter a valid email address.")),
+            Length(max=254, message=_l("That email address is too long.")),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+    phone = StringField(
+        _l("Mobile number (optional)"),
+        filters=[lambda value: value.replace(" ", "") if isinstance(value, str) else value],
+        validators=[Optional(), Regexp(r"^[4-9]\d{7}$", message=_l("Enter an 8-digit Hong Kong mobile number."))],
+        render_kw={"autocomplete": "tel-national", "inputmode": "numeric"},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            DataRequired(_l("Choose a password.")),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=128,
+                message=_l("Use at least %(count)d characters.", count=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+        description=_l("At least %(count)d characters.", count=MIN_PASSWORD_LENGTH),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("Confirm password"),
+        validators=[
+            DataRequired(_l("Type your password again.")),
+            EqualTo("password", _l("The passwords do not match.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    next = HiddenField()
+    submit = SubmitField(_l("Create account"))
+
+    def validate_email(self, field) -> None:
+        if db.session.scalar(sa.select(User.id).where(User.email == field.data)) is not None:
+            raise ValidationError(_l("An account with this email already exists. Sign in instead."))
+
+
+class SignOutForm(FlaskForm):
+    submit = SubmitField(_l("Sign out"))
+
+
+class AddToCartForm(FlaskForm):
+    product_id = HiddenField(validators=[DataRequired()])
+    quantity = IntegerField(
+        _l("Quantity"),
+        default=1,
+        validators=[
+            InputRequired(_l("Enter a quantity.")),
+            NumberRange(
+                min=1,
+                max=MAX_QUANTITY_PER_LINE,
+                message=_l("Choose between 1 and %(max)d.", max=MAX_QUANTITY_PER_LINE),
+            ),
+        ],
+        render_kw={"min": 1, "max": MAX_QUANTITY_PER_LINE, "inputmode": "numeric"},
+    )
+    submit = SubmitField(_l("Add to cart"))
+
+
+class CartLineForm(FlaskForm):
+    """Change one line's quantity; 0 removes it."""
+
+    quantity = IntegerField(
+        _l("Quantity"),
+        validators=[
+            NumberRange(
+                min=0,
+                max=MAX_QUANTITY_PER_LINE,
+                message=_l("Choose between 0 and %(max)d.", max=MAX_QUANTITY_PER_LINE),
+            )
+        ],
+        render_kw={"min": 0, "max": MAX_QUANTITY_PER_LINE, "inputmode": "numeric"},
+    )
+    submit = SubmitField(_l("Update"))
+
+
+class RemoveFromCartForm(FlaskForm):
+    submit = SubmitField(_l("Remove"))
+
+
+SORT_CHOICES = [
+    SelectChoice("relevance", _l("Best match")),
+    SelectChoice("price_asc", _l("Price: low to high")),
+    SelectChoice("price_desc", _l("Price: high to low")),
+]
+
+
+class SearchForm(FlaskForm):
+    """The GET search form; no CSRF because it changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search for"), filters=[lambda v: v.strip() if isinstance(v, str) else v])
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
+    sort = SelectField(_l("Sort by"), choices=SORT_CHOICES, default="relevance", validate_choice=False)
