@@ -25,5 +25,6 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 7,
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    "PASSWORD_HASH_METHOD": "scrypt",
     **{key: None for key in DEMO_SECRETS},
 }

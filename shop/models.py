@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,7 +27,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        # Tests choose a cheap method through config; the default is werkzeug's scrypt.
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -104,10 +107,21 @@ class Order(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
     paid_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Checkout bookkeeping (order_service): attempt counters give each issuer call its reference
+    # ("<ref>-P<n>", "<ref>-F<n>", "<ref>-R<n>"); the flags mark an outcome still to be looked up.
+    payment_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    payment_check_needed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    points_check_needed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    refund_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    reversal_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    pending_cancellation: Mapped[str] = mapped_column(sa.String(400), default="")  # JSON {line id: quantity}
+    points_increment: Mapped[int] = mapped_column(sa.Integer, default=0)  # the programme's, at redemption
+    points_skipped: Mapped[bool] = mapped_column(sa.Boolean, default=False)
 
     user: Mapped[User] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
     events: Mapped[list[PwpEvent]] = relationship(back_populates="order", order_by="PwpEvent.id")
+    adjustments: Mapped[list[OrderAdjustment]] = relationship(back_populates="order", order_by="OrderAdjustment.id")
 
     @property
     def net_cost_cents(self) -> int:
@@ -149,6 +163,7 @@ class CardLink(db.Model):
     masked_phone: Mapped[str] = mapped_column(sa.String(16), default="")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
     activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    otp_sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)  # for the resend countdown
 
 
 class PwpEvent(db.Model):
@@ -168,3 +183,23 @@ class PwpEvent(db.Model):
     at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
 
     order: Mapped[Order | None] = relationship(back_populates="events")
+
+
+class OrderAdjustment(db.Model):
+    """A refund to the card or a reversal of points after a (partial) cancellation, as the issuer confirmed it.
+
+    kind: refund | points_reversal
+    """
+
+    __tablename__ = "order_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    reference: Mapped[str] = mapped_column(sa.String(40))  # HM-000123-F1 / HM-000123-R1
+    external_id: Mapped[str] = mapped_column(sa.String(40), default="")  # refundId / reversalId
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    points: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+    order: Mapped[Order] = relationship(back_populates="adjustments")

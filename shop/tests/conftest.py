@@ -16,6 +16,7 @@ def app(tmp_path):
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
             "WTF_CSRF_ENABLED": False,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast: every test seeds two shoppers
             "ISSUER_URL": "http://127.0.0.1:9",  # nothing listens: unit tests use a fake issuer client
         }
     )
@@ -54,3 +55,94 @@ class ShopperActions:
 @pytest.fixture
 def shopper(client):
     return ShopperActions(client)
+
+
+@pytest.fixture
+def fake_issuer(app):
+    """Summit Bank in memory, installed as the app's issuer client (see shop/tests/fakes.py)."""
+    from .fakes import FakeIssuerClient
+
+    fake = FakeIssuerClient()
+    app.extensions["issuer_client"] = fake
+    return fake
+
+
+class CheckoutActions:
+    """Walk the checkout through the real forms: add a product, give delivery details, pay, use points."""
+
+    HAPPY_CARD = "4966 0100 0000 8741"
+
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+
+    def product(self, price_cents: int = 52_000, stock: int = 10, sku: str = "T-CHECKOUT") -> int:
+        from datetime import datetime
+
+        import sqlalchemy as sa
+
+        from shop.models import Category, Product
+
+        with self.app.app_context():
+            existing = db.session.scalar(sa.select(Product).where(Product.sku == sku))
+            if existing is not None:
+                return existing.id
+            category = db.session.scalar(sa.select(Category))
+            product = Product(
+                sku=sku,
+                slug=sku.lower(),
+                name=f"Test {sku}",
+                description="A product for checkout tests.",
+                category_id=category.id,
+                price_cents=price_cents,
+                stock=stock,
+                image="shop/products/test.svg",
+                created_at=datetime(2026, 11, 26),
+            )
+            db.session.add(product)
+            db.session.commit()
+            return product.id
+
+    def add_to_cart(self, product_id: int | None = None, quantity: int = 1):
+        product_id = product_id or self.product()
+        return self.client.post("/cart/add", data={"product_id": product_id, "quantity": quantity})
+
+    def deliver(self, **overrides):
+        data = {"name": "Chan Tai Man", "phone": "91234567", "address": "1 Harbour Road", "district": "Wan Chai"}
+        return self.client.post("/checkout", data={**data, **overrides})
+
+    def start_order(self, product_id: int | None = None, quantity: int = 1) -> str:
+        """Add to cart and give delivery details; returns the new order's reference."""
+        self.add_to_cart(product_id, quantity)
+        response = self.deliver()
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response.headers["Location"].split("/")[2]
+
+    def pay(self, reference: str, number: str = HAPPY_CARD, **overrides):
+        data = {"card_number": number, "expiry": "12/30", "cvc": "123", "holder_name": "CHAN TAI MAN"}
+        return self.client.post(f"/checkout/{reference}/payment", data={**data, **overrides})
+
+    def paid_order(self, number: str = HAPPY_CARD, product_id: int | None = None, quantity: int = 1) -> str:
+        reference = self.start_order(product_id, quantity)
+        self.pay(reference, number)
+        return reference
+
+    def send_code(self, reference: str, phone: str = "91234567"):
+        return self.client.post(f"/checkout/{reference}/points/send-code", data={"phone": phone})
+
+    def verify(self, reference: str, otp: str):
+        return self.client.post(f"/checkout/{reference}/points/verify", data={"otp": otp})
+
+    def use_points(self, reference: str, points: int | str):
+        return self.client.post(f"/checkout/{reference}/points/redeem", data={"points": points, "submit": "Use points"})
+
+    def link_card(self, reference: str, fake, phone: str = "91234567"):
+        self.send_code(reference, phone)
+        return self.verify(reference, fake.last_otp(phone))
+
+
+@pytest.fixture
+def checkout(app, client, shopper, fake_issuer):
+    """A signed-in Chan Tai Man with the fake bank installed, ready to check out."""
+    shopper.sign_in()
+    return CheckoutActions(app, client)

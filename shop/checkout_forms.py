@@ -1,0 +1,226 @@
+"""Flask-WTF forms of checkout, Pay with Points and cancelling. Labels and messages go through gettext.
+
+The card form checks the number (Luhn) and expiry before anything reaches the gateway; its values live only
+for the request: templates never echo the number or CVC back, and nothing puts them in the session.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
+
+HK_DISTRICTS = (
+    "Central and Western",
+    "Eastern",
+    "Southern",
+    "Wan Chai",
+    "Kowloon City",
+    "Kwun Tong",
+    "Sham Shui Po",
+    "Wong Tai Sin",
+    "Yau Tsim Mong",
+    "Islands",
+    "Kwai Tsing",
+    "North",
+    "Sai Kung",
+    "Sha Tin",
+    "Tai Po",
+    "Tsuen Wan",
+    "Tuen Mun",
+    "Yuen Long",
+)
+HK_MOBILE = r"^[4-9]\d{7}$"
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _digits_only(value: str | None) -> str | None:
+    """Shoppers type spaces and dashes in numbers; keep the digits."""
+    return re.sub(r"[\s-]", "", value) if isinstance(value, str) else value
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum every card number carries."""
+    if not number.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(number)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def parse_expiry(value: str) -> tuple[int, int] | None:
+    """'MM/YY' (or MM/YYYY) -> (month, four-digit year), or None when it is not a date."""
+    match = re.fullmatch(r"(\d{1,2})\s*/\s*(\d{2}|\d{4})", value.strip())
+    if not match:
+        return None
+    month, year = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12:
+        return None
+    return month, (2000 + year if year < 100 else year)
+
+
+class DeliveryForm(FlaskForm):
+    name = StringField(
+        _l("Recipient name"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the name of the recipient.")), Length(max=80)],
+        render_kw={"autocomplete": "name"},
+    )
+    phone = StringField(
+        _l("Mobile for delivery"),
+        filters=[_digits_only],
+        validators=[
+            DataRequired(_l("Enter a mobile number for the courier.")),
+            Regexp(HK_MOBILE, message=_l("Enter an 8-digit Hong Kong mobile number.")),
+        ],
+        render_kw={"autocomplete": "tel-national", "inputmode": "tel"},
+    )
+    address = StringField(
+        _l("Address"),
+        filters=[_strip],
+        description=_l("Flat, floor, building and street."),
+        validators=[DataRequired(_l("Enter the delivery address.")), Length(max=200)],
+        render_kw={"autocomplete": "street-address"},
+    )
+    district = SelectField(
+        _l("District"),
+        choices=[SelectChoice("", _l("Choose a district"))] + [SelectChoice(d, d) for d in HK_DISTRICTS],
+        validators=[DataRequired(_l("Choose a district."))],
+    )
+    submit = SubmitField(_l("Continue to payment"))
+
+    def validate_district(self, field) -> None:
+        if field.data not in HK_DISTRICTS:
+            raise ValidationError(_l("Choose a district."))
+
+
+class PaymentForm(FlaskForm):
+    card_number = StringField(
+        _l("Card number"),
+        filters=[_digits_only],
+        validators=[DataRequired(_l("Enter the card number."))],
+        render_kw={"autocomplete": "cc-number", "inputmode": "numeric"},
+    )
+    expiry = StringField(
+        _l("Expiry (MM/YY)"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the expiry date."))],
+        render_kw={"autocomplete": "cc-exp", "placeholder": "MM/YY"},
+    )
+    cvc = StringField(
+        _l("CVC"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Enter the CVC.")),
+            Regexp(r"^\d{3,4}$", message=_l("The CVC is the 3 or 4 digits on the back of the card.")),
+        ],
+        render_kw={"autocomplete": "cc-csc", "inputmode": "numeric"},
+    )
+    holder_name = StringField(
+        _l("Name on card"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the name on the card.")), Length(max=80)],
+        render_kw={"autocomplete": "cc-name"},
+    )
+    submit = SubmitField(_l("Pay now"))
+
+    def validate_card_number(self, field) -> None:
+        number = field.data or ""
+        if not number.isdigit() or not 12 <= len(number) <= 19:
+            raise ValidationError(_l("Enter the 12 to 19 digits of the card number."))
+        if not luhn_valid(number):
+            raise ValidationError(_l("That card number is not valid: check the digits."))
+
+    def validate_expiry(self, field) -> None:
+        parsed = parse_expiry(field.data or "")
+        if parsed is None:
+            raise ValidationError(_l("Enter the expiry as MM/YY."))
+        now = datetime.now(UTC)
+        month, year = parsed
+        # A card is valid until the end of its expiry month.
+        if (year, month) < (now.year, now.month):
+            raise ValidationError(_l("This card has expired."))
+
+    @property
+    def expiry_month_year(self) -> tuple[int, int]:
+        parsed = parse_expiry(self.expiry.data or "")
+        if parsed is None:
+            raise ValueError("validate the form first")
+        return parsed
+
+
+class MobileForm(FlaskForm):
+    phone = StringField(
+        _l("Mobile number"),
+        filters=[_digits_only],
+        description=_l("The mobile number registered with your bank. We will text a one-time password to it."),
+        validators=[
+            DataRequired(_l("Enter your mobile number.")),
+            Regexp(HK_MOBILE, message=_l("Enter an 8-digit Hong Kong mobile number.")),
+        ],
+        render_kw={"autocomplete": "tel-national", "inputmode": "tel"},
+    )
+    submit = SubmitField(_l("Send code"))
+
+
+class OtpForm(FlaskForm):
+    otp = StringField(
+        _l("One-time password"),
+        filters=[_digits_only],
+        validators=[
+            DataRequired(_l("Enter the 6-digit code from the SMS.")),
+            Regexp(r"^\d{6}$", message=_l("The code has 6 digits.")),
+        ],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
+    )
+    submit = SubmitField(_l("Verify"))
+
+
+class ResendForm(FlaskForm):
+    resend = SubmitField(_l("Resend code"))
+
+
+class RestartForm(FlaskForm):
+    restart = SubmitField(_l("Send a new code"))
+
+
+class PointsForm(FlaskForm):
+    points = IntegerField(
+        _l("Points to use"),
+        validators=[
+            InputRequired(_l("Enter how many points to use.")),
+            NumberRange(min=0, message=_l("Points cannot be negative.")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+    use_max = SubmitField(_l("Use maximum"))
+    submit = SubmitField(_l("Use points"))
+
+
+class SkipForm(FlaskForm):
+    skip = SubmitField(_l("Skip"))
+
+
+class CancelOrderForm(FlaskForm):
+    submit = SubmitField(_l("Yes, cancel order"))
+
+
+class CancelLineForm(FlaskForm):
+    quantity = IntegerField(
+        _l("Quantity to cancel"),
+        validators=[InputRequired(_l("Enter how many to cancel.")), NumberRange(min=1, message=_l("At least 1."))],
+    )
+    submit = SubmitField(_l("Yes, cancel these items"))
