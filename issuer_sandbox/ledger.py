@@ -17,6 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -80,11 +81,18 @@ def system_account(kind: str, programme: Programme) -> LedgerAccount:
     account = db.session.scalar(sa.select(LedgerAccount).where(LedgerAccount.code == code))
     if account is None:
         label = "points issued" if kind == ISSUANCE else "points redeemed for statement credit"
-        account = LedgerAccount(
-            code=code, kind=kind, name=f"{programme.name}: {label}", programme_id=programme.id, balance=0
-        )
-        db.session.add(account)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():
+                account = LedgerAccount(
+                    code=code, kind=kind, name=f"{programme.name}: {label}", programme_id=programme.id, balance=0
+                )
+                db.session.add(account)
+                db.session.flush()
+        except IntegrityError:
+            # Two first redemptions of a programme raced to open it (PostgreSQL): use the winner's.
+            account = db.session.scalar(sa.select(LedgerAccount).where(LedgerAccount.code == code))
+            if account is None:
+                raise
     return account
 
 

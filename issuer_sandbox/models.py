@@ -26,6 +26,10 @@ class Programme(db.Model):
     currency_code: Mapped[str] = mapped_column(sa.String(3), default="HKD")
     point_increment: Mapped[int] = mapped_column(sa.Integer)
     minimum_points: Mapped[int] = mapped_column(sa.Integer)
+    # The most points one redemption may use (HK$4,000 at the Rewards rate); caps maximumPointsToRedeem.
+    maximum_points_per_redemption: Mapped[int] = mapped_column(
+        sa.BigInteger, default=1_000_000, server_default=sa.text("1000000")
+    )
 
 
 class Cardholder(db.Model):

@@ -14,7 +14,7 @@ from flask import request
 
 from .errors import ApiError
 
-REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+REFERENCE_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 MAX_POINTS = 10**12
 MAX_AMOUNT = Decimal("100000000.00")  # HK$100 million: far above any card limit
 
@@ -59,7 +59,7 @@ def require_string(
         raise invalid(f"{name} is required and must be a non-empty string.")
     if len(value) > max_length:
         raise invalid(f"{name} must be at most {max_length} characters.")
-    if pattern is not None and not pattern.match(value):
+    if pattern is not None and not pattern.fullmatch(value):
         raise invalid(f"{name} has characters that are not allowed.")
     return value
 

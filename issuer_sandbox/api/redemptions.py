@@ -1,3 +1,168 @@
-from flask import Blueprint
+"""Partner API: points balance, redemption, redemption look-ups and reversals (thin views over redemptions.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from .. import clock, redemptions
+from ..links import LinkNotFound
+from .auth import partner_required
+from .errors import ApiError
+from .parsing import (
+    REFERENCE_PATTERN,
+    invalid,
+    json_body,
+    parse_amount,
+    reject_unknown_fields,
+    require_currency,
+    require_object,
+    require_points,
+    require_string,
+)
 
 bp = Blueprint("redemptions", __name__)
+
+# Rule failures and the documented status and code of each.
+_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    LinkNotFound: (404, "invalidRewardLinkCode"),
+    redemptions.InactiveLink: (422, "inactiveRewardLinkCode"),
+    redemptions.NotEligibleToRedeem: (422, "notEligibleToRedeem"),
+    redemptions.CurrencyMismatch: (400, "invalidRequest"),
+    redemptions.BelowMinimumTransactionAmount: (422, "belowMinimumTransactionAmount"),
+    redemptions.BelowMinimumPoints: (422, "belowMinimumPointsAllowed"),
+    redemptions.ExceedsMaximumPoints: (422, "exceedsMaximumPointsAllowed"),
+    redemptions.ExceedsMaximumAmount: (422, "exceedsMaximumAmountAllowed"),
+    redemptions.InvalidPointsIncrement: (422, "invalidPointsAndAmountCombination"),
+    redemptions.InsufficientPointBalance: (422, "inSufficientPointBalance"),
+    redemptions.TransactionAlreadyRedeemed: (409, "transactionAlreadyRedeemed"),
+    redemptions.RedemptionNotFound: (404, "redemptionNotFound"),
+    redemptions.ExceedsReversiblePoints: (422, "exceedsReversiblePoints"),
+    redemptions.ReversalAlreadyProcessed: (409, "reversalAlreadyProcessed"),
+}
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _api_error(error: Exception) -> ApiError:
+    status, code = _ERRORS[type(error)]
+    details = str(error)
+    if isinstance(error, LinkNotFound):
+        details = "The rewardLinkCode is unknown to this client or no longer linked."
+    return ApiError(status, code, details)
+
+
+def _stored_response(outcome: redemptions.Outcome) -> Response:
+    """The money call's JSON exactly as first returned; a replay says so in a header."""
+    response = current_app.response_class(outcome.body, status=200, mimetype="application/json")
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _reference(body: dict[str, Any], name: str, max_length: int = 64) -> str:
+    value = require_string(body, name, max_length, REFERENCE_PATTERN)
+    # The pattern's "$" would let a trailing newline through; a reference is exactly these characters.
+    if not REFERENCE_PATTERN.fullmatch(value):
+        raise invalid(f"{name} has characters that are not allowed.")
+    return value
+
+
+def _description(body: dict[str, Any], name: str) -> str:
+    value = require_string(body, name, redemptions.MAX_DESCRIPTION_LENGTH)
+    if _CONTROL_CHARACTERS.search(value):
+        raise invalid(f"{name} must not contain control characters.")
+    return value
+
+
+def _redemption_order(body: dict[str, Any]) -> redemptions.RedemptionOrder:
+    reject_unknown_fields(body, {"transactionReferenceNumber", "redemptionOrder"})
+    reference = _reference(body, "transactionReferenceNumber")
+    order = require_object(body, "redemptionOrder")
+    reject_unknown_fields(order, {"transactionAmount", "currencyCode", "pointsToRedeem", "transactionDescription"})
+    return redemptions.RedemptionOrder(
+        transaction_reference=reference,
+        transaction_amount=parse_amount(order.get("transactionAmount"), "transactionAmount"),
+        currency_code=require_currency(order, "currencyCode", (current_app.config["CURRENCY_CODE"],)),
+        points=require_points(order, "pointsToRedeem"),
+        description=_description(order, "transactionDescription"),
+    )
+
+
+def _reversal_order(body: dict[str, Any]) -> redemptions.ReversalOrder:
+    reject_unknown_fields(body, {"orderId", "reversalReferenceNumber", "pointsToReverse"})
+    return redemptions.ReversalOrder(
+        order_id=_reference(body, "orderId", 40),
+        reversal_reference=_reference(body, "reversalReferenceNumber"),
+        points=require_points(body, "pointsToReverse"),
+    )
+
+
+@bp.get("/v1/apac/rewards/<reward_link_code>/pointBalance")
+@partner_required
+def point_balance(reward_link_code: str):
+    """The linked card's points, their value and the limits of one redemption."""
+    try:
+        balance = redemptions.point_balance(g.partner_client.id, reward_link_code)
+    except (redemptions.RedemptionError, LinkNotFound) as error:
+        raise _api_error(error) from None
+    return jsonify(
+        {
+            "isRedemptionEligible": balance.eligible,
+            "availablePointBalance": balance.available_points,
+            "programConversionRate": balance.conversion_rate,
+            "currencyCode": balance.currency_code,
+            "redemptionPointIncrement": balance.point_increment,
+            "minimumPointsToRedeem": balance.minimum_points,
+            "maximumPointsToRedeem": balance.maximum_points,
+        }
+    )
+
+
+@bp.post("/v1/apac/rewards/<reward_link_code>/redemption")
+@partner_required
+def redeem(reward_link_code: str):
+    """Redeem points as a statement credit; a repeated transactionReferenceNumber replays the first answer."""
+    order = _redemption_order(json_body())
+    try:
+        outcome = redemptions.redeem(g.partner_client.id, reward_link_code, order, clock.now())
+    except (redemptions.RedemptionError, LinkNotFound) as error:
+        raise _api_error(error) from None
+    return _stored_response(outcome)
+
+
+@bp.get("/v1/apac/rewards/redemption/<order_id>")
+@partner_required
+def redemption_by_order_id(order_id: str):
+    """A redemption and its reversals, by orderId."""
+    try:
+        redemption = redemptions.find_redemption(g.partner_client.id, order_id)
+    except redemptions.RedemptionError as error:
+        raise _api_error(error) from None
+    return jsonify(redemptions.redemption_details(redemption))
+
+
+@bp.get("/v1/apac/rewards/redemption")
+@partner_required
+def redemption_by_reference():
+    """A redemption and its reversals, by the merchant's transactionReferenceNumber."""
+    reference = _reference(request.args.to_dict(), "transactionReferenceNumber")
+    try:
+        redemption = redemptions.find_redemption_by_reference(g.partner_client.id, reference)
+    except redemptions.RedemptionError as error:
+        raise _api_error(error) from None
+    return jsonify(redemptions.redemption_details(redemption))
+
+
+@bp.post("/v1/apac/rewards/redemption/reversals")
+@partner_required
+def reverse():
+    """Reverse some or all of a redemption; a repeated reversalReferenceNumber replays the first answer."""
+    order = _reversal_order(json_body())
+    try:
+        outcome = redemptions.reverse(g.partner_client.id, order, clock.now())
+    except redemptions.RedemptionError as error:
+        raise _api_error(error) from None
+    return _stored_response(outcome)

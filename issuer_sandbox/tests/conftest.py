@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from issuer_sandbox import create_app
 from issuer_sandbox.extensions import db
@@ -51,6 +54,44 @@ def postgres_url():
     if not url:
         pytest.skip("TEST_POSTGRES_URL is not set")
     return url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url):
+    """A new, uniquely named PostgreSQL database for one test, dropped afterwards: parallel runs never collide."""
+    name = f"pwp_test_{uuid.uuid4().hex[:16]}"
+    # CREATE/DROP DATABASE cannot run inside a transaction: connect to the URL's own database with autocommit.
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    # Not WITH (FORCE): a non-superuser may not terminate an autovacuum worker, which a plain DROP
+    # asks to leave. Our own connections are closed by then; retry briefly in case one is closing.
+    for attempt in range(20):
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            break
+        except sa.exc.OperationalError:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_app(request, tmp_path):
+    """The seeded app on SQLite, and again on a fresh PostgreSQL database when TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'issuer.sqlite3'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    # Enough pooled connections for the 20-thread concurrency tests.
+    app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 5, "pool_pre_ping": True})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 class PartnerApi:
