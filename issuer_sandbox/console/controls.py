@@ -1,0 +1,108 @@
+"""The controls page: fault injection, the sandbox clock, reset to seed, and quick card controls."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+
+from .. import clock, controls
+from ..console_forms import ActionForm, ClockForm, FaultForm, choices
+from .auth import login_required
+
+bp = Blueprint("console_controls", __name__)
+
+
+def endpoint_choices() -> list[controls.FaultEndpoint]:
+    return controls.faultable_endpoints(current_app.url_map.iter_rules())
+
+
+def _fault_form() -> FaultForm:
+    form = FaultForm()
+    form.endpoint.choices = choices([(endpoint.name, endpoint.label) for endpoint in endpoint_choices()])
+    return form
+
+
+def _render(fault_form: FaultForm | None = None, clock_form: ClockForm | None = None, status: int = 200):
+    calls = {endpoint.name: f"{endpoint.methods} {endpoint.path}" for endpoint in endpoint_choices()}
+    return (
+        render_template(
+            "issuer/controls.html",
+            fault_form=fault_form or _fault_form(),
+            clock_form=clock_form or ClockForm(formdata=None),
+            action_form=ActionForm(),
+            faults=controls.list_faults(),
+            endpoint_calls=calls,
+            describe_fault=controls.describe_fault,
+            cards=controls.all_cards(),
+            balances=controls.points_balances(),
+            clock_now=clock.now(),
+            clock_offset=clock.offset_seconds(),
+        ),
+        status,
+    )
+
+
+@bp.get("/controls")
+@login_required
+def index():
+    return _render()
+
+
+@bp.post("/controls/faults")
+@login_required
+def add_fault():
+    form = _fault_form()
+    if form.validate_on_submit():
+        spec = controls.FaultSpec(
+            endpoint=form.endpoint.data,
+            latency_ms=form.latency_ms.data or 0,
+            error_status=form.error_status.data,
+            error_code=form.error_code.data or None,
+            fail_times=form.fail_times.data,
+            drop_response_after_commit=bool(form.drop_response.data),
+        )
+        try:
+            rule = controls.create_fault(spec, [endpoint.name for endpoint in endpoint_choices()], clock.now())
+        except controls.InvalidControl as error:
+            form.form_errors.append(str(error))
+        else:
+            flash(f"Fault added to {rule.endpoint}: {controls.describe_fault(rule)}.", "success")
+            return redirect(url_for(".index"))
+    flash("The fault was not added: correct the form below.", "error")
+    return _render(fault_form=form, status=400)
+
+
+@bp.post("/controls/faults/<int:fault_id>/remove")
+@login_required
+def remove_fault(fault_id: int):
+    if ActionForm().validate_on_submit():
+        try:
+            controls.delete_fault(fault_id)
+        except controls.FaultNotFound:
+            abort(404)
+        flash(f"Fault rule {fault_id} removed.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/controls/clock")
+@login_required
+def advance_clock():
+    form = ClockForm()
+    if form.validate_on_submit():
+        try:
+            offset = controls.advance_clock(form.minutes.data)
+        except controls.InvalidControl as error:
+            form.minutes.errors.append(str(error))
+        else:
+            flash(f"Sandbox clock advanced by {form.minutes.data} min (now {offset // 60} min ahead).", "success")
+            return redirect(url_for(".index"))
+    flash("The clock did not move: correct the form below.", "error")
+    return _render(clock_form=form, status=400)
+
+
+@bp.post("/controls/reset")
+@login_required
+def reset():
+    if ActionForm().validate_on_submit():
+        controls.reset_to_seed()
+        flash("The sandbox is back in its seed state: test cards, points and partner; no links, messages or faults.")
+    return redirect(url_for(".index"))

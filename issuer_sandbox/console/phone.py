@@ -1,0 +1,126 @@
+"""The phone: the SMS outbox of one mobile number, newest first, as a phone would show it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify, render_template, request, url_for
+
+from ..console_forms import PhoneForm, choices
+from ..extensions import db
+from ..models import Cardholder, SmsMessage
+from .auth import login_required, login_required_json
+
+bp = Blueprint("console_phone", __name__)
+
+MESSAGE_LIMIT = 50
+PHONE_PATTERN = re.compile(r"^\d{4,16}$")
+
+
+def format_phone(phone: str) -> str:
+    """'91234567' -> '9123 4567', the way Hong Kong numbers are written."""
+    return f"{phone[:4]} {phone[4:]}" if len(phone) == 8 else phone
+
+
+def _holders(phone: str) -> str:
+    names = db.session.scalars(sa.select(Cardholder.name).where(Cardholder.phone == phone).order_by(Cardholder.id))
+    return ", ".join(names)
+
+
+def _phone_choices() -> list[tuple[str, str]]:
+    """Every cardholder's mobile (with the holder's name), then any other number the outbox wrote to."""
+    labels: dict[str, str] = {}
+    for phone, name in db.session.execute(sa.select(Cardholder.phone, Cardholder.name).order_by(Cardholder.id)):
+        if phone in labels:
+            labels[phone] += f", {name}"
+        else:
+            labels[phone] = f"{format_phone(phone)} · {name}"
+    for phone in db.session.scalars(sa.select(SmsMessage.phone).distinct().order_by(SmsMessage.phone)):
+        labels.setdefault(phone, format_phone(phone))
+    return list(labels.items())
+
+
+def _messages(phone: str) -> list[SmsMessage]:
+    return list(
+        db.session.scalars(
+            sa.select(SmsMessage)
+            .where(SmsMessage.phone == phone)
+            .order_by(SmsMessage.sent_at.desc(), SmsMessage.id.desc())
+            .limit(MESSAGE_LIMIT)
+        )
+    )
+
+
+OTP_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def otp_parts(body: str) -> list[tuple[str, bool]]:
+    """Split a message so its 6-digit code can be shown in bold: [(text, is_code), ...]."""
+    parts: list[tuple[str, bool]] = []
+    position = 0
+    for match in OTP_IN_TEXT.finditer(body):
+        if match.start() > position:
+            parts.append((body[position : match.start()], False))
+        parts.append((match.group(1), True))
+        position = match.end()
+    if position < len(body):
+        parts.append((body[position:], False))
+    return parts
+
+
+def _display_time(moment: datetime) -> str:
+    return moment.strftime("%d %b %H:%M:%S")
+
+
+def _selected_phone(options: list[tuple[str, str]]) -> str:
+    wanted = (request.args.get("phone") or "").replace(" ", "")
+    if PHONE_PATTERN.fullmatch(wanted):
+        return wanted
+    return options[0][0] if options else ""
+
+
+@bp.get("/phone")
+@login_required
+def phone():
+    options = _phone_choices()
+    selected = _selected_phone(options)
+    if selected and selected not in dict(options):
+        options.append((selected, format_phone(selected)))
+    form = PhoneForm(formdata=None, phone=selected)
+    form.phone.choices = choices(options)
+    return render_template(
+        "issuer/phone.html",
+        form=form,
+        phone=selected,
+        phone_display=format_phone(selected),
+        holder=_holders(selected) if selected else "",
+        messages=_messages(selected) if selected else [],
+        display_time=_display_time,
+        otp_parts=otp_parts,
+        poll_url=url_for(".messages_json", phone=selected) if selected else "",
+    )
+
+
+@bp.get("/phone/messages.json")
+@login_required_json
+def messages_json():
+    """What phone.js polls: the same list as the page, newest first."""
+    phone = (request.args.get("phone") or "").replace(" ", "")
+    if not PHONE_PATTERN.fullmatch(phone):
+        return jsonify({"type": "invalid", "code": "invalidRequest", "details": "phone must be digits."}), 400
+    return jsonify(
+        {
+            "phone": phone,
+            "messages": [
+                {
+                    "id": message.id,
+                    "body": message.body,
+                    "sentAt": message.sent_at.replace(microsecond=0).isoformat() + "Z",
+                    "sentAtDisplay": _display_time(message.sent_at),
+                }
+                for message in _messages(phone)
+            ],
+        }
+    )

@@ -1,0 +1,200 @@
+"""Flask-WTF forms of the sandbox console. Every form that changes something carries a CSRF token."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
+
+from . import controls
+
+
+def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as the select options WTForms wants."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose 'not a number' error says what to type, and that stops at that one error."""
+
+    def __init__(self, label=None, validators=None, invalid_message: str = "Enter a whole number.", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.invalid_message = invalid_message
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        text = valuelist[0].strip() if valuelist else ""
+        if not text:
+            self.data = None  # empty: InputRequired or Optional decides
+            return
+        if not re.fullmatch(r"[+-]?\d{1,15}", text):
+            self.data = None
+            raise ValueError(self.invalid_message)
+        self.data = int(text)
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors:
+            raise StopValidation()  # "12.5 is not a whole number" is enough; no range message on top
+
+
+def between(low: int, high: int, what: str) -> NumberRange:
+    return NumberRange(low, high, message=f"{what} must be between {low:,} and {high:,}.")
+
+
+class LoginForm(FlaskForm):
+    password = PasswordField("Console password", validators=[DataRequired(message="Enter the console password.")])
+    submit = SubmitField("Sign in")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (freeze, unlink, remove, reset, sign out): only the CSRF token."""
+
+
+class AdjustPointsForm(FlaskForm):
+    delta = WholeNumberField(
+        "Points to add (negative to remove)",
+        validators=[
+            InputRequired(message="Enter a whole number of points, e.g. 5000 or -5000."),
+            between(-controls.MAX_ADJUSTMENT, controls.MAX_ADJUSTMENT, "The points change"),
+        ],
+        invalid_message="Enter a whole number of points, e.g. 5000 or -5000.",
+    )
+    reason = StringField(
+        "Reason",
+        validators=[
+            DataRequired(message="Give a reason for the adjustment."),
+            Length(max=controls.REASON_MAX_LENGTH),
+        ],
+    )
+    submit = SubmitField("Adjust points")
+
+    def validate_delta(self, field: IntegerField) -> None:
+        if field.data == 0:
+            raise ValidationError("The points change must not be zero.")
+
+
+PROGRAMME_CHOICES = [
+    ("REWARDS", "Summit Rewards (250 pts = HK$1)"),
+    ("PREMIER", "Summit Premier Miles (200 pts = HK$1)"),
+    ("", "None: debit card without points"),
+]
+
+
+class CardholderForm(FlaskForm):
+    name = StringField(
+        "Cardholder name", validators=[DataRequired(message="Enter the cardholder's name."), Length(max=80)]
+    )
+    mobile = StringField(
+        "Mobile number",
+        validators=[DataRequired(message="Enter an 8-digit Hong Kong mobile number.")],
+        description="8 digits, e.g. 9876 5432. The OTPs for this card go to this number.",
+    )
+    programme = SelectField("Programme", choices=choices(PROGRAMME_CHOICES), default="REWARDS")
+    points = WholeNumberField(
+        "Opening points",
+        default=100_000,
+        invalid_message="Enter the opening points as a whole number (0 for none).",
+        validators=[
+            InputRequired(message="Enter the opening points (0 for none)."),
+            between(0, controls.MAX_OPENING_POINTS, "Opening points"),
+        ],
+    )
+    credit_limit = StringField(
+        "Credit limit (HK$)",
+        default="50000",
+        validators=[DataRequired(message="Enter the credit limit in HK$, e.g. 50000.")],
+    )
+    submit = SubmitField("Create cardholder")
+
+    def validate_mobile(self, field: StringField) -> None:
+        if not controls.MOBILE_PATTERN.fullmatch(controls.normalise_mobile(field.data)):
+            raise ValidationError("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567.")
+
+    def validate_credit_limit(self, field: StringField) -> None:
+        if credit_limit_cents(field.data) is None:
+            raise ValidationError("The credit limit must be an amount in HK$ such as 50000 or 100.50.")
+
+    def validate_points(self, field: IntegerField) -> None:
+        if not self.programme.data and field.data:
+            raise ValidationError("A card without a points programme cannot hold points: enter 0.")
+
+
+def credit_limit_cents(text: str | None) -> int | None:
+    """'50,000.50' -> 5000050 cents; None when it is not an amount with at most two decimals."""
+    cleaned = (text or "").replace(",", "").strip()
+    match = re.fullmatch(r"(\d{1,8})(?:\.(\d{1,2}))?", cleaned)
+    if match is None:
+        return None
+    whole, fraction = match.group(1), (match.group(2) or "").ljust(2, "0")
+    cents = int(whole) * 100 + int(fraction)
+    return cents if cents <= controls.MAX_CREDIT_LIMIT_CENTS else None
+
+
+class FaultForm(FlaskForm):
+    endpoint = SelectField("Endpoint", validators=[DataRequired(message="Choose an endpoint.")])
+    latency_ms = WholeNumberField(
+        "Added latency (ms)",
+        default=0,
+        validators=[Optional(), between(0, controls.MAX_LATENCY_MS, "Added latency")],
+        invalid_message="Enter the added latency in whole milliseconds.",
+    )
+    error_status = WholeNumberField(
+        "Forced HTTP status",
+        validators=[Optional(), between(400, 599, "The forced status")],
+        invalid_message="Enter an HTTP status such as 503.",
+    )
+    error_code = StringField("Error code", validators=[Optional(), Length(max=60)])
+    fail_times = WholeNumberField(
+        "Fail this many times, then recover",
+        validators=[Optional(), between(1, controls.MAX_FAIL_TIMES, "The number of calls")],
+        invalid_message="Enter how many calls should fail, e.g. 2.",
+        description="Leave empty to fail until the rule is removed.",
+    )
+    drop_response = BooleanField("Commit, then drop the response")
+    submit = SubmitField("Add fault")
+
+
+class ClockForm(FlaskForm):
+    minutes = WholeNumberField(
+        "Advance by (minutes)",
+        default=5,
+        validators=[
+            InputRequired(message="Enter how many minutes."),
+            between(1, controls.MAX_CLOCK_MINUTES, "Minutes"),
+        ],
+        invalid_message="Enter how many minutes as a whole number.",
+    )
+    submit = SubmitField("Advance clock")
+
+
+class PhoneForm(FlaskForm):
+    """The phone's number picker: a GET form that changes nothing, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    phone = SelectField("Mobile number", validate_choice=False)
+    submit = SubmitField("Show messages")
+
+
+STATUS_FILTERS = [("", "Any status"), ("2xx", "2xx success"), ("4xx", "4xx client error"), ("5xx", "5xx server error")]
+
+
+class RequestFilterForm(FlaskForm):
+    """Filters of the request log (GET, changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices=choices(STATUS_FILTERS), validate_choice=False)
+    path = StringField("Path contains", validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Filter")
