@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 # gunicorn drops header names with underscores unless told otherwise; the partner API's `client_id`
 # header has one, so it is passed through as-is.
 GUNICORN = $(BIN)/gunicorn --worker-class gthread --workers 2 --threads 8 --timeout 60 \
-	--header-map dangerous --access-logfile - --error-logfile -
+	--header-map dangerous --no-control-socket --access-logfile - --error-logfile -
 
 .PHONY: demo test lint bench chromium install install-test clean
 
