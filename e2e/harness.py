@@ -1,0 +1,224 @@
+"""Start both apps as real processes (gunicorn, as `make demo` does) on free ports with fresh databases."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+SANDBOX_KEY = "demo-sandbox-key"
+CONSOLE_PASSWORD = "demo"
+# Shorter than any latency a timeout scenario injects, so those scenarios take seconds, not minutes.
+SHOP_ISSUER_TIMEOUT_SECONDS = 3
+HEALTH_TIMEOUT_SECONDS = 30
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_command(app_spec: str, port: int) -> list[str]:
+    """The Makefile's GUNICORN line, bound to one port."""
+    workers = os.environ.get("E2E_GUNICORN_WORKERS", "2")
+    return [
+        str(BIN / "gunicorn"),
+        "--worker-class",
+        "gthread",
+        "--workers",
+        workers,
+        "--threads",
+        "8",
+        "--timeout",
+        "60",
+        # Stopping must not wait out a request that sleeps on injected latency.
+        "--graceful-timeout",
+        "3",
+        # Several pairs run at once under xdist: none may take over the shared default control socket.
+        "--no-control-socket",
+        "--header-map",
+        "dangerous",
+        "--access-logfile",
+        "-",
+        "--error-logfile",
+        "-",
+        "--bind",
+        f"127.0.0.1:{port}",
+        app_spec,
+    ]
+
+
+@dataclass
+class AppProcess:
+    """One app under gunicorn: its URL, its log file and the process group to stop."""
+
+    name: str
+    url: str
+    log_path: Path
+    process: subprocess.Popen | None = None
+    _log_file: object = field(default=None, repr=False)
+
+    def start(self, command: list[str], env: dict[str, str]) -> None:
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        # A session of its own, so stopping reaches the gunicorn workers too.
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+        """Poll GET /healthz until it answers 200; fail with the log's tail if it never does."""
+        deadline = time.monotonic() + timeout
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode} before it was healthy:\n{self.log_tail()}"
+                )
+            try:
+                response = requests.get(f"{self.url}/healthz", timeout=2)
+                if response.status_code == 200:
+                    return
+                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+            except requests.RequestException as error:
+                last_error = str(error)
+            time.sleep(0.1)  # polling a process that is starting, not waiting in a test
+        raise RuntimeError(f"{self.name} was not healthy after {timeout}s ({last_error}):\n{self.log_tail()}")
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int) -> bytes:
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read()
+
+    def log_tail(self, size: int = 4000) -> str:
+        data = self.log_path.read_bytes() if self.log_path.exists() else b""
+        return data[-size:].decode(errors="replace")
+
+    def stop(self) -> None:
+        """SIGINT (gunicorn's quick shutdown) to the process group, then SIGKILL whatever is still there."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=10)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+
+@dataclass
+class Apps:
+    """The running pair: the shop and the issuer sandbox it talks to."""
+
+    issuer: AppProcess
+    shop: AppProcess
+    workdir: Path
+
+    @property
+    def issuer_url(self) -> str:
+        return self.issuer.url
+
+    @property
+    def shop_url(self) -> str:
+        return self.shop.url
+
+    def stop(self) -> None:
+        # The shop first: it is the issuer's only client.
+        self.shop.stop()
+        self.issuer.stop()
+
+    def save_logs_since(self, offsets: dict[str, int], folder: Path) -> None:
+        """Copy what each server logged since `offsets` into `folder` (kept for a failed test)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for app in (self.issuer, self.shop):
+            (folder / f"{app.name}.log").write_bytes(app.log_since(offsets.get(app.name, 0)))
+
+    def log_offsets(self) -> dict[str, int]:
+        return {app.name: app.log_size() for app in (self.issuer, self.shop)}
+
+
+def base_env() -> dict[str, str]:
+    """The caller's environment without settings that would point the apps at someone else's data."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SHOP_", "ISSUER_", "FLASK_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def seed(commands: list[tuple[str, dict[str, str], Path]]) -> None:
+    """`flask --app <module> seed` for each app at once, output appended to its log; fail loudly if one fails."""
+    running = []
+    for app_module, env, log_path in commands:
+        log = open(log_path, "ab")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [str(BIN / "flask"), "--app", app_module, "seed"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        running.append((app_module, process, log, log_path))
+    failures = []
+    for app_module, process, log, log_path in running:
+        try:
+            returncode = process.wait(timeout=120)
+        finally:
+            log.close()
+        if returncode != 0:
+            failures.append(f"flask --app {app_module} seed failed ({returncode}):\n{log_path.read_text()[-4000:]}")
+    if failures:
+        raise RuntimeError("\n".join(failures))
+
+
+def start_apps(workdir: Path) -> Apps:
+    """Seed fresh SQLite databases in `workdir`, start the issuer then the shop, and wait until both are healthy."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    issuer_port, shop_port = free_port(), free_port()
+    while shop_port == issuer_port:
+        shop_port = free_port()
+    issuer = AppProcess("issuer", f"http://127.0.0.1:{issuer_port}", workdir / "issuer.log")
+    shop = AppProcess("shop", f"http://127.0.0.1:{shop_port}", workdir / "shop.log")
+    apps = Apps(issuer=issuer, shop=shop, workdir=workdir)
+
+    issuer_env = base_env() | {"ISSUER_DATABASE_URL": f"sqlite:///{workdir / 'issuer.sqlite3'}"}
+    shop_env = base_env() | {
+        "SHOP_DATABASE_URL": f"sqlite:///{workdir / 'shop.sqlite3'}",
+        "SHOP_ISSUER_URL": issuer.url,
+        "SHOP_ISSUER_TIMEOUT_SECONDS": str(SHOP_ISSUER_TIMEOUT_SECONDS),
+    }
+    seed([("issuer_sandbox", issuer_env, issuer.log_path), ("shop", shop_env, shop.log_path)])
+
+    atexit.register(apps.stop)  # if the session dies without running its finalizers
+    try:
+        issuer.start(gunicorn_command("issuer_sandbox:create_app()", issuer_port), issuer_env)
+        shop.start(gunicorn_command("shop:create_app()", shop_port), shop_env)
+        issuer.wait_healthy()
+        shop.wait_healthy()
+    except BaseException:
+        apps.stop()
+        raise
+    return apps
