@@ -21,6 +21,9 @@ DEFAULTS = {
     "PRODUCTS_PER_PAGE": 12,
     "BABEL_DEFAULT_LOCALE": "en",
     "LANGUAGES": ["en", "zh_Hant_HK"],
+    # Browsers do not separate cookies by port: the shop and the bank console on one host need
+    # different cookie names, or signing in to one signs you out of the other.
+    "SESSION_COOKIE_NAME": "harbour_mall_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 7,
