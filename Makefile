@@ -55,7 +55,7 @@ demo: $(VENV)/.installed
 	  wait -n; kill -TERM $$issuer $$shop 2>/dev/null; wait; exit 1'
 
 test: $(VENV)/.installed-test chromium
-	@$(BIN)/python -m pytest; status=$$?; \
+	@$(BIN)/python -m pytest -n auto $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "No tests were collected."; status=0; fi; exit $$status
 
 bench: $(VENV)/.installed
