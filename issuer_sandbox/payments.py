@@ -11,8 +11,6 @@ replays safe is a keyed hash, so it cannot be brute-forced back into a card numb
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import statement
 from .extensions import db
+from .idempotency import fingerprint, stored_response
 from .models import Card, PartnerClient, Payment, Refund
 
 SUMMIT_BIN = "4966"  # every number the bank issues starts with this
@@ -149,12 +148,6 @@ def decline_code_for(
 # --- Fingerprints and ids -----------------------------------------------------------------------
 
 
-def fingerprint(key: bytes, fields: dict[str, Any]) -> str:
-    """A keyed hash of the canonical request, to tell a replay from a reused key."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
-
-
 def _public_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(10).upper()}"
 
@@ -181,7 +174,6 @@ def create_payment(
     Raises IdempotencyKeyReused when the key was used with a different body. Commits.
     """
     request_fingerprint = fingerprint(
-        fingerprint_key,
         {
             "amount": amount_cents,
             "currency": currency,
@@ -192,6 +184,7 @@ def create_payment(
             "holderName": card_details.holder_name,
             "merchantReference": merchant_reference,
         },
+        key=fingerprint_key,
     )
     try:
         replay = _replay_payment(partner, idempotency_key, request_fingerprint)
@@ -218,11 +211,9 @@ def _replay_payment(partner: PartnerClient, idempotency_key: str, request_finger
     existing = db.session.scalar(
         sa.select(Payment).where(Payment.partner_client_id == partner.id, Payment.idempotency_key == idempotency_key)
     )
-    if existing is None:
-        return None
-    if not hmac.compare_digest(existing.request_fingerprint, request_fingerprint):
-        raise IdempotencyKeyReused(f"The Idempotency-Key {idempotency_key!r} was already used with another body.")
-    return Outcome(json.loads(existing.response_body), replayed=True)
+    conflict = IdempotencyKeyReused(f"The Idempotency-Key {idempotency_key!r} was already used with another body.")
+    body = stored_response(existing, request_fingerprint, conflict)
+    return None if body is None else Outcome(json.loads(body), replayed=True)
 
 
 def _capture_or_decline(
@@ -356,7 +347,7 @@ def refund_payment(
 
     Raises PaymentNotFound, PaymentNotRefundable, ExceedsRefundableAmount or IdempotencyKeyReused. Commits.
     """
-    request_fingerprint = hashlib.sha256(json.dumps({"amount": amount_cents}).encode()).hexdigest()
+    request_fingerprint = fingerprint({"amount": amount_cents})
     try:
         payment = _lock_payment(partner, payment_id)
         replay = _replay_refund(payment, idempotency_key, request_fingerprint)
@@ -393,11 +384,9 @@ def _replay_refund(payment: Payment, idempotency_key: str, request_fingerprint: 
     existing = db.session.scalar(
         sa.select(Refund).where(Refund.payment_id == payment.id, Refund.idempotency_key == idempotency_key)
     )
-    if existing is None:
-        return None
-    if not hmac.compare_digest(existing.request_fingerprint, request_fingerprint):
-        raise IdempotencyKeyReused(f"The Idempotency-Key {idempotency_key!r} was already used with another amount.")
-    return Outcome(json.loads(existing.response_body), replayed=True)
+    conflict = IdempotencyKeyReused(f"The Idempotency-Key {idempotency_key!r} was already used with another amount.")
+    body = stored_response(existing, request_fingerprint, conflict)
+    return None if body is None else Outcome(json.loads(body), replayed=True)
 
 
 def _refund(

@@ -13,8 +13,6 @@ constraint, is rolled back whole and answered as a replay (or a conflict).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from . import ledger, statement
 from .api.parsing import cents_to_amount  # a pure formatter: this module never touches the request
 from .extensions import db
+from .idempotency import fingerprint, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
 from .models import Card, LedgerAccount, PartnerClient, Programme, Redemption, RedemptionReversal, RewardLink
 
@@ -158,15 +157,9 @@ def _cents(amount: Decimal) -> int:
     return int(amount * 100)
 
 
-def _fingerprint(fields: dict[str, Any]) -> str:
-    """SHA-256 of the canonical request: parsed values, sorted keys, no whitespace."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def redemption_fingerprint(link_code: str, order: RedemptionOrder) -> str:
     """The fingerprint of a redemption request: "520" and "520.00" are the same request."""
-    return _fingerprint(
+    return fingerprint(
         {
             "rewardLinkCode": link_code,
             "transactionReferenceNumber": order.transaction_reference,
@@ -179,7 +172,7 @@ def redemption_fingerprint(link_code: str, order: RedemptionOrder) -> str:
 
 
 def reversal_fingerprint(order: ReversalOrder) -> str:
-    return _fingerprint(
+    return fingerprint(
         {
             "orderId": order.order_id,
             "reversalReferenceNumber": order.reversal_reference,
@@ -256,22 +249,22 @@ def redeem(partner_client_id: int, link_code: str, order: RedemptionOrder, now: 
     BelowMinimumPoints, InvalidPointsIncrement, ExceedsMaximumPoints, ExceedsMaximumAmount,
     InsufficientPointBalance or TransactionAlreadyRedeemed, having written nothing. Commits.
     """
-    fingerprint = redemption_fingerprint(link_code, order)
+    request_fingerprint = redemption_fingerprint(link_code, order)
     try:
         link = _partner_link(partner_client_id, link_code)
         account = ledger.lock_account(ledger.cardholder_account(link.card))
-        replay = _replay_redemption(partner_client_id, order.transaction_reference, fingerprint)
+        replay = _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint)
         if replay is not None:
             db.session.rollback()
             return replay
-        body = _redeem(partner_client_id, link, account, order, fingerprint, now)
+        body = _redeem(partner_client_id, link, account, order, request_fingerprint, now)
         db.session.commit()
     except IntegrityError:
         # A request with this reference on another card committed while we worked: ours is undone
         # whole (no debit, no credit line) and answered from the winner's row.
         db.session.rollback()
         try:
-            replay = _replay_redemption(partner_client_id, order.transaction_reference, fingerprint)
+            replay = _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint)
         finally:
             db.session.rollback()
         if replay is None:
@@ -292,15 +285,14 @@ def _redemption_by_reference(partner_client_id: int, transaction_reference: str)
     )
 
 
-def _replay_redemption(partner_client_id: int, transaction_reference: str, fingerprint: str) -> Outcome | None:
-    existing = _redemption_by_reference(partner_client_id, transaction_reference)
-    if existing is None:
-        return None
-    if not hmac.compare_digest(existing.request_fingerprint, fingerprint):
-        raise TransactionAlreadyRedeemed(
-            f"transactionReferenceNumber {transaction_reference} was already redeemed with a different request."
-        )
-    return Outcome(existing.response_body, replayed=True)
+def _replay_redemption(partner_client_id: int, transaction_reference: str, request_fingerprint: str) -> Outcome | None:
+    conflict = TransactionAlreadyRedeemed(
+        f"transactionReferenceNumber {transaction_reference} was already redeemed with a different request."
+    )
+    body = stored_response(
+        _redemption_by_reference(partner_client_id, transaction_reference), request_fingerprint, conflict
+    )
+    return None if body is None else Outcome(body, replayed=True)
 
 
 def check_redemption(link: RewardLink, order: RedemptionOrder) -> int:
@@ -338,7 +330,7 @@ def _redeem(
     link: RewardLink,
     account: LedgerAccount,
     order: RedemptionOrder,
-    fingerprint: str,
+    request_fingerprint: str,
     now: datetime,
 ) -> str:
     # The link and card were read before the lock: read them again now that the answer cannot change.
@@ -372,7 +364,7 @@ def _redeem(
             order_id=order_id,
             partner_client_id=partner_client_id,
             transaction_reference=order.transaction_reference,
-            request_fingerprint=fingerprint,
+            request_fingerprint=request_fingerprint,
             reward_link_id=link.id,
             card_id=card.id,
             points=order.points,
@@ -460,20 +452,20 @@ def reverse(partner_client_id: int, order: ReversalOrder, now: datetime) -> Outc
     Works whatever the link's state now. Raises RedemptionNotFound, ReversalAlreadyProcessed,
     ExceedsReversiblePoints or InvalidPointsIncrement, having written nothing. Commits.
     """
-    fingerprint = reversal_fingerprint(order)
+    request_fingerprint = reversal_fingerprint(order)
     try:
         redemption = find_redemption(partner_client_id, order.order_id)
         account = ledger.lock_account(ledger.cardholder_account(redemption.card))
-        replay = _replay_reversal(partner_client_id, order.reversal_reference, fingerprint)
+        replay = _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint)
         if replay is not None:
             db.session.rollback()
             return replay
-        body = _reverse(partner_client_id, redemption, account, order, fingerprint, now)
+        body = _reverse(partner_client_id, redemption, account, order, request_fingerprint, now)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         try:
-            replay = _replay_reversal(partner_client_id, order.reversal_reference, fingerprint)
+            replay = _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint)
         finally:
             db.session.rollback()
         if replay is None:
@@ -494,15 +486,12 @@ def _reversal_by_reference(partner_client_id: int, reversal_reference: str) -> R
     )
 
 
-def _replay_reversal(partner_client_id: int, reversal_reference: str, fingerprint: str) -> Outcome | None:
-    existing = _reversal_by_reference(partner_client_id, reversal_reference)
-    if existing is None:
-        return None
-    if not hmac.compare_digest(existing.request_fingerprint, fingerprint):
-        raise ReversalAlreadyProcessed(
-            f"reversalReferenceNumber {reversal_reference} was already used with a different request."
-        )
-    return Outcome(existing.response_body, replayed=True)
+def _replay_reversal(partner_client_id: int, reversal_reference: str, request_fingerprint: str) -> Outcome | None:
+    conflict = ReversalAlreadyProcessed(
+        f"reversalReferenceNumber {reversal_reference} was already used with a different request."
+    )
+    body = stored_response(_reversal_by_reference(partner_client_id, reversal_reference), request_fingerprint, conflict)
+    return None if body is None else Outcome(body, replayed=True)
 
 
 def reversal_cents(redemption: Redemption, points: int, amount_reversed_cents: int, increment: int) -> int:
@@ -523,7 +512,7 @@ def _reverse(
     redemption: Redemption,
     account: LedgerAccount,
     order: ReversalOrder,
-    fingerprint: str,
+    request_fingerprint: str,
     now: datetime,
 ) -> str:
     # Another reversal may have committed while we waited for the lock.
@@ -559,7 +548,7 @@ def _reverse(
             redemption_id=redemption.id,
             partner_client_id=partner_client_id,
             reversal_reference=order.reversal_reference,
-            request_fingerprint=fingerprint,
+            request_fingerprint=request_fingerprint,
             points=order.points,
             amount_cents=amount,
             response_body=body,
