@@ -121,6 +121,8 @@ def _bank() -> str:
 
 
 def _order(reference: str) -> Order:
+    # The row lock (PostgreSQL) lasts only until a service ends the transaction before calling the bank:
+    # a second tab is kept safe by the idempotent references and recorded intent, not by the lock.
     try:
         return order_service.get_order(g.user.id, reference, lock=True)
     except order_service.OrderNotFound:
@@ -252,6 +254,8 @@ def _points_page(order: Order, *, mobile_form=None, otp_form=None, points_form=N
     else:
         try:
             offer = pwp.points_offer(order, get_issuer_client())
+        except pwp.PointsNotOffered:
+            return redirect(url_for("orders.detail", reference=order.reference))
         except pwp.NoActiveLink:
             return redirect(url_for("checkout.points", reference=order.reference))
         except IssuerError:
@@ -369,6 +373,8 @@ def redeem(reference: str):
         # One tap: the server works out the maximum from the live balance, whatever the browser had.
         try:
             offer = pwp.points_offer(order, client)
+        except pwp.PointsNotOffered:
+            return redirect(url_for("orders.detail", reference=reference))  # another tab applied points
         except pwp.NoActiveLink:
             return redirect(url_for("checkout.points", reference=reference))
         except IssuerError as error:
@@ -381,6 +387,9 @@ def redeem(reference: str):
         return _points_page(order, points_form=form, status=422)
     try:
         order_service.apply_points(order, chosen, client)
+    except pwp.PointsNotOffered:
+        # Another tab (or a double click) applied points while this request waited on the bank.
+        return redirect(url_for("orders.detail", reference=reference))
     except pwp.InvalidPoints as error:
         form.points.errors = [points_message(error)]
         return _points_page(order, points_form=form, status=422)

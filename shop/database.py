@@ -10,6 +10,14 @@ def configure_engine(engine: Engine) -> None:
     pysqlite's own transaction handling defers the lock until the first write, which lets two
     transactions both read a balance before either writes it; emitting BEGIN IMMEDIATE ourselves
     serialises writers inside the database, as a row lock does on PostgreSQL.
+
+    The price is that every transaction, reads included, holds the one write lock until it ends, so the
+    rule that goes with it: never keep a transaction open while waiting on anything slow, above all the
+    issuer (order_service and pwp commit their intent and end the transaction before each call; the
+    app's issuer client checks this before every request). Reads stay IMMEDIATE on purpose: most request
+    paths read and then write in one transaction (attempt counters, order status), and a deferred WAL
+    transaction that upgrades after another writer committed fails at once with SQLITE_BUSY instead of
+    waiting, so the gain (no lock for lock-free reads that last milliseconds) is not worth those errors.
     """
     if engine.dialect.name != "sqlite":
         return

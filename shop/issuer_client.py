@@ -12,9 +12,11 @@ decimal strings (Decimal, never float); error bodies {type, code, details} becom
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -29,6 +31,8 @@ REWARDS_PATH = "/v1/apac/rewards"
 PAYMENTS_PATH = "/gateway/v1/payments"
 TOKEN_MARGIN_SECONDS = 60  # refetch a little before the bank's expiry, so a token never dies mid-call
 CENT = Decimal("0.01")
+
+log = logging.getLogger(__name__)
 
 
 # --- Errors -------------------------------------------------------------------------------------
@@ -283,6 +287,9 @@ class IssuerClient:
     timeout: int | float = 5  # seconds; config gives ints (JSON from the environment may give fractions)
     connect_timeout: int | float = 2
     session: requests.Session = field(default_factory=requests.Session)
+    # Called with (method, path) just before each request goes out: the app checks that no database
+    # transaction is open while it waits on the bank (see no_transaction_open).
+    before_request: Callable[[str, str], None] | None = None
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -303,6 +310,8 @@ class IssuerClient:
             self._token = None
 
     def _fetch_token(self) -> _Token:
+        if self.before_request is not None:
+            self.before_request("POST", TOKEN_PATH)
         try:
             response = self.session.post(
                 self.base_url + TOKEN_PATH,
@@ -526,6 +535,8 @@ class IssuerClient:
             "Accept": "application/json",
             **(headers or {}),
         }
+        if self.before_request is not None:
+            self.before_request(method, path)
         try:
             return self.session.request(
                 method,
@@ -662,6 +673,26 @@ def _payment(body: dict[str, Any], replayed: bool = False, merchant_reference: s
 # --- The app's client ---------------------------------------------------------------------------
 
 
+class TransactionOpenDuringIssuerCall(RuntimeError):
+    """A database transaction was open while the shop called the bank (it would hold SQLite's write lock)."""
+
+
+def no_transaction_open(method: str, path: str) -> None:
+    """The app's ``before_request`` hook: the shop must never wait on the bank inside a transaction.
+
+    Raises under TESTING so a regression fails the tests; in a running shop it logs instead of failing the
+    shopper's request.
+    """
+    from .extensions import db  # the client itself stays free of the database
+
+    if not db.session().in_transaction():
+        return
+    message = f"A database transaction is open during the issuer call {method} {path}."
+    if current_app.testing:
+        raise TransactionOpenDuringIssuerCall(message)
+    log.error(message)
+
+
 def get_issuer_client() -> IssuerClient:
     """The app's issuer client, created on first use from config; tests install a fake in its place."""
     extensions = current_app.extensions
@@ -674,6 +705,7 @@ def get_issuer_client() -> IssuerClient:
             client_secret=config["ISSUER_CLIENT_SECRET"],
             timeout=config["ISSUER_TIMEOUT_SECONDS"],
             connect_timeout=config.get("ISSUER_CONNECT_TIMEOUT_SECONDS", 2),
+            before_request=no_transaction_open,
         )
         extensions["issuer_client"] = client
     return client

@@ -1,10 +1,14 @@
 """Order rules: create from the cart, pay by card, apply points, cancel in whole or in part.
 
-Plain functions with named exceptions, one transaction each (the order row is locked for its duration, so two
-tabs cannot pay or cancel the same order at once). Every issuer call that moves money carries a reference derived
-from the order — payments "<ref>-P<n>", refunds "<ref>-F<n>", reversals "<ref>-R<n>", redemptions "<ref>" — and
-the counter behind <n> only moves once the bank's answer is known, so a retry repeats the same, idempotent request.
-An unknown outcome is resolved by the bank's look-up, never by guessing.
+Plain functions with named exceptions. No database transaction is ever open while the shop waits on the bank
+(SQLite's write lock would stall every shopper for up to the issuer timeout): each step commits its intent (the
+attempt counter, a "check needed" flag, the cancellation asked for), ends the transaction, calls the bank with
+values read beforehand, then records the answer in a new transaction that re-reads the order. Every issuer call
+that moves money carries a reference derived from the order — payments "<ref>-P<n>", refunds "<ref>-F<n>",
+reversals "<ref>-R<n>", redemptions "<ref>" — so a retry, a crash mid-call or a second tab repeats the same,
+idempotent request; the counter behind <n> only moves once the bank's answer for the current one is known, and
+an answer is recorded only if the order still expects it (another tab may have recorded it first). An unknown
+outcome is resolved by the bank's look-up, never by guessing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .models import Order, OrderAdjustment, OrderLine, Product
 from .pwp import (
     NoActiveLink,
     active_link,
+    end_transaction,
     ensure_points_possible,
     floor_to_increment,
     points_offer,
@@ -242,85 +247,120 @@ def pay_order(order: Order, card: CardDetails, client: IssuerClient) -> Order:
     Raises PaymentDeclined (order PAYMENT_DECLINED: try another card), PaymentUnavailable (nothing charged),
     PaymentOutcomeUnknown (the next attempt reuses the same Idempotency-Key, so it can never charge twice).
     """
-    if order.status not in PAYABLE_STATUSES:
-        raise NotPayable("This order is already paid." if order.status in PAID_STATUSES else "Order is closed.")
+    _ensure_payable(order)
     if order.payment_check_needed and _resolve_payment(order, client):
         return order
-    for _attempt in (1, 2):
-        if not order.payment_check_needed:
-            order.payment_attempts += 1
-        key = f"{order.reference}-P{order.payment_attempts}"
+    finished: int | None = None  # an attempt the gateway holds as final and not captured (after a 409)
+    for _round in (1, 2):
+        attempt = _start_payment_attempt(order, finished)
+        if attempt is None:
+            return order  # another tab's payment was captured meanwhile
+        number, fresh = attempt
+        request = dict(
+            amount_cents=order.total_cents,
+            card_number=card.number,
+            expiry_month=card.expiry_month,
+            expiry_year=card.expiry_year,
+            cvc=card.cvc,
+            holder_name=card.holder_name,
+            merchant_reference=order.reference,
+            idempotency_key=f"{order.reference}-P{number}",
+            currency_code=order.currency_code,
+        )
+        end_transaction()  # the intent (attempt number, check flag) is saved: a crash now is found by look-up
         try:
-            payment = client.pay(
-                amount_cents=order.total_cents,
-                card_number=card.number,
-                expiry_month=card.expiry_month,
-                expiry_year=card.expiry_year,
-                cvc=card.cvc,
-                holder_name=card.holder_name,
-                merchant_reference=order.reference,
-                idempotency_key=key,
-                currency_code=order.currency_code,
-            )
+            payment = client.pay(**request)
         except OutcomeUnknown:
-            order.payment_check_needed = True
             if _resolve_payment(order, client):
                 return order
-            db.session.commit()
             raise PaymentOutcomeUnknown("We could not confirm your payment yet.") from None
         except AlreadyProcessed:
-            # The key was used before with other card details (an earlier unknown outcome): if that
-            # earlier attempt captured, the look-up finds it; otherwise a fresh key is safe.
-            order.payment_check_needed = True
+            # The key was used before with other card details (an earlier unknown outcome or another tab): if
+            # that attempt captured, the look-up finds it; otherwise it is final, and a fresh key is safe.
             if _resolve_payment(order, client):
                 return order
-            order.payment_check_needed = False
+            finished = number
             continue
         except IssuerUnavailable:
-            db.session.rollback()
+            if fresh:
+                _undo_payment_attempt(order, number)
             raise PaymentUnavailable("The card gateway is not available; you have not been charged.") from None
         except IssuerError as error:
-            order.payment_check_needed = False
+            if order.payment_attempts == number and order.status in PAYABLE_STATUSES:
+                order.payment_check_needed = False
             db.session.commit()
             raise PaymentFailed(error.code, error.details) from None
-        order.payment_check_needed = False
         if payment.captured:
             _record_payment(order, payment)
             db.session.commit()
             return order
-        order.status = "PAYMENT_DECLINED"
-        order.decline_code = payment.decline_code or "declined"
-        order.card_last4 = payment.last4 or order.card_last4
+        # A decline is recorded only if no newer attempt (another tab) has started since.
+        if order.payment_attempts == number and order.status in PAYABLE_STATUSES:
+            order.payment_check_needed = False
+            order.status = "PAYMENT_DECLINED"
+            order.decline_code = payment.decline_code or "declined"
+            order.card_last4 = payment.last4 or order.card_last4
         db.session.commit()
-        raise PaymentDeclined(order.decline_code)
-    db.session.commit()
+        raise PaymentDeclined(payment.decline_code or "declined")
     raise PaymentOutcomeUnknown("We could not confirm your payment yet.")
+
+
+def _ensure_payable(order: Order) -> None:
+    if order.status not in PAYABLE_STATUSES:
+        raise NotPayable("This order is already paid." if order.status in PAID_STATUSES else "Order is closed.")
+
+
+def _start_payment_attempt(order: Order, finished: int | None) -> tuple[int, bool] | None:
+    """Claim the attempt number to send, in this transaction (the caller commits it before calling the bank).
+
+    An attempt whose outcome is not known yet is repeated with the same key; a new key is taken only when the
+    last one is known to be final (declined, or ``finished``). Returns (number, fresh) or None once paid.
+    """
+    if order.status in PAID_STATUSES:
+        return None
+    _ensure_payable(order)
+    if order.payment_check_needed and order.payment_attempts != finished:
+        return order.payment_attempts, False
+    order.payment_attempts += 1
+    order.payment_check_needed = True
+    return order.payment_attempts, True
+
+
+def _undo_payment_attempt(order: Order, number: int) -> None:
+    """The gateway was never reached: give the attempt back, unless another tab has moved on since."""
+    if order.payment_attempts == number and order.payment_check_needed and order.status in PAYABLE_STATUSES:
+        order.payment_attempts -= 1
+        order.payment_check_needed = False
+    db.session.commit()
 
 
 def resolve_payment(order: Order, client: IssuerClient) -> Order:
     """Ask the gateway about an attempt whose outcome is unknown (e.g. on revisiting the payment page)."""
     if order.payment_check_needed:
         _resolve_payment(order, client)
-        db.session.commit()
     return order
 
 
 def _resolve_payment(order: Order, client: IssuerClient) -> bool:
     """Look the order's payments up by merchant reference; record a capture if there is one."""
+    reference = order.reference
+    end_transaction()
     try:
-        payments = client.find_payments(order.reference)
+        payments = client.find_payments(reference)
     except IssuerError:
         return False  # still unknown: keep the flag, so the next attempt reuses the same key
     captured = [payment for payment in payments if payment.captured]
     if captured:
         _record_payment(order, captured[0])
-        order.payment_check_needed = False
         db.session.commit()
         return True
     return False
 
 
 def _record_payment(order: Order, payment: Payment) -> None:
+    order.payment_check_needed = False
+    if order.status not in PAYABLE_STATUSES:
+        return  # another tab recorded this capture first
     order.status = "PAID"
     order.payment_id = payment.payment_id
     order.card_last4 = payment.last4
@@ -339,29 +379,42 @@ def _record_payment(order: Order, payment: Payment) -> None:
 def apply_points(order: Order, points: int, client: IssuerClient) -> Order:
     """Redeem ``points`` against the paid order; the order's reference is the redemption's reference.
 
-    The offer is recomputed from the live balance, so whatever the browser sent is checked again. On an
-    unknown outcome the bank is asked by reference once; if it has no record, the same request is sent once
-    more (the bank replays it if the first did land, so points are never taken twice).
+    The offer is recomputed from the live balance, so whatever the browser sent is checked again. The
+    "check needed" flag is committed before the redemption is sent, so a crash or timeout is settled by the
+    look-up. On an unknown outcome the bank is asked by reference once; if it has no record, the same request
+    is sent once more (the bank replays it if the first did land, so points are never taken twice).
     """
     ensure_points_possible(order)
-    if order.points_check_needed and reconcile_points(order, client, commit=False):
-        db.session.commit()
+    if order.points_check_needed and reconcile_points(order, client):
         return order
+    offer = points_offer(order, client)  # ends the transaction before asking for the balance
+    validate_points(points, offer)
+    ensure_points_possible(order)  # re-read: another tab may have applied points while we asked
     link = active_link(order)
     if link is None:
         raise NoActiveLink("Link your card first.")
-    offer = points_offer(order, client)
-    validate_points(points, offer)
-    amount_cents = order.total_cents - order.refunded_cents
-    description = f"Harbour Mall order {order.reference}"
+    reference = order.reference
+    request = dict(
+        reward_link_code=link.reward_link_code,
+        reference=reference,
+        amount_cents=order.total_cents - order.refunded_cents,
+        points=points,
+        description=f"Harbour Mall order {reference}",
+        currency_code=order.currency_code,
+    )
+    order.points_check_needed = True
+    end_transaction()
     try:
-        redemption = _redeem_or_look_up(order, link.reward_link_code, amount_cents, points, description, client)
+        redemption = _redeem_or_look_up(request, client)
     except PointsOutcomeUnknown:
-        order.points_check_needed = True
         record_event(order, "failed", code="outcomeUnknown", detail="redemption outcome unknown")
         db.session.commit()
         raise
     except IssuerError as error:
+        # A refusal means nothing was redeemed; a 409 means the reference is taken, so keep the flag and let
+        # the look-up record whatever redemption holds it.
+        if not isinstance(error, AlreadyProcessed) and not order.redemption_order_id:
+            order.points_check_needed = False
         record_event(order, "failed", code=error.code, detail=error.details)
         db.session.commit()
         raise
@@ -370,23 +423,13 @@ def apply_points(order: Order, points: int, client: IssuerClient) -> Order:
     return order
 
 
-def _redeem_or_look_up(
-    order: Order, link_code: str, amount_cents: int, points: int, description: str, client: IssuerClient
-) -> Redemption:
-    request = dict(
-        reward_link_code=link_code,
-        reference=order.reference,
-        amount_cents=amount_cents,
-        points=points,
-        description=description,
-        currency_code=order.currency_code,
-    )
+def _redeem_or_look_up(request: dict[str, Any], client: IssuerClient) -> Redemption:
     try:
         return client.redeem(**request)
     except OutcomeUnknown:
         pass
     try:
-        return client.find_redemption(order.reference)
+        return client.find_redemption(request["reference"])
     except NotFound:
         pass  # the bank has no record: sending the same request again is safe
     except IssuerError:
@@ -397,26 +440,30 @@ def _redeem_or_look_up(
         raise PointsOutcomeUnknown("We could not confirm your points yet.") from None
 
 
-def reconcile_points(order: Order, client: IssuerClient, commit: bool = True) -> bool:
-    """Settle an earlier unknown redemption by the bank's look-up. Returns True when one was found."""
+def reconcile_points(order: Order, client: IssuerClient) -> bool:
+    """Settle an earlier unknown redemption by the bank's look-up (own transactions). True when one was found."""
     if not order.points_check_needed:
         return False
+    reference = order.reference
+    end_transaction()
     try:
-        redemption = client.find_redemption(order.reference)
+        redemption = client.find_redemption(reference)
     except NotFound:
-        order.points_check_needed = False
-        found = False
+        if not order.redemption_order_id:
+            order.points_check_needed = False
+        db.session.commit()
+        return False
     except IssuerError:
         return False
-    else:
-        _record_redemption(order, redemption, order.points_increment)
-        found = True
-    if commit:
-        db.session.commit()
-    return found
+    _record_redemption(order, redemption, order.points_increment)
+    db.session.commit()
+    return True
 
 
 def _record_redemption(order: Order, redemption: Redemption, increment: int) -> None:
+    order.points_check_needed = False
+    if order.redemption_order_id == redemption.order_id:
+        return  # another tab recorded it first
     order.redemption_order_id = redemption.order_id
     order.points_used = redemption.points_redeemed
     order.statement_credit_cents = redemption.redeemed_amount_cents
@@ -442,14 +489,14 @@ def cancel_lines(order: Order, quantities: Mapping[int, int], client: IssuerClie
     Safe to repeat: an earlier cancellation whose refund was not confirmed is finished first with the same
     Idempotency-Key, and points still due back are reversed before anything new happens.
     """
-    if order.status not in PAID_STATUSES + PAYABLE_STATUSES:
-        raise CancelNotAllowed("This order is already cancelled.")
+    _ensure_cancellable(order)
     if order.payment_check_needed and not _resolve_payment(order, client):
         # Cancelling an order whose payment may have landed could lose the shopper's money.
         raise CancellationPending("We are still confirming your payment; try again in a moment.", "payment")
     if order.points_check_needed:
         reconcile_points(order, client)
     settle_points(order, client)
+    _ensure_cancellable(order)  # re-read: the look-ups above ended the transaction, another tab may have acted
     wanted = {line_id: qty for line_id, qty in quantities.items() if qty > 0}
     finished_pending = False
     if order.pending_cancellation:
@@ -460,12 +507,18 @@ def cancel_lines(order: Order, quantities: Mapping[int, int], client: IssuerClie
         if pending == wanted:
             wanted = {}
     if wanted:
+        _ensure_cancellable(order)
         _cancel(order, wanted, client)
     elif not finished_pending:
         raise CancelNotAllowed("Choose something to cancel.")
     db.session.commit()
     settle_points(order, client)
     return order
+
+
+def _ensure_cancellable(order: Order) -> None:
+    if order.status not in PAID_STATUSES + PAYABLE_STATUSES:
+        raise CancelNotAllowed("This order is already cancelled.")
 
 
 def _cancel(order: Order, quantities: Mapping[int, int], client: IssuerClient) -> None:
@@ -479,8 +532,8 @@ def _cancel(order: Order, quantities: Mapping[int, int], client: IssuerClient) -
         goods = sum(lines[line_id].unit_price_cents * qty for line_id, qty in quantities.items())
         # Cancelling the last item refunds whatever is left, delivery fee included.
         amount = order.total_cents - order.refunded_cents if everything else goods
-        if amount > 0:
-            _refund(order, amount, quantities, client)
+        if amount > 0 and not _refund(order, amount, quantities, client):
+            return  # another tab finished this very cancellation while we waited on the gateway
     for line_id, qty in quantities.items():
         lines[line_id].cancelled_quantity += qty
         db.session.execute(
@@ -493,20 +546,36 @@ def _cancel(order: Order, quantities: Mapping[int, int], client: IssuerClient) -
     db.session.flush()
 
 
-def _refund(order: Order, amount: int, quantities: Mapping[int, int], client: IssuerClient) -> None:
-    key = f"{order.reference}-F{order.refund_count + 1}"
+def _refund(order: Order, amount: int, quantities: Mapping[int, int], client: IssuerClient) -> bool:
+    """Refund ``amount`` for this cancellation; False when another tab has already recorded the same refund.
+
+    The cancellation asked for is committed first, so a crash or timeout mid-call is finished on retry with
+    exactly the same body under the same key.
+    """
+    number = order.refund_count + 1
+    key = f"{order.reference}-F{number}"
+    pending = json.dumps({str(k): v for k, v in quantities.items()}, sort_keys=True)
+    payment_id = order.payment_id or ""
+    order_id = order.id
+    order.pending_cancellation = pending
+    end_transaction()
     try:
-        refund = client.refund(order.payment_id or "", amount, key)
+        refund = client.refund(payment_id, amount, key)
     except (OutcomeUnknown, IssuerUnavailable) as error:
-        # Remember exactly what was asked, so the retry sends the same body under the same key.
-        order.pending_cancellation = json.dumps({str(k): v for k, v in quantities.items()}, sort_keys=True)
-        db.session.commit()
         raise CancellationPending("We could not confirm the refund yet; try again in a moment.", "refund") from error
+    except IssuerError:
+        # A refusal refunded nothing: forget the cancellation asked for, unless another tab has moved on.
+        if order.refund_count == number - 1 and order.pending_cancellation == pending:
+            order.pending_cancellation = ""
+        db.session.commit()
+        raise
+    if order.refund_count != number - 1 or order.pending_cancellation != pending:
+        return False
     order.refunded_cents += amount
     order.refund_count += 1
     db.session.add(
         OrderAdjustment(
-            order_id=order.id,
+            order_id=order_id,
             kind="refund",
             reference=key,
             external_id=refund.refund_id,
@@ -515,6 +584,7 @@ def _refund(order: Order, amount: int, quantities: Mapping[int, int], client: Is
             created_at=utcnow(),
         )
     )
+    return True
 
 
 def points_due_back(order: Order) -> int:
@@ -530,24 +600,34 @@ def points_due_back(order: Order) -> int:
 
 
 def settle_points(order: Order, client: IssuerClient) -> int:
-    """Reverse the points due back, if any (one transaction). Returns the points reversed."""
+    """Reverse the points due back, if any (own transactions). Returns the points reversed.
+
+    The reference and amount derive from committed state, so a retry (or a second tab) sends the same request;
+    the answer is recorded only if no one has recorded that reversal yet.
+    """
     due = points_due_back(order)
     if due == 0 or not order.redemption_order_id:
         return 0
-    reference = f"{order.reference}-R{order.reversal_count + 1}"
+    number = order.reversal_count + 1
+    reference = f"{order.reference}-R{number}"
+    redemption_order_id = order.redemption_order_id
+    order_id = order.id
+    end_transaction()
     try:
-        reversal = client.reverse(order.redemption_order_id, reference, due)
+        reversal = client.reverse(redemption_order_id, reference, due)
     except (OutcomeUnknown, IssuerUnavailable) as error:
         # The amount due is recomputed from the same state next time, so the retry repeats this request.
-        db.session.commit()
         message = "Your refund is done; the points are on their way back. Try again shortly."
         raise CancellationPending(message, "points") from error
+    if order.reversal_count != number - 1:
+        db.session.commit()
+        return 0  # another tab recorded this reversal first
     order.points_reversed += reversal.points_reversed
     order.credit_reversed_cents += reversal.amount_reversed_cents
     order.reversal_count += 1
     db.session.add(
         OrderAdjustment(
-            order_id=order.id,
+            order_id=order_id,
             kind="points_reversal",
             reference=reference,
             external_id=reversal.reversal_id,

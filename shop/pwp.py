@@ -1,7 +1,8 @@
 """Pay with Points rules: the points maths, the link/OTP steps and the events that measure uptake.
 
-Plain functions, no flask.request. Each step is one transaction: it records its PwpEvent (also on failure,
-with the bank's code) and commits, then returns or re-raises the bank's named error for the view to explain.
+Plain functions, no flask.request. No transaction stays open while the bank is asked (``end_transaction``
+first, with every argument read beforehand); the step then records its PwpEvent (also on failure, with the
+bank's code) in a new transaction and commits, and returns or re-raises the bank's named error for the view.
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ class NoActiveLink(PwpError):
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def end_transaction() -> None:
+    """Commit what is pending and end the transaction before waiting on the bank.
+
+    SQLite's write lock is taken by every transaction (see database.py), so one open across a slow issuer
+    call would stall every shopper. After this, touching an ORM attribute reloads it in a new transaction,
+    so callers read what the call needs into locals first.
+    """
+    db.session.commit()
 
 
 # --- Maths --------------------------------------------------------------------------------------
@@ -191,15 +202,18 @@ def show_offer(order: Order) -> str:
 def send_code(order: Order, phone: str, client: IssuerClient) -> CardLink:
     """Enrol the card with the mobile the shopper confirmed; the bank texts an OTP unless already linked."""
     ensure_points_possible(order)
+    last4 = order.card_last4 or ""
+    customer_reference = order.user.customer_reference
+    end_transaction()
     try:
-        enrollment = client.enroll(order.card_last4 or "", phone, order.user.customer_reference)
+        enrollment = client.enroll(last4, phone, customer_reference)
     except IssuerError as error:
         _fail(order, error)
         raise
     now = utcnow()
     link = card_link(order)
     if link is None:
-        link = CardLink(user_id=order.user_id, card_last4=order.card_last4 or "", created_at=now)
+        link = CardLink(user_id=order.user_id, card_last4=last4, created_at=now)
         db.session.add(link)
     link.reward_link_code = enrollment.reward_link_code
     link.status = enrollment.link_status
@@ -217,12 +231,16 @@ def send_code(order: Order, phone: str, client: IssuerClient) -> CardLink:
 def resend_code(order: Order, client: IssuerClient) -> CardLink:
     """Ask the bank for a new OTP for the pending link (the bank enforces the 30 s cooldown and 3 resends)."""
     ensure_points_possible(order)
-    link = _pending_link(order)
+    code = _pending_link(order).reward_link_code
+    end_transaction()
     try:
-        client.resend_otp(link.reward_link_code)
+        client.resend_otp(code)
     except IssuerError as error:
         _fail(order, error)
         raise
+    link = _link_with_code(order, code)
+    if link is None:
+        raise NoActiveLink("There is no code waiting for this card.")
     link.otp_sent_at = utcnow()
     record_event(order, "code_sent", detail="resend")
     db.session.commit()
@@ -232,15 +250,19 @@ def resend_code(order: Order, client: IssuerClient) -> CardLink:
 def verify_code(order: Order, otp: str, client: IssuerClient) -> CardLink:
     """Activate the pending link with the OTP the shopper typed."""
     ensure_points_possible(order)
-    link = _pending_link(order)
+    code = _pending_link(order).reward_link_code
+    end_transaction()
     try:
-        client.verify_otp(link.reward_link_code, otp)
+        client.verify_otp(code, otp)
     except IssuerError as error:
         if error.code in ("maxAttemptsExceeded", "invalidRewardLinkCode"):
             # The link is locked or gone: the next attempt starts with a fresh enrolment.
-            db.session.delete(link)
+            _forget_link(order, code)
         _fail(order, error)
         raise
+    link = _link_with_code(order, code)
+    if link is None:
+        raise NoActiveLink("There is no code waiting for this card.")
     link.status = "ACTIVE"
     link.activated_at = utcnow()
     record_event(order, "verified")
@@ -254,17 +276,20 @@ def points_offer(order: Order, client: IssuerClient) -> PointsOffer:
     link = active_link(order)
     if link is None:
         raise NoActiveLink("Link your card first.")
+    code = link.reward_link_code
+    order_total_cents = order.total_cents - order.refunded_cents
+    end_transaction()
     try:
-        balance = client.balance(link.reward_link_code)
+        balance = client.balance(code)
     except InvalidRewardLink as error:
         # E.g. the sandbox was reset: forget the link so the shopper can verify again.
-        db.session.delete(link)
+        _forget_link(order, code)
         _fail(order, error)
         raise NoActiveLink("Your card link has expired; verify your card again.") from error
     except IssuerError as error:
         _fail(order, error)
         raise
-    return make_offer(balance, order.total_cents - order.refunded_cents)
+    return make_offer(balance, order_total_cents)
 
 
 def skip_points(order: Order) -> None:
@@ -280,6 +305,18 @@ def _pending_link(order: Order) -> CardLink:
     if link is None or link.status == "ACTIVE":
         raise NoActiveLink("There is no code waiting for this card.")
     return link
+
+
+def _link_with_code(order: Order, code: str) -> CardLink | None:
+    """The shopper's link for this card if it still has ``code`` (another tab may have replaced it)."""
+    link = card_link(order)
+    return link if link is not None and link.reward_link_code == code else None
+
+
+def _forget_link(order: Order, code: str) -> None:
+    link = _link_with_code(order, code)
+    if link is not None:
+        db.session.delete(link)
 
 
 def _fail(order: Order, error: IssuerError) -> None:

@@ -4,18 +4,28 @@ It records every call in ``calls`` and simulates the test cards of DESIGN.md: ba
 idempotent references. Faults are injected per method:
 
 - ``fail_before(method, error)``: the next call raises ``error`` and changes nothing (e.g. the bank is down);
-- ``fail_after(method, error)``: the next call does its work, then raises ``error`` (a dropped response).
+- ``fail_after(method, error)``: the next call does its work, then raises ``error`` (a dropped response);
+- ``during(method, action)``: the next call first runs ``action()`` (e.g. another tab acting meanwhile).
+
+Every call also checks that the shop holds no database lock while it waits on the bank: inside an app context
+on SQLite, it takes the write lock from a separate connection with a short timeout (``LockHeldDuringIssuerCall``
+if that fails), as another shopper's request would. ``lock_probes`` counts the checks made.
 """
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask import has_app_context
+
+from shop.extensions import db
 from shop.issuer_client import (
     AccountNotFound,
     AlreadyProcessed,
@@ -41,6 +51,32 @@ from shop.issuer_client import (
 )
 
 NOW = datetime(2026, 11, 26, 9, 0, 0)
+LOCK_PROBE_TIMEOUT_SECONDS = 0.2
+
+
+class LockHeldDuringIssuerCall(AssertionError):
+    """The shop kept a transaction (SQLite's write lock) open while calling the bank."""
+
+
+def assert_database_writable(method: str) -> bool:
+    """Take and release the write lock from another connection, as a concurrent shopper would.
+
+    Returns False when there is no app context or the database is not an SQLite file (nothing to check).
+    """
+    if not has_app_context():
+        return False
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return False
+    connection = sqlite3.connect(url.database, timeout=LOCK_PROBE_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        raise LockHeldDuringIssuerCall(f"The database is locked during the issuer call {method}: {error}") from None
+    finally:
+        connection.close()
+    return True
 
 
 @dataclass
@@ -118,7 +154,10 @@ class FakeIssuerClient:
         self.now = NOW
         self._before: dict[str, list[Exception]] = defaultdict(list)
         self._after: dict[str, list[Exception]] = defaultdict(list)
+        self._during: dict[str, list[Callable[[], Any]]] = defaultdict(list)
         self.down = False
+        self.check_locks = True
+        self.lock_probes: list[str] = []  # the calls during which the database was found writable
 
     # Test controls ----------------------------------------------------------------------------
 
@@ -127,6 +166,9 @@ class FakeIssuerClient:
 
     def fail_after(self, method: str, error: Exception, times: int = 1) -> None:
         self._after[method].extend([error] * times)
+
+    def during(self, method: str, action: Callable[[], Any]) -> None:
+        self._during[method].append(action)
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [kwargs for name, kwargs in self.calls if name == method]
@@ -142,6 +184,10 @@ class FakeIssuerClient:
 
     def _enter(self, method: str, **kwargs: Any) -> None:
         self.calls.append((method, kwargs))
+        if self.check_locks and assert_database_writable(method):
+            self.lock_probes.append(method)
+        if self._during[method]:
+            self._during[method].pop(0)()
         if self.down:
             raise IssuerUnavailable("issuerUnavailable", "The fake bank is down.")
         if self._before[method]:
