@@ -9,7 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+
+Locked = TypeVar("Locked")
+Answer = TypeVar("Answer")
 
 
 class StoresResponse(Protocol):
@@ -36,3 +44,47 @@ def stored_response(existing: StoresResponse | None, request_fingerprint: str, c
     if not hmac.compare_digest(existing.request_fingerprint, request_fingerprint):
         raise conflict
     return existing.response_body
+
+
+def replay_or_write(
+    lock: Callable[[], Locked],
+    replay: Callable[[Locked], Answer | None],
+    write: Callable[[Locked], Answer],
+) -> Answer:
+    """Answer a keyed money call exactly once, in one transaction, and commit.
+
+    ``lock`` takes the row locks the call needs (so the look-up that follows cannot change before the
+    write), ``replay`` returns the stored answer if the key was used before, ``write`` does the work. A
+    concurrent twin that committed the same key first makes our insert fail on its unique constraint: ours
+    is then rolled back whole and the twin's answer returned. Any error rolls everything back.
+    """
+    try:
+        return _locked_replay_or_write(lock, replay, write)
+    except IntegrityError:
+        try:
+            previous = replay(lock())
+        finally:
+            db.session.rollback()
+        if previous is None:
+            raise
+        return previous
+
+
+def _locked_replay_or_write(
+    lock: Callable[[], Locked],
+    replay: Callable[[Locked], Answer | None],
+    write: Callable[[Locked], Answer],
+) -> Answer:
+    committed = False
+    try:
+        locked = lock()
+        previous = replay(locked)
+        if previous is not None:
+            return previous
+        answer = write(locked)
+        db.session.commit()
+        committed = True
+        return answer
+    finally:
+        if not committed:
+            db.session.rollback()  # a replay, a refusal or a failure: nothing of this call stays

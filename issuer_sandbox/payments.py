@@ -18,11 +18,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from . import statement
 from .extensions import db
-from .idempotency import fingerprint, stored_response
+from .idempotency import fingerprint, replay_or_write, stored_response
 from .models import Card, PartnerClient, Payment, Refund
 
 SUMMIT_BIN = "4966"  # every number the bank issues starts with this
@@ -186,25 +185,23 @@ def create_payment(
         },
         key=fingerprint_key,
     )
-    try:
-        replay = _replay_payment(partner, idempotency_key, request_fingerprint)
-        if replay is not None:
-            db.session.rollback()
-            return replay
-        body = _capture_or_decline(
-            partner, idempotency_key, request_fingerprint, amount_cents, currency, card_details, merchant_reference, now
-        )
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request with the same key committed first: ours is rolled back whole (no
-        # statement line, no balance change) and the caller gets the winner's response.
-        db.session.rollback()
-        replay = _replay_payment(partner, idempotency_key, request_fingerprint)
-        db.session.rollback()
-        if replay is None:
-            raise
-        return replay
-    return Outcome(body, replayed=False)
+    return replay_or_write(
+        lambda: None,
+        lambda _: _replay_payment(partner, idempotency_key, request_fingerprint),
+        lambda _: Outcome(
+            _capture_or_decline(
+                partner,
+                idempotency_key,
+                request_fingerprint,
+                amount_cents,
+                currency,
+                card_details,
+                merchant_reference,
+                now,
+            ),
+            replayed=False,
+        ),
+    )
 
 
 def _replay_payment(partner: PartnerClient, idempotency_key: str, request_fingerprint: str) -> Outcome | None:
@@ -348,23 +345,13 @@ def refund_payment(
     Raises PaymentNotFound, PaymentNotRefundable, ExceedsRefundableAmount or IdempotencyKeyReused. Commits.
     """
     request_fingerprint = fingerprint({"amount": amount_cents})
-    try:
-        payment = _lock_payment(partner, payment_id)
-        replay = _replay_refund(payment, idempotency_key, request_fingerprint)
-        if replay is not None:
-            db.session.rollback()
-            return replay
-        body = _refund(partner, payment, idempotency_key, request_fingerprint, amount_cents, now)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        payment = find_payment(partner, payment_id)
-        replay = _replay_refund(payment, idempotency_key, request_fingerprint)
-        db.session.rollback()
-        if replay is None:
-            raise
-        return replay
-    return Outcome(body, replayed=False)
+    return replay_or_write(
+        lambda: _lock_payment(partner, payment_id),
+        lambda payment: _replay_refund(payment, idempotency_key, request_fingerprint),
+        lambda payment: Outcome(
+            _refund(partner, payment, idempotency_key, request_fingerprint, amount_cents, now), replayed=False
+        ),
+    )
 
 
 def _lock_payment(partner: PartnerClient, payment_id: str) -> Payment:

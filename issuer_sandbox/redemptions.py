@@ -21,12 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from . import ledger, statement
 from .api.parsing import cents_to_amount  # a pure formatter: this module never touches the request
 from .extensions import db
-from .idempotency import fingerprint, stored_response
+from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
 from .models import Card, LedgerAccount, PartnerClient, Programme, Redemption, RedemptionReversal, RewardLink
 
@@ -250,30 +249,18 @@ def redeem(partner_client_id: int, link_code: str, order: RedemptionOrder, now: 
     InsufficientPointBalance or TransactionAlreadyRedeemed, having written nothing. Commits.
     """
     request_fingerprint = redemption_fingerprint(link_code, order)
-    try:
+
+    def lock() -> tuple[RewardLink, LedgerAccount]:
         link = _partner_link(partner_client_id, link_code)
-        account = ledger.lock_account(ledger.cardholder_account(link.card))
-        replay = _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint)
-        if replay is not None:
-            db.session.rollback()
-            return replay
-        body = _redeem(partner_client_id, link, account, order, request_fingerprint, now)
-        db.session.commit()
-    except IntegrityError:
-        # A request with this reference on another card committed while we worked: ours is undone
-        # whole (no debit, no credit line) and answered from the winner's row.
-        db.session.rollback()
-        try:
-            replay = _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint)
-        finally:
-            db.session.rollback()
-        if replay is None:
-            raise
-        return replay
-    except (RedemptionError, LinkNotFound):
-        db.session.rollback()
-        raise
-    return Outcome(body, replayed=False)
+        return link, ledger.lock_account(ledger.cardholder_account(link.card))
+
+    def write(locked: tuple[RewardLink, LedgerAccount]) -> Outcome:
+        link, account = locked
+        return Outcome(_redeem(partner_client_id, link, account, order, request_fingerprint, now), replayed=False)
+
+    return replay_or_write(
+        lock, lambda _: _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint), write
+    )
 
 
 def _redemption_by_reference(partner_client_id: int, transaction_reference: str) -> Redemption | None:
@@ -453,28 +440,18 @@ def reverse(partner_client_id: int, order: ReversalOrder, now: datetime) -> Outc
     ExceedsReversiblePoints or InvalidPointsIncrement, having written nothing. Commits.
     """
     request_fingerprint = reversal_fingerprint(order)
-    try:
+
+    def lock() -> tuple[Redemption, LedgerAccount]:
         redemption = find_redemption(partner_client_id, order.order_id)
-        account = ledger.lock_account(ledger.cardholder_account(redemption.card))
-        replay = _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint)
-        if replay is not None:
-            db.session.rollback()
-            return replay
-        body = _reverse(partner_client_id, redemption, account, order, request_fingerprint, now)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        try:
-            replay = _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint)
-        finally:
-            db.session.rollback()
-        if replay is None:
-            raise
-        return replay
-    except RedemptionError:
-        db.session.rollback()
-        raise
-    return Outcome(body, replayed=False)
+        return redemption, ledger.lock_account(ledger.cardholder_account(redemption.card))
+
+    def write(locked: tuple[Redemption, LedgerAccount]) -> Outcome:
+        redemption, account = locked
+        return Outcome(_reverse(partner_client_id, redemption, account, order, request_fingerprint, now), False)
+
+    return replay_or_write(
+        lock, lambda _: _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint), write
+    )
 
 
 def _reversal_by_reference(partner_client_id: int, reversal_reference: str) -> RedemptionReversal | None:
