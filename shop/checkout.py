@@ -23,7 +23,6 @@ from .checkout_forms import (
     RestartForm,
     SkipForm,
 )
-from .extensions import db
 from .issuer_client import (
     AccountNotFound,
     InvalidOtp,
@@ -330,10 +329,7 @@ def restart(reference: str):
     """Forget a pending or locked code so the shopper can send a new one (or use another number)."""
     order = _points_order(reference)
     if order is not None and RestartForm().validate():
-        link = pwp.card_link(order)
-        if link is not None and link.status != "ACTIVE":
-            db.session.delete(link)
-            db.session.commit()
+        pwp.forget_unverified_link(order)
     return redirect(url_for("checkout.points", reference=reference))
 
 

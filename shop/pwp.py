@@ -180,6 +180,14 @@ def card_link(order: Order) -> CardLink | None:
     )
 
 
+def forget_unverified_link(order: Order) -> None:
+    """Drop a pending or locked link so the shopper can ask for a new code (or give another number)."""
+    link = card_link(order)
+    if link is not None and link.status != "ACTIVE":
+        db.session.delete(link)
+        db.session.commit()
+
+
 def active_link(order: Order) -> CardLink | None:
     link = card_link(order)
     return link if link is not None and link.status == "ACTIVE" else None

@@ -436,3 +436,22 @@ def test_checkout_forms_refuse_a_post_without_the_csrf_token(checkout, app, clie
     assert fake_issuer.calls_to("pay") == []
     page = text(client.get(f"/checkout/{reference}/payment"))
     assert 'name="csrf_token"' in page
+
+
+def test_send_a_new_code_forgets_the_pending_link_so_another_number_can_be_given(checkout, app, client, fake_issuer):
+    reference = checkout.paid_order()
+    checkout.send_code(reference)
+    response = client.post(f"/checkout/{reference}/points/restart", data={"restart": "Send a new code"})
+    assert response.headers["Location"].endswith(f"/checkout/{reference}/points")
+    page = text(client.get(response.headers["Location"]))
+    assert 'value="Send code"' in page  # back to the mobile step
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(CardLink)) == 0
+
+
+def test_send_a_new_code_never_forgets_a_verified_card(checkout, app, client, fake_issuer):
+    reference = checkout.paid_order()
+    checkout.link_card(reference, fake_issuer)
+    client.post(f"/checkout/{reference}/points/restart", data={"restart": "Send a new code"})
+    with app.app_context():
+        assert db.session.scalar(sa.select(CardLink.status)) == "ACTIVE"
