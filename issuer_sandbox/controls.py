@@ -436,8 +436,7 @@ def unlink(link_id: int, now: datetime) -> RewardLink:
         raise LinkNotFound(f"There is no link {link_id}.")
     if link.status == "UNLINKED":
         raise InvalidControl("This link is already unlinked.")
-    with _one_transaction():
-        links.unlink(link, now)
+    links.unlink(link, now)  # one transaction of its own
     return link
 
 

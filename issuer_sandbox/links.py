@@ -146,7 +146,10 @@ def enroll(
     policy: otp.OtpPolicy,
     bank_name: str,
 ) -> EnrollResult:
-    """Link a merchant customer to a card: the existing ACTIVE link, or a new pending one with an OTP by SMS."""
+    """Link a merchant customer to a card: the existing ACTIVE link, or a new pending one with an OTP by SMS.
+
+    One transaction: commits the new link and its SMS; a refusal writes nothing.
+    """
     card = match_card(last4, normalize_phone(phone))
     existing = db.session.scalars(
         sa.select(RewardLink)
@@ -159,6 +162,7 @@ def enroll(
     ).all()
     for link in existing:
         if link.status == ACTIVE:
+            db.session.rollback()  # nothing was written: end the read so the caller holds no lock
             return EnrollResult(link, None)
     # Checked before anything is written, so a failed delivery leaves no usable link behind.
     if not card.sms_deliverable:
@@ -181,6 +185,7 @@ def enroll(
     db.session.add(link)
     db.session.flush()
     digits = _send_otp(link, card, partner, now, policy, bank_name)
+    db.session.commit()
     return EnrollResult(link, digits)
 
 
@@ -198,23 +203,35 @@ def resend_otp(link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name
     if not link.card.sms_deliverable:
         raise OtpDeliveryFailed("The one-time password could not be sent to the card's registered mobile.")
     link.resends_used = (link.resends_used or 0) + 1
-    return _send_otp(link, link.card, link.partner_client, now, policy, bank_name)
+    digits = _send_otp(link, link.card, link.partner_client, now, policy, bank_name)
+    db.session.commit()
+    return digits
 
 
 def activate(link: RewardLink, candidate: str, now: datetime, policy: otp.OtpPolicy) -> None:
-    """Verify the OTP and activate the link. A wrong code is counted on the link; the caller commits it."""
+    """Verify the OTP and activate the link, and commit.
+
+    A wrong code is counted on the link and that count is committed before the error is raised: an
+    attacker must not get more guesses by making the request fail.
+    """
     _require_pending(link)
     try:
         otp.verify_otp(link, candidate, now, policy)
     except otp.MaxAttemptsExceeded:
         link.status = LOCKED
+        db.session.commit()
+        raise
+    except otp.OtpError:
+        db.session.commit()
         raise
     link.status = ACTIVE
     link.activated_at = now
+    db.session.commit()
 
 
 def unlink(link: RewardLink, now: datetime) -> None:
-    """End the link: its code answers 'not found' from now on."""
+    """End the link, and commit: its code answers 'not found' from now on."""
     link.status = UNLINKED
     link.otp_hash = None
     link.unlinked_at = now
+    db.session.commit()

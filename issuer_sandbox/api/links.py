@@ -93,14 +93,14 @@ def enroll():
         db.session.rollback()
         return _error_response(_link_error(error))
     link = result.link
-    payload = {
-        "rewardLinkCode": link.code,
-        "linkStatus": link.status,
-        "maskedPhoneNumber": links.mask_phone(link.card.cardholder.phone),
-        "otpExpiresAt": _otp_expires_at(link),
-    }
-    db.session.commit()
-    return jsonify(payload)
+    return jsonify(
+        {
+            "rewardLinkCode": link.code,
+            "linkStatus": link.status,
+            "maskedPhoneNumber": links.mask_phone(link.card.cardholder.phone),
+            "otpExpiresAt": _otp_expires_at(link),
+        }
+    )
 
 
 @bp.post("/<string:code>/activations/otp")
@@ -114,9 +114,9 @@ def resend_otp(code: str):
     except (links.LinkError, otp.OtpError) as error:
         db.session.rollback()
         return _error_response(_link_error(error))
-    payload = {"otpExpiresAt": _otp_expires_at(link), "resendsRemaining": otp.resends_remaining(link, policy)}
-    db.session.commit()
-    return jsonify(payload), 202
+    return jsonify(
+        {"otpExpiresAt": _otp_expires_at(link), "resendsRemaining": otp.resends_remaining(link, policy)}
+    ), 202
 
 
 @bp.put("/<string:code>/activations")
@@ -132,10 +132,7 @@ def activate(code: str):
     try:
         links.activate(link, candidate, clock.now(), _policy())
     except (links.LinkError, otp.OtpError) as error:
-        # Commit, not roll back: a wrong code has been counted on the link and must stay counted.
-        db.session.commit()
-        return _error_response(_link_error(error))
-    db.session.commit()
+        return _error_response(_link_error(error))  # a wrong code stays counted: the rule committed it
     return jsonify({"linkStatus": links.ACTIVE})
 
 
@@ -145,5 +142,4 @@ def unlink(code: str):
     """End the link; its code is unknown from now on."""
     link = _link(code)
     links.unlink(link, clock.now())
-    db.session.commit()
     return Response(status=204)
