@@ -30,7 +30,7 @@ def now() -> datetime:
 
 
 def advance(seconds: int) -> int:
-    """Move the sandbox clock forward (never back) and return the new offset."""
+    """Move the sandbox clock forward (never back), commit, and return the new offset."""
     if seconds < 0:
         raise ValueError("The sandbox clock only moves forward.")
     setting = db.session.get(SandboxSetting, CLOCK_OFFSET_KEY)
@@ -38,6 +38,7 @@ def advance(seconds: int) -> int:
         setting = SandboxSetting(key=CLOCK_OFFSET_KEY, value="0")
         db.session.add(setting)
     setting.value = str(int(setting.value) + seconds)
+    db.session.commit()
     return int(setting.value)
 
 

@@ -64,7 +64,7 @@ def authenticate_client(client_id: str, client_secret: str) -> PartnerClient:
 
 
 def issue_token(client: PartnerClient, now: datetime, ttl_seconds: int, scope: str = API_SCOPE) -> str:
-    """A new random bearer token for the client, valid for ttl_seconds of sandbox time; returns the token."""
+    """A new random bearer token for the client, valid for ttl_seconds of sandbox time; commits, returns it."""
     token = secrets.token_urlsafe(32)
     # Housekeeping: tokens of this client that have already expired are of no further use.
     db.session.execute(
@@ -79,4 +79,5 @@ def issue_token(client: PartnerClient, now: datetime, ttl_seconds: int, scope: s
             expires_at=now + timedelta(seconds=ttl_seconds),
         )
     )
+    db.session.commit()
     return token

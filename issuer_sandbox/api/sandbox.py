@@ -100,7 +100,6 @@ def advance_clock():
     if not 0 <= seconds <= MAX_CLOCK_ADVANCE_SECONDS:
         raise invalid(f"seconds must be from 0 to {MAX_CLOCK_ADVANCE_SECONDS}; the clock only moves forward.")
     clock.advance(seconds)
-    db.session.commit()
     return jsonify(_clock_json())
 
 

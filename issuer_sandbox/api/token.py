@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import clock, tokens
-from ..extensions import db
 from .errors import ApiError
 
 bp = Blueprint("token", __name__)
@@ -42,7 +41,6 @@ def issue_token():
 
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
     token = tokens.issue_token(client, clock.now(), ttl, scope)
-    db.session.commit()
     response = jsonify({"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope})
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
