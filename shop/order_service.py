@@ -14,6 +14,7 @@ outcome is resolved by the bank's look-up, never by guessing.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from .pwp import (
     utcnow,
     validate_points,
 )
+
+logger = logging.getLogger(__name__)
 
 PAYABLE_STATUSES = ("PENDING_PAYMENT", "PAYMENT_DECLINED")
 PAID_STATUSES = ("PAID", "POINTS_APPLIED")
@@ -291,8 +294,7 @@ def pay_order(order: Order, card: CardDetails, client: IssuerClient) -> Order:
             db.session.commit()
             raise PaymentFailed(error.code, error.details) from None
         if payment.captured:
-            _record_payment(order, payment)
-            db.session.commit()
+            _settle_captures(order, [payment], client)
             return order
         # A decline is recorded only if no newer attempt (another tab) has started since.
         if order.payment_attempts == number and order.status in PAYABLE_STATUSES:
@@ -349,18 +351,61 @@ def _resolve_payment(order: Order, client: IssuerClient) -> bool:
         payments = client.find_payments(reference)
     except IssuerError:
         return False  # still unknown: keep the flag, so the next attempt reuses the same key
+    return _settle_captures(order, payments, client)
+
+
+def _settle_captures(order: Order, payments: list[Payment], client: IssuerClient) -> bool:
+    """Record the order's capture and give back any other one. Returns True when a capture was found.
+
+    A capture the order cannot take (it landed after the order was cancelled, or a second payment of an order
+    already paid) is refunded in full at once: the shopper must never pay for nothing.
+    """
     captured = [payment for payment in payments if payment.captured]
-    if captured:
-        _record_payment(order, captured[0])
-        db.session.commit()
-        return True
-    return False
+    if not captured:
+        return False
+    surplus = [payment for payment in captured if not _record_payment(order, payment)]
+    reference = order.reference
+    db.session.commit()
+    for payment in surplus:
+        _refund_surplus_capture(order, reference, payment, client)
+    return True
 
 
-def _record_payment(order: Order, payment: Payment) -> None:
+def _refund_surplus_capture(order: Order, reference: str, payment: Payment, client: IssuerClient) -> None:
+    """Refund what is left of a capture the order does not keep; recorded as an adjustment the shopper sees."""
+    remaining = (payment.amount_cents or 0) - payment.refunded_cents
+    if remaining <= 0:
+        return
+    key = f"{reference}-V-{payment.payment_id}"
+    end_transaction()
+    try:
+        refund = client.refund(payment_id=payment.payment_id, amount_cents=remaining, idempotency_key=key)
+    except IssuerError as error:
+        # Idempotent by its key: the next look-up of this order tries again.
+        logger.error("Refund of surplus capture %s of %s failed: %s", payment.payment_id, reference, error.code)
+        return
+    already = db.session.scalar(
+        sa.select(OrderAdjustment).where(OrderAdjustment.order_id == order.id, OrderAdjustment.reference == key)
+    )
+    if already is None:
+        db.session.add(
+            OrderAdjustment(
+                order_id=order.id,
+                kind="refund",
+                reference=key,
+                external_id=refund.refund_id,
+                amount_cents=refund.amount_cents,
+                created_at=utcnow(),
+            )
+        )
+    db.session.commit()
+
+
+def _record_payment(order: Order, payment: Payment) -> bool:
+    """Record a capture on the order. False when the order cannot take it (see _settle_captures)."""
     order.payment_check_needed = False
     if order.status not in PAYABLE_STATUSES:
-        return  # another tab recorded this capture first
+        return payment.payment_id == order.payment_id  # True: another tab recorded this very capture
     order.status = "PAID"
     order.payment_id = payment.payment_id
     order.card_last4 = payment.last4
@@ -371,6 +416,7 @@ def _record_payment(order: Order, payment: Payment) -> None:
     order.paid_at = utcnow()
     if payment.points_eligible:
         record_event(order, "card_paid_eligible", detail=payment.last4)
+    return True
 
 
 # --- Applying points ----------------------------------------------------------------------------

@@ -421,3 +421,56 @@ def test_a_second_click_that_finds_the_points_already_applied_shows_the_order(ap
     response = checkout.use_points(reference, 25_000)
     assert response.status_code == 302 and response.headers["Location"] == f"/orders/{reference}"
     assert len(fake_issuer.calls_to("redeem")) == 1 and fake_issuer.points_of(HAPPY) == 120_000 - 25_000
+
+
+# --- A capture the order cannot keep is given back ------------------------------------------------
+
+
+def test_a_capture_that_lands_after_the_order_was_cancelled_is_refunded_in_full(user, fake):
+    order = make_order(user)
+    order_id, total = order.id, order.total_cents
+
+    def cancelled_by_another_tab() -> None:
+        with sqlite3.connect(db.engine.url.database, timeout=1) as connection:
+            connection.execute(
+                "UPDATE orders SET status = 'CANCELLED', payment_check_needed = 0 WHERE id = ?", (order_id,)
+            )
+
+    fake.during("pay", cancelled_by_another_tab)
+    orders.pay_order(order, card(), fake)
+
+    order = stored(order_id)
+    assert order.status == "CANCELLED"
+    [refund] = fake.calls_to("refund")
+    assert refund["amount_cents"] == total
+    assert refund["idempotency_key"].startswith(f"{order.reference}-V-")
+    assert [(adjustment.kind, adjustment.amount_cents) for adjustment in order.adjustments] == [("refund", total)]
+
+
+def test_a_second_capture_of_a_paid_order_found_by_look_up_is_refunded_and_the_first_kept(user, fake):
+    order = orders.pay_order(make_order(user), card(), fake)
+    order_id, reference, total, kept = order.id, order.reference, order.total_cents, order.payment_id
+    # Another attempt captured too (e.g. a tab that raced with another key): the gateway holds two captures.
+    db.session.rollback()
+    fake.pay(
+        amount_cents=total,
+        card_number=HAPPY,
+        expiry_month=12,
+        expiry_year=2030,
+        cvc="123",
+        holder_name="CHAN TAI MAN",
+        merchant_reference=reference,
+        idempotency_key=f"{reference}-P9",
+    )
+    order = stored(order_id)
+    order.payment_check_needed = True
+    db.session.commit()
+
+    orders.resolve_payment(order, fake)
+    orders.resolve_payment(stored(order_id), fake)  # looking again refunds nothing more
+
+    order = stored(order_id)
+    assert (order.status, order.payment_id, order.refunded_cents) == ("PAID", kept, 0)
+    [refund] = fake.calls_to("refund")
+    assert refund["payment_id"] != kept and refund["amount_cents"] == total
+    assert [(adjustment.kind, adjustment.amount_cents) for adjustment in order.adjustments] == [("refund", total)]
