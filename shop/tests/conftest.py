@@ -58,6 +58,31 @@ def shopper(client):
 
 
 @pytest.fixture
+def ctx(app):
+    """An app context for tests that call the rules modules directly."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def fake():
+    """A fresh in-memory bank, passed to the rules explicitly (not installed on the app)."""
+    from .fakes import FakeIssuerClient
+
+    return FakeIssuerClient()
+
+
+@pytest.fixture
+def user(ctx):
+    """Chan Tai Man, the seeded shopper who owns the happy card."""
+    import sqlalchemy as sa
+
+    from shop.models import User
+
+    return db.session.scalar(sa.select(User).where(User.email == "chan.taiman@example.com"))
+
+
+@pytest.fixture
 def fake_issuer(app):
     """Summit Bank in memory, installed as the app's issuer client (see shop/tests/fakes.py)."""
     from .fakes import FakeIssuerClient

@@ -44,22 +44,6 @@ class Cart:
         self.lines = lines
 
 
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield
-
-
-@pytest.fixture
-def fake():
-    return FakeIssuerClient()
-
-
-@pytest.fixture
-def user(ctx):
-    return db.session.scalar(sa.select(User).where(User.email == "chan.taiman@example.com"))
-
-
 def make_order(user: User, quantity: int = 2) -> Order:
     """A HK$520 order for two kettles (HK$260 each)."""
     product = db.session.scalar(sa.select(Product).where(Product.sku == "T-LOCK"))

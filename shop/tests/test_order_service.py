@@ -51,22 +51,6 @@ def card(number: str = HAPPY) -> orders.CardDetails:
     return orders.CardDetails(number, 12, 2030, "123", "CHAN TAI MAN")
 
 
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield
-
-
-@pytest.fixture
-def fake():
-    return FakeIssuerClient()
-
-
-@pytest.fixture
-def user(ctx):
-    return db.session.scalar(sa.select(User).where(User.email == "chan.taiman@example.com"))
-
-
 def product(sku: str, price_cents: int, stock: int = 10) -> Product:
     category = db.session.scalar(sa.select(Category))
     item = Product(

@@ -13,12 +13,6 @@ def names(result) -> list[str]:
     return [product.name for product in result.page.items]
 
 
-@pytest.fixture
-def ctx(app):
-    with app.app_context():
-        yield
-
-
 def test_name_matches_rank_above_description_matches(ctx):
     result = search_products("rice", per_page=50)
     found = names(result)
