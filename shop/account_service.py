@@ -42,9 +42,16 @@ def register_shopper(*, name: str, email: str, password: str, phone: str = "") -
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The shopper these credentials belong to, or None."""
-    user = db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
-    if user is None:
+    """The shopper these credentials belong to, or None.
+
+    The slow password check runs after the look-up's transaction has ended: on SQLite every transaction
+    holds the write lock, and ~100 ms of scrypt per sign-in would stall every other shopper meanwhile.
+    """
+    row = db.session.execute(sa.select(User.id, User.password_hash).where(User.email == normalise_email(email))).first()
+    db.session.rollback()
+    if row is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
-    return user if user.check_password(password) else None
+    if not check_password_hash(row.password_hash, password):
+        return None
+    return db.session.get(User, row.id)

@@ -233,3 +233,21 @@ def test_authenticate_finds_the_shopper_only_with_the_right_password(app, email,
 
     with app.app_context():
         assert (authenticate(email, password) is not None) is found
+
+
+def test_the_slow_password_check_runs_with_the_database_free_for_other_shoppers(app, shopper, monkeypatch):
+    from shop import account_service
+
+    from .fakes import assert_database_writable
+
+    probed = []
+    real_check = account_service.check_password_hash
+
+    def check_while_probing(stored_hash: str, password: str) -> bool:
+        probed.append(assert_database_writable("password check"))
+        return real_check(stored_hash, password)
+
+    monkeypatch.setattr(account_service, "check_password_hash", check_while_probing)
+    response = shopper.sign_in()
+    assert response.status_code == 302
+    assert probed == [True]
