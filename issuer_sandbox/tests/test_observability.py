@@ -356,6 +356,9 @@ def gunicorn_issuer(tmp_path):
             "1",
             "--threads",
             "4",
+            "--graceful-timeout",
+            "2",
+            "--no-control-socket",
             "--bind",
             f"127.0.0.1:{port}",
             "issuer_sandbox:create_app()",
@@ -364,6 +367,7 @@ def gunicorn_issuer(tmp_path):
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, so stopping reaches the workers too
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -382,12 +386,16 @@ def gunicorn_issuer(tmp_path):
         with app.app_context():
             db.engine.dispose()
     finally:
-        server.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: no waiting for keep-alive connections
+        os.killpg(server.pid, signal.SIGINT)  # gunicorn's quick shutdown: no waiting for keep-alive connections
         try:
-            server.wait(timeout=10)
+            server.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            pass
+        try:
+            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the group, workers included
+        except ProcessLookupError:
+            pass
+        server.wait()
         server.stderr.close()
 
 
