@@ -102,31 +102,10 @@ class CheckoutActions:
         self.client = client
 
     def product(self, price_cents: int = 52_000, stock: int = 10, sku: str = "T-CHECKOUT") -> int:
-        from datetime import datetime
-
-        import sqlalchemy as sa
-
-        from shop.models import Category, Product
+        from .support import make_product
 
         with self.app.app_context():
-            existing = db.session.scalar(sa.select(Product).where(Product.sku == sku))
-            if existing is not None:
-                return existing.id
-            category = db.session.scalar(sa.select(Category))
-            product = Product(
-                sku=sku,
-                slug=sku.lower(),
-                name=f"Test {sku}",
-                description="A product for checkout tests.",
-                category_id=category.id,
-                price_cents=price_cents,
-                stock=stock,
-                image="shop/products/test.svg",
-                created_at=datetime(2026, 11, 26),
-            )
-            db.session.add(product)
-            db.session.commit()
-            return product.id
+            return make_product(sku, price_cents, stock).id
 
     def add_to_cart(self, product_id: int | None = None, quantity: int = 1):
         product_id = product_id or self.product()

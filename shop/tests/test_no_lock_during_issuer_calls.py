@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import datetime
 
 import pytest
 import requests
@@ -21,9 +20,10 @@ from shop import order_service as orders
 from shop import pwp
 from shop.extensions import db
 from shop.issuer_client import OutcomeUnknown
-from shop.models import Category, Order, OrderAdjustment, Product, PwpEvent, User
+from shop.models import Order, OrderAdjustment, Product, PwpEvent, User
 
 from .fakes import FakeIssuerClient, LockHeldDuringIssuerCall, assert_database_writable
+from .support import make_product
 
 HAPPY = "4966010000008741"
 DELIVERY = orders.Delivery("Chan Tai Man", "91234567", "1 Harbour Road", "Wan Chai")
@@ -46,21 +46,7 @@ class Cart:
 
 def make_order(user: User, quantity: int = 2) -> Order:
     """A HK$520 order for two kettles (HK$260 each)."""
-    product = db.session.scalar(sa.select(Product).where(Product.sku == "T-LOCK"))
-    if product is None:
-        product = Product(
-            sku="T-LOCK",
-            slug="t-lock",
-            name="Test kettle",
-            description="A test product.",
-            category_id=db.session.scalar(sa.select(Category.id)),
-            price_cents=26_000,
-            stock=10,
-            image="shop/products/test.svg",
-            created_at=datetime(2026, 11, 26),
-        )
-        db.session.add(product)
-        db.session.commit()
+    product = make_product("T-LOCK", 26_000, name="Test kettle")
     return orders.create_order(user.id, Cart([Line(product, quantity)]), DELIVERY)
 
 

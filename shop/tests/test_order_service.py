@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -12,9 +11,10 @@ from shop import order_service as orders
 from shop import pwp
 from shop.extensions import db
 from shop.issuer_client import IssuerUnavailable, OutcomeUnknown, RedemptionRejected
-from shop.models import Category, Order, OrderAdjustment, Product, PwpEvent, User
+from shop.models import Order, OrderAdjustment, Product, PwpEvent, User
 
 from .fakes import FakeIssuerClient
+from .support import make_product
 
 HAPPY = "4966010000008741"
 PREMIER = "4966020000001190"
@@ -51,28 +51,10 @@ def card(number: str = HAPPY) -> orders.CardDetails:
     return orders.CardDetails(number, 12, 2030, "123", "CHAN TAI MAN")
 
 
-def product(sku: str, price_cents: int, stock: int = 10) -> Product:
-    category = db.session.scalar(sa.select(Category))
-    item = Product(
-        sku=sku,
-        slug=sku.lower(),
-        name=f"Test {sku}",
-        description="A test product.",
-        category_id=category.id,
-        price_cents=price_cents,
-        stock=stock,
-        image="shop/products/test.svg",
-        created_at=datetime(2026, 11, 26),
-    )
-    db.session.add(item)
-    db.session.commit()
-    return item
-
-
 @pytest.fixture
 def cart(ctx):
     """HK$520: a HK$200 rice cooker and two HK$160 kettles, free delivery."""
-    return Cart([Line(product("T-RICE", 20_000), 1), Line(product("T-KETTLE", 16_000), 2)])
+    return Cart([Line(make_product("T-RICE", 20_000), 1), Line(make_product("T-KETTLE", 16_000), 2)])
 
 
 def make_order(user, cart) -> Order:
@@ -109,13 +91,13 @@ def test_an_order_is_created_from_the_cart_with_a_price_snapshot_and_reserved_st
 
 
 def test_the_delivery_fee_is_added_to_the_total(user, ctx):
-    order = make_order(user, Cart([Line(product("T-SOAP", 3_000), 1)], delivery_fee_cents=4_000))
+    order = make_order(user, Cart([Line(make_product("T-SOAP", 3_000), 1)], delivery_fee_cents=4_000))
     assert (order.subtotal_cents, order.delivery_fee_cents, order.total_cents) == (3_000, 4_000, 7_000)
 
 
 def test_an_order_beyond_stock_is_refused_and_reserves_nothing(user, ctx):
-    plenty = product("T-PLENTY", 1_000, stock=5)
-    scarce = product("T-SCARCE", 1_000, stock=1)
+    plenty = make_product("T-PLENTY", 1_000, stock=5)
+    scarce = make_product("T-SCARCE", 1_000, stock=1)
     with pytest.raises(orders.OutOfStock, match="Test T-SCARCE"):
         make_order(user, Cart([Line(plenty, 2), Line(scarce, 2)]))
     db.session.expire_all()
@@ -129,7 +111,7 @@ def test_an_empty_cart_cannot_be_ordered(user):
 
 
 def test_references_are_unique(user, ctx):
-    item = product("T-MANY", 100, stock=100)
+    item = make_product("T-MANY", 100, stock=100)
     references = {make_order(user, Cart([Line(item, 1)])).reference for _ in range(20)}
     assert len(references) == 20
 
@@ -239,7 +221,7 @@ def test_points_are_redeemed_with_the_order_reference_and_recorded(user, cart, f
 
 
 def test_points_beyond_the_order_are_refused_by_the_shop_before_the_bank(user, ctx, fake):
-    order = paid_order(user, Cart([Line(product("T-CHEAP", 10_000), 1)]), fake)
+    order = paid_order(user, Cart([Line(make_product("T-CHEAP", 10_000), 1)]), fake)
     link_card(order, fake)
     with pytest.raises(pwp.InvalidPoints, match="at most 25,000"):
         orders.apply_points(order, 25_025, fake)
@@ -395,7 +377,7 @@ def test_a_partial_cancel_beyond_the_remaining_quantity_is_refused(user, cart, f
 
 
 def test_cancelling_the_last_item_refunds_the_delivery_fee_too(user, ctx, fake):
-    order = paid_order(user, Cart([Line(product("T-TEA", 3_000), 2)], delivery_fee_cents=4_000), fake)
+    order = paid_order(user, Cart([Line(make_product("T-TEA", 3_000), 2)], delivery_fee_cents=4_000), fake)
     line = order.lines[0]
     orders.cancel_lines(order, {line.id: 1}, fake)
     assert order.refunded_cents == 3_000

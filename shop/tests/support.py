@@ -1,0 +1,31 @@
+"""Test data builders shared by the shop's tests (call inside an app context)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from shop.extensions import db
+from shop.models import Category, Product
+
+
+def make_product(sku: str, price_cents: int, stock: int = 10, name: str | None = None) -> Product:
+    """The test product with this SKU, created (and committed) in the first category if it is not there yet."""
+    existing = db.session.scalar(sa.select(Product).where(Product.sku == sku))
+    if existing is not None:
+        return existing
+    product = Product(
+        sku=sku,
+        slug=sku.lower(),
+        name=name or f"Test {sku}",
+        description="A test product.",
+        category_id=db.session.scalar(sa.select(Category.id).order_by(Category.id)),
+        price_cents=price_cents,
+        stock=stock,
+        image="shop/products/test.svg",
+        created_at=datetime(2026, 11, 26),
+    )
+    db.session.add(product)
+    db.session.commit()
+    return product
