@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -29,6 +31,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def makefile_gunicorn_command(app_spec: str, port: int) -> list[str]:
+    """The Makefile's GUNICORN line exactly as `make demo` runs it (read from the Makefile), bound to one port.
+
+    `make bench` measures the apps under this; the e2e suite uses ``gunicorn_command`` below.
+    """
+    makefile = (ROOT / "Makefile").read_text()
+    match = re.search(r"^GUNICORN\s*=\s*((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no GUNICORN = ... line in {ROOT / 'Makefile'}")
+    line = match.group(1).replace("\\\n", " ").replace("$(BIN)", str(BIN))
+    return [*shlex.split(line), "--bind", f"127.0.0.1:{port}", app_spec]
 
 
 def gunicorn_command(app_spec: str, port: int) -> list[str]:
