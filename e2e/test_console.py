@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from .pages.console import ConsolePage
 from .pages.shop import HAPPY, POWER_BANK, ShopPage
-from .sandbox_api import SandboxApi
+from .sandbox_api import SandboxApi, eventually
 
 
 def test_the_console_phone_shows_the_otp_arrive_while_the_shop_sends_it_and_that_code_links_the_card(
@@ -57,7 +57,11 @@ def test_a_fault_injected_from_the_console_gets_a_calm_message_in_the_shop_and_r
     expect(notice).to_contain_text("Your card payment is complete and your order is confirmed")
     expect(shop.page.get_by_text(re.compile("Traceback|Internal Server Error"))).to_have_count(0)
     expect(shop.points_input).to_have_count(0)
-    assert any(entry["status"] == 503 for entry in sandbox.request_log(path="/pointBalance"))
+    # The request log is written in batches: poll until the faulted call is there.
+    eventually(
+        lambda: any(entry["status"] == 503 for entry in sandbox.request_log(path="/pointBalance")),
+        what="the faulted balance call in the request log",
+    )
 
     console.fault_rules.first.get_by_role("button", name=re.compile("^Remove")).click()
     expect(console.page.get_by_text("No faults: every endpoint behaves normally.")).to_be_visible()

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Flask
 
+from . import request_log
 from .config import DEFAULTS, DEMO_SECRETS
-from .database import configure_engine
+from .database import configure_engine, engine_options, install_request_intent
 from .extensions import csrf, db
 
 __version__ = "0.1.0"
@@ -32,12 +33,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
         f"sqlite:///{Path(app.instance_path) / 'issuer.sqlite3'}"
     )
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    install_request_intent(app)  # before any other hook opens a transaction
+    request_log.init_app(app)
 
     from . import cli, health
     from .api import register_api

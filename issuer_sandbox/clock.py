@@ -7,11 +7,14 @@ Times are naive UTC datetimes throughout the issuer (SQLite has no time zones); 
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 
 from .extensions import db
 from .models import SandboxSetting
 
 CLOCK_OFFSET_KEY = "clock_offset_seconds"
+# Where a request keeps the offset once read: one query per request, one notion of "now" throughout it.
+_REQUEST_CACHE_KEY = "issuer.clock_offset_seconds"
 
 
 def real_utcnow() -> datetime:
@@ -19,9 +22,14 @@ def real_utcnow() -> datetime:
 
 
 def offset_seconds() -> int:
-    """How far the sandbox clock runs ahead of real time."""
+    """How far the sandbox clock runs ahead of real time (read once per request)."""
+    if has_request_context() and _REQUEST_CACHE_KEY in request.environ:
+        return request.environ[_REQUEST_CACHE_KEY]
     value = db.session.scalar(sa.select(SandboxSetting.value).where(SandboxSetting.key == CLOCK_OFFSET_KEY))
-    return int(value) if value else 0
+    offset = int(value) if value else 0
+    if has_request_context():
+        request.environ[_REQUEST_CACHE_KEY] = offset
+    return offset
 
 
 def now() -> datetime:
@@ -39,7 +47,10 @@ def advance(seconds: int) -> int:
         db.session.add(setting)
     setting.value = str(int(setting.value) + seconds)
     db.session.commit()
-    return int(setting.value)
+    offset = int(setting.value)
+    if has_request_context():
+        request.environ[_REQUEST_CACHE_KEY] = offset
+    return offset
 
 
 def iso(moment: datetime) -> str:

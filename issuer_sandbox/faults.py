@@ -7,6 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from .database import writing
 from .extensions import db
 from .models import FaultRule
 
@@ -63,21 +64,34 @@ def take_fault(endpoint: str) -> Fault | None:
     """The oldest live rule of this endpoint, with one use consumed; None when no rule applies.
 
     ``remaining_failures`` counts the calls a rule still affects, whatever the fault; None means until the
-    rule is removed. A rule used up is deleted.
+    rule is removed. A rule used up is deleted. Nearly every call finds no rule: that costs one read,
+    without SQLite's write lock; only spending a counted rule writes, in a transaction of its own (committed).
     """
-    rule = db.session.scalar(
-        sa.select(FaultRule)
-        .where(
-            FaultRule.endpoint == endpoint,
-            sa.or_(FaultRule.remaining_failures.is_(None), FaultRule.remaining_failures > 0),
-        )
-        .order_by(FaultRule.id)
-        .limit(1)
-        .with_for_update()  # PostgreSQL: two concurrent calls must not both spend the last failure
-    )
+    live = sa.or_(FaultRule.remaining_failures.is_(None), FaultRule.remaining_failures > 0)
+    first_live = sa.select(FaultRule).where(FaultRule.endpoint == endpoint, live).order_by(FaultRule.id).limit(1)
+    rule = db.session.scalar(first_live)
     if rule is None:
         return None
-    fault = Fault(
+    if rule.remaining_failures is None:
+        return _fault_of(rule)
+    db.session.rollback()  # a read so far: spend the use in a write transaction
+    with writing():
+        # PostgreSQL: two concurrent calls must not both spend the last failure.
+        rule = db.session.scalar(first_live.with_for_update())
+        if rule is None:  # a concurrent call spent the last use
+            db.session.rollback()
+            return None
+        fault = _fault_of(rule)
+        if rule.remaining_failures is not None:
+            rule.remaining_failures -= 1
+            if rule.remaining_failures <= 0:
+                db.session.delete(rule)
+        db.session.commit()
+    return fault
+
+
+def _fault_of(rule: FaultRule) -> Fault:
+    return Fault(
         rule_id=rule.id,
         endpoint=rule.endpoint,
         latency_ms=max(0, rule.latency_ms or 0),
@@ -85,8 +99,3 @@ def take_fault(endpoint: str) -> Fault | None:
         error_code=rule.error_code,
         drop_response_after_commit=bool(rule.drop_response_after_commit),
     )
-    if rule.remaining_failures is not None:
-        rule.remaining_failures -= 1
-        if rule.remaining_failures <= 0:
-            db.session.delete(rule)
-    return fault

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from . import clock, ledger
+from . import clock, ledger, request_log
 from .extensions import db
 from .models import Card, Cardholder, PartnerClient, Programme
 from .tokens import client_secret_matches, hash_client_secret
@@ -166,6 +166,7 @@ def _secret_matches(client: PartnerClient, secret: str) -> bool:
 
 def reset_database() -> None:
     """Drop every table and seed again: the sandbox's 'reset to seed'."""
+    request_log.writer(current_app).discard()  # calls made before the reset are not in the new log
     db.session.remove()
     db.drop_all()
     db.create_all()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -21,9 +23,35 @@ class InvalidClient(Exception):
     """Unknown client_id or wrong secret (deliberately the same error for both)."""
 
 
+# Expired tokens are deleted by a token call at most once a minute per process, not by every call.
+HOUSEKEEPING_INTERVAL_SECONDS = 60
+_next_housekeeping = 0.0
+
+
+@dataclass(frozen=True)
+class Partner:
+    """The partner a bearer token belongs to: what the rules need of it, read with the token in one query."""
+
+    id: int
+    client_id: str
+    merchant_name: str
+
+
 def token_hash(token: str) -> str:
-    """SHA-256 of a bearer token: the only form in which it is stored (same as api.auth.hash_token)."""
+    """SHA-256 of a bearer token: the only form in which it is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def partner_for_token(token: str, now: datetime) -> Partner | None:
+    """The partner of a live bearer token; None for an unknown or expired one."""
+    row = db.session.execute(
+        sa.select(AccessToken.expires_at, PartnerClient.id, PartnerClient.client_id, PartnerClient.merchant_name)
+        .join(PartnerClient, PartnerClient.id == AccessToken.partner_client_id)
+        .where(AccessToken.token_hash == token_hash(token))
+    ).first()
+    if row is None or row.expires_at <= now:
+        return None
+    return Partner(row.id, row.client_id, row.merchant_name)
 
 
 SECRET_DIGEST_PREFIX = "sha256$"
@@ -65,13 +93,16 @@ def authenticate_client(client_id: str, client_secret: str) -> PartnerClient:
 
 def issue_token(client: PartnerClient, now: datetime, ttl_seconds: int, scope: str = API_SCOPE) -> str:
     """A new random bearer token for the client, valid for ttl_seconds of sandbox time; commits, returns it."""
+    global _next_housekeeping
     token = secrets.token_urlsafe(32)
-    # Housekeeping: tokens of this client that have already expired are of no further use.
+    if time.monotonic() >= _next_housekeeping:
+        _next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL_SECONDS
+        # Tokens of this client that have already expired are of no further use.
+        db.session.execute(
+            sa.delete(AccessToken).where(AccessToken.partner_client_id == client.id, AccessToken.expires_at <= now)
+        )
     db.session.execute(
-        sa.delete(AccessToken).where(AccessToken.partner_client_id == client.id, AccessToken.expires_at <= now)
-    )
-    db.session.add(
-        AccessToken(
+        sa.insert(AccessToken).values(
             token_hash=token_hash(token),
             partner_client_id=client.id,
             scope=scope,

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-import sqlalchemy as sa
 from flask import g, request
 
-from .. import clock
-from ..extensions import db
-from ..models import AccessToken, PartnerClient
+from .. import clock, tokens
 from .errors import ApiError
 
 F = TypeVar("F", bound=Callable)
@@ -21,20 +17,15 @@ F = TypeVar("F", bound=Callable)
 UUID_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def authenticate_bearer(require_client_header: bool = True) -> PartnerClient:
-    """Resolve the bearer token to its partner client, or raise the documented 401/400."""
+def authenticate_bearer(require_client_header: bool = True) -> tokens.Partner:
+    """Resolve the bearer token to its partner (one query), or raise the documented 401/400."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "invalidToken", "Send 'Authorization: Bearer <access_token>'.")
-    access = db.session.scalar(sa.select(AccessToken).where(AccessToken.token_hash == hash_token(token.strip())))
-    if access is None or access.expires_at <= clock.now():
+    client = tokens.partner_for_token(token.strip(), clock.now())
+    if client is None:
         raise ApiError(401, "invalidToken", "The access token is unknown or has expired; request a new one.")
-    client = access.partner_client
     client_header = request.headers.get("client_id")
     if require_client_header and not client_header:
         raise ApiError(401, "invalidClient", "The client_id header is required.")

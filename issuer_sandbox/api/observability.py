@@ -19,9 +19,8 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from .. import clock, faults
+from .. import clock, faults, request_log
 from ..extensions import db
-from ..models import RequestLogEntry
 from .errors import error_response, is_api_request
 
 LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
@@ -69,14 +68,14 @@ def _before_request() -> Response | None:
     g.obs_fault = None
     if not _is_logged() or request.endpoint is None:
         return None
-    # Its own short transaction, ended before the handler starts its own.
+    # Its own short transaction (a read, unless a counted rule is spent), ended before the handler's.
     try:
         fault = faults.take_fault(request.endpoint)
-        db.session.commit()
     except SQLAlchemyError:
-        db.session.rollback()
         current_app.logger.exception("Could not read the fault rules; the call runs without faults.")
         return None
+    finally:
+        db.session.rollback()
     g.obs_fault = fault
     if fault is not None and (fault.error_status or fault.error_code):
         return error_response(
@@ -103,21 +102,24 @@ def _after_request(response: Response) -> Response:
         # After the handler committed and before the response leaves: a client that gives up finds the
         # outcome through the status look-up.
         time.sleep(fault.latency_ms / 1000)
-    entry.fault = fault.label if fault else ""
-    entry.latency_ms = int((time.perf_counter() - g.get("obs_started", time.perf_counter())) * 1000)
+    entry["fault"] = fault.label if fault else ""
+    entry["latency_ms"] = int((time.perf_counter() - g.get("obs_started", time.perf_counter())) * 1000)
     try:
-        entry.at = clock.now()
-        db.session.add(entry)
-        db.session.commit()
-    except SQLAlchemyError:
+        entry["at"] = clock.now()
+    except SQLAlchemyError:  # the clock's setting could not be read: log the call at real time
         db.session.rollback()
-        current_app.logger.exception("Could not write the request log entry.")
+        entry["at"] = clock.real_utcnow()
+    finally:
+        db.session.rollback()
+    # Written in a batch by the log's writer thread, outside this request and its transactions.
+    request_log.writer(current_app).add(entry)
     if fault is not None and fault.drop_response_after_commit:
         return _dropped(response)
     return response
 
 
-def _log_fields(response: Response) -> RequestLogEntry:
+def _log_fields(response: Response) -> dict[str, Any]:
+    """The request log row of this call (column name to value), bodies masked."""
     raw_request = _raw_request_body()
     parsed_request = _parse_json(raw_request)
     idempotency_key = request.headers.get("Idempotency-Key", "")
@@ -128,18 +130,18 @@ def _log_fields(response: Response) -> RequestLogEntry:
                 idempotency_key = value
                 break
     response_text = "" if response.is_streamed else mask_body(response.get_data())
-    return RequestLogEntry(
-        client_id=_client_id()[:64],
-        method=request.method[:8],
-        path=request.path[:300],
-        endpoint=(request.endpoint or "")[:80],
-        status=response.status_code,
-        request_uuid=request.headers.get("uuid", "")[:64],
-        idempotency_key=mask_text(idempotency_key)[:80],
-        replayed=response.headers.get("Idempotent-Replayed", "").lower() == "true",
-        request_body=_request_body(raw_request),
-        response_body=response_text,
-    )
+    return {
+        "client_id": _client_id()[:64],
+        "method": request.method[:8],
+        "path": request.path[:300],
+        "endpoint": (request.endpoint or "")[:80],
+        "status": response.status_code,
+        "request_uuid": request.headers.get("uuid", "")[:64],
+        "idempotency_key": mask_text(idempotency_key)[:80],
+        "replayed": response.headers.get("Idempotent-Replayed", "").lower() == "true",
+        "request_body": _request_body(raw_request),
+        "response_body": response_text,
+    }
 
 
 def _raw_request_body() -> bytes:

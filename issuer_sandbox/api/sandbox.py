@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 from .. import clock, links, seed
 from ..extensions import db
 from ..models import RequestLogEntry, SmsMessage
+from ..request_log import writer as request_log_writer
 from .errors import ApiError
 from .parsing import invalid, json_body, reject_unknown_fields
 
@@ -115,6 +116,7 @@ def reset():
 @sandbox_key_required
 def request_log():
     """The request log, newest first; ?status=&path=&limit= filter it (path matches a part of the path)."""
+    request_log_writer(current_app).flush()  # this worker's own calls first (others' follow within a flush)
     query = sa.select(RequestLogEntry).order_by(RequestLogEntry.id.desc()).limit(_limit())
     status = request.args.get("status", "")
     if status:

@@ -6,11 +6,12 @@ import json
 import re
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from ..console_forms import STATUS_FILTERS, RequestFilterForm, choices
 from ..extensions import db
 from ..models import RequestLogEntry
+from ..request_log import writer as request_log_writer
 from .auth import login_required
 
 bp = Blueprint("console_requests", __name__)
@@ -41,6 +42,7 @@ def pretty_body(body: str) -> str:
 @bp.get("/requests")
 @login_required
 def request_log():
+    request_log_writer(current_app).flush()  # this worker's own calls first (others' follow within a flush)
     form = RequestFilterForm(request.args)
     seen = db.session.scalars(sa.select(RequestLogEntry.status).distinct().order_by(RequestLogEntry.status))
     form.status.choices = choices(STATUS_FILTERS + [(str(code), f"Exactly {code}") for code in seen])

@@ -15,7 +15,6 @@ from flask import Flask
 from werkzeug.security import generate_password_hash
 
 from issuer_sandbox import clock, ledger
-from issuer_sandbox.api.auth import hash_token
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import (
     AccessToken,
@@ -27,6 +26,7 @@ from issuer_sandbox.models import (
     RedemptionReversal,
     RewardLink,
 )
+from issuer_sandbox.tokens import token_hash as hash_token
 
 from .conftest import CLIENT_ID, PartnerApi
 

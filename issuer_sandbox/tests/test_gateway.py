@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from issuer_sandbox import clock, payments, statement
+from issuer_sandbox import clock, payments, request_log, statement
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import (
     Card,
@@ -876,6 +876,7 @@ def test_stored_payment_response_is_the_replayed_json(app, api):
 def test_the_request_log_never_holds_the_card_number_or_cvc(app, api):
     pay(api, payment_body(app, cvc="987"), key="k-1")
 
+    request_log.writer(app).flush()
     with app.app_context():
         entries = db.session.scalars(sa.select(RequestLogEntry).where(RequestLogEntry.path == PAYMENTS)).all()
         logged = " ".join(f"{entry.request_body} {entry.response_body}" for entry in entries)

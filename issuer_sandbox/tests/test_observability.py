@@ -18,7 +18,7 @@ import requests
 import sqlalchemy as sa
 from flask import jsonify
 
-from issuer_sandbox import clock, create_app, faults
+from issuer_sandbox import clock, create_app, faults, request_log
 from issuer_sandbox.api.observability import mask_text, mask_value
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import FaultRule, RequestLogEntry, SmsMessage
@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def log_entries(app) -> list[RequestLogEntry]:
+    """The request log as written, once this process's buffered rows are flushed."""
+    request_log.writer(app).flush()
     with app.app_context():
         entries = db.session.scalars(sa.select(RequestLogEntry).order_by(RequestLogEntry.id)).all()
         db.session.expunge_all()
