@@ -58,8 +58,10 @@ test: $(VENV)/.installed-test chromium
 	@$(BIN)/python -m pytest -n auto $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "No tests were collected."; status=0; fi; exit $$status
 
+# Load figures of both apps against a bare-Flask floor (wrk; SQLite, and PostgreSQL where one can be had).
+# Iterate with `make bench BENCH_ARGS=--quick`; see `.venv/bin/python e2e/bench.py --help`.
 bench: $(VENV)/.installed
-	$(BIN)/python e2e/bench.py
+	$(BIN)/python e2e/bench.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

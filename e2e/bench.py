@@ -1,158 +1,249 @@
-"""Benchmark the issuer sandbox and the shop over loopback: `make bench` (or `python e2e/bench.py --requests 200`).
+"""Benchmark both apps under load: `make bench` (or `python e2e/bench.py --quick` while iterating).
 
-Starts the issuer under gunicorn with the Makefile's own GUNICORN line (free port, temporary SQLite file,
-seeded), then measures token, balance, redemption and reversal calls from 4 concurrent clients: latency
-p50/p95, throughput, and the gunicorn processes' peak RSS (VmHWM from /proc).
+What it measures, all in one run, every throughput as a ratio to a floor measured in the same run:
 
-Then starts the shop the same way (its own seeded SQLite file, SHOP_ISSUER_URL pointing at that issuer) and
-measures its pages from 4 concurrent shoppers (home, a category, search, a product, a filled cart, the sign-in
-POST), then times complete Pay with Points checkouts over HTTP, one after another, through the real forms (a
-fresh shopper each, the OTP read from the sandbox's SMS outbox), per step and for the whole journey.
+- The floor: a bare Flask app (e2e/bench_floor.py) answering a small JSON body, always under
+  `gunicorn --worker-class gthread --workers 2 --threads 8` (fixed: the apps' server settings cannot move it).
+- The issuer and the shop under the Makefile's GUNICORN line (read from the Makefile, as `make demo` runs them),
+  loaded by wrk (2 threads, 16 connections, --duration seconds per figure, e2e/bench_wrk.lua): token, points
+  balance and redemption (each at 1, 4, 16 and 64 connections: how cost grows), partial reversal; the shop's
+  home, a category, a search and a product page.
+- 20 concurrent shoppers, each a whole first-time Pay with Points checkout over HTTP through the shop's real forms
+  with a test cardholder of its own (created through the sandbox API), timed per step; afterwards the points the
+  issuer debited must equal the points on the shop's orders.
+- The request log (after a clean SIGTERM stop, every call wrk completed must be logged), the ledger check
+  (`flask --app issuer_sandbox ledger-check`), one redemption's SQL statement count (e2e/bench_statements.py)
+  and both apps' peak RSS.
+- The same on PostgreSQL (BENCH_POSTGRES_URL, else TEST_POSTGRES_URL, else, as root, .ci/start-postgres), in
+  columns beside the SQLite ones; skipped with the reason when none can be had.
+- Before all that, the per-endpoint latency tables of 4 concurrent Python clients (requests), as before.
 
-Prints the tables and exits 0; it asserts nothing about timing, but exits 1 if any request failed unexpectedly.
-Not a test: pytest does not collect it.
+Exits 1 when anything failed (a non-2xx answer, a socket error or timeout, a failed checkout, unequal points, an
+unlogged call, an unclean ledger check), 2 when wrk is missing and cannot be installed; missed goals are shown in
+the table and listed, never a failure. Not a test: pytest does not collect it.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import base64
 import html
+import json
+import math
 import os
 import re
-import shlex
+import secrets
+import shutil
 import signal
-import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-CLIENT_ID = "harbour-mall"
-CLIENT_SECRET = "harbour-mall-secret"
-SANDBOX_KEY = "demo-sandbox-key"
-TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python e2e/bench.py` finds the e2e package
+
+from e2e.harness import (  # noqa: E402
+    BIN,
+    ROOT,
+    AppProcess,
+    base_env,
+    free_port,
+    makefile_gunicorn_command,
+    seed,
+)
+from e2e.sandbox_api import CLIENT_ID, CLIENT_SECRET, PartnerApi, SandboxApi  # noqa: E402
+
+LUA_SCRIPT = ROOT / "e2e" / "bench_wrk.lua"
+STATEMENTS_SCRIPT = ROOT / "e2e" / "bench_statements.py"
+# Fixed, never the Makefile's line: the floor must not move when the apps' server settings change.
+FLOOR_GUNICORN = [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "2", "--threads", "8"]
+FLOOR_APP = "e2e.bench_floor:app"
+
+CONNECTIONS = 16
+GROWTH_CONNECTIONS = (1, 4, 16, 64)
+WRK_THREADS = 2
+WRK_TIMEOUT = "5s"
+SHOPPERS = 20
 REWARDS = "/v1/apac/rewards"
-HAPPY_CARD = {"last4": "8741", "phone": "91234567"}
-POINTS_PER_REDEMPTION = 1000  # the Rewards minimum; 25-point increments; reversed right after
+REDEMPTION_POINTS, REDEMPTION_AMOUNT = 1000, "520.00"  # the Rewards minimum (25-point increments)
+REVERSAL_POINTS = 25  # partial reversals of the big redemptions: 25 x 0.004 = HK$0.10, whole cents
+BIG_REDEMPTION_POINTS = 1_000_000  # the Rewards programme's most per redemption (HK$4,000)
+BENCH_CARD_POINTS = 100_000_000  # the most a test cardholder may open with; topped up as redemptions use it
+TOP_UP_POINTS = 100_000_000  # the most one sandbox adjustment may add
+JOURNEY_CARD_POINTS = 50_000
+TODAY_STATEMENTS, STATEMENTS_GOAL = 30, 10
+TODAY_RSS_MIB = {"issuer": 148, "shop": 227}
+PG_DATABASES = {"issuer": "pwp_bench_issuer", "shop": "pwp_bench_shop", "statements": "pwp_bench_statements"}
 
 
-def gunicorn_command(port: int, app_spec: str = "issuer_sandbox:create_app()") -> list[str]:
-    """The Makefile's GUNICORN line (so the benchmark runs what `make demo` runs), bound to one port."""
-    makefile = (ROOT / "Makefile").read_text()
-    match = re.search(r"^GUNICORN\s*=\s*((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
-    if match is None:
-        raise SystemExit("bench: no GUNICORN line in the Makefile")
-    line = match.group(1).replace("\\\n", " ").replace("$(BIN)", str(BIN))
-    return [*shlex.split(line), "--bind", f"127.0.0.1:{port}", app_spec]
+class BenchError(RuntimeError):
+    """Something the bench needs did not work: reported, and the run fails."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def note(message: str) -> None:
+    print(message, flush=True)
 
 
-# --- The server ---------------------------------------------------------------------------------
+# --- wrk ----------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """The wrk binary; as root it is installed from the Debian packages where missing, otherwise exit 2."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        print("bench: wrk (the HTTP load generator) is missing: run 'sudo apt-get install -y wrk'", file=sys.stderr)
+        sys.exit(2)
+    note("bench: installing wrk (apt-get install -y wrk)")
+    if subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], stdout=subprocess.DEVNULL, check=False)
+    found = shutil.which("wrk")
+    if not found:
+        print("bench: wrk could not be installed (apt-get install -y wrk failed)", file=sys.stderr)
+        sys.exit(2)
+    return found
 
 
 @dataclass
-class Server:
-    process: subprocess.Popen
-    url: str
-    log_path: Path
+class WrkResult:
+    """One wrk figure, from the JSON line bench_wrk.lua's done() prints."""
 
-    def stop(self) -> None:
-        """SIGTERM the gunicorn process group, SIGKILL it if it lingers."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+    name: str
+    kind: str  # what the request log calls it: token, balance, redemption, reversal; "page" for the shop
+    connections: int
+    tag: str  # the first 8 hex digits of every uuid header this figure sent
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
 
-    def pids(self) -> list[int]:
-        """The gunicorn master and its workers."""
-        children = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                # The command name may hold spaces; the parent pid is the 2nd field after its ')'.
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    children.append(int(entry.name))
-        return [self.process.pid, *sorted(children)]
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def error_text(self) -> str:
+        parts = [
+            f"{count} {'non-2xx answers' if name == 'status' else name + ' errors'}"
+            for name, count in self.errors.items()
+            if count
+        ]
+        return ", ".join(parts)
 
 
-def start_server(workdir: Path) -> Server:
-    """The issuer sandbox on a free port with a fresh seeded SQLite file."""
-    env = {
-        **os.environ,
-        "ISSUER_ENV": "demo",
-        "ISSUER_DATABASE_URL": f"sqlite:///{workdir / 'issuer.sqlite3'}",
-    }
-    return start_app("issuer_sandbox", env, workdir / "gunicorn.log")
+class Wrk:
+    def __init__(self, binary: str, duration: int) -> None:
+        self.binary = binary
+        self.duration = duration
 
-
-def start_shop(workdir: Path, issuer_url: str) -> Server:
-    """The shop on a free port with a fresh seeded SQLite file, talking to the benchmark's issuer."""
-    # The caller's SHOP_*/FLASK_* settings must not point the shop at someone else's data or issuer.
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("SHOP_", "FLASK_"))}
-    env |= {
-        "SHOP_ENV": "demo",
-        "SHOP_DATABASE_URL": f"sqlite:///{workdir / 'shop.sqlite3'}",
-        "SHOP_ISSUER_URL": issuer_url,
-    }
-    return start_app("shop", env, workdir / "shop-gunicorn.log")
-
-
-def start_app(module: str, env: dict[str, str], log_path: Path) -> Server:
-    """`flask --app <module> seed`, then gunicorn on a free port; returns once GET /healthz answers 200."""
-    subprocess.run(
-        [str(BIN / "flask"), "--app", module, "seed"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    port = free_port()
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            gunicorn_command(port, f"{module}:create_app()"),
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    def run(self, name: str, kind: str, url: str, mode: str, args: list[str], connections: int) -> WrkResult:
+        tag = secrets.token_hex(4)
+        command = [
+            self.binary,
+            f"-t{min(WRK_THREADS, connections)}",
+            f"-c{connections}",
+            f"-d{self.duration}s",
+            "--latency",
+            "--timeout",
+            WRK_TIMEOUT,
+            "-s",
+            str(LUA_SCRIPT),
+            url,
+            "--",
+            mode,
+            tag,
+            *args,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=self.duration + 120)
+        line = next((row for row in done.stdout.splitlines() if row.startswith("WRK_JSON ")), None)
+        if done.returncode != 0 or line is None:
+            raise BenchError(f"wrk for {name} failed ({done.returncode}): {(done.stderr or done.stdout)[-1000:]}")
+        data = json.loads(line.removeprefix("WRK_JSON "))
+        result = WrkResult(
+            name=name,
+            kind=kind,
+            connections=connections,
+            tag=tag,
+            requests=data["requests"],
+            seconds=data["duration_us"] / 1e6,
+            p50_ms=data["p50_us"] / 1000,
+            p90_ms=data["p90_us"] / 1000,
+            p99_ms=data["p99_us"] / 1000,
+            max_ms=data["max_us"] / 1000,
+            errors=data["errors"],
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"bench: gunicorn ({module}) exited early:\n{log_path.read_text()[-3000:]}")
+        note(
+            f"  {name:<28} {result.rate:8.0f} req/s  p50 {result.p50_ms:6.1f}  p99 {result.p99_ms:7.1f} ms"
+            + (f"  FAILED: {result.error_text()}" if result.error_text() else "")
+        )
+        return result
+
+
+# --- The servers --------------------------------------------------------------------------------
+
+
+def start(app: AppProcess, command: list[str], env: dict[str, str]) -> AppProcess:
+    atexit.register(app.stop)  # if the bench dies before it stops them
+    app.start(command, env)
+    app.wait_healthy()
+    return app
+
+
+def stop_cleanly(app: AppProcess, timeout: float = 60) -> str | None:
+    """SIGTERM to the gunicorn master alone (a graceful stop: it lets its workers finish and exit as they would in
+    production); SIGKILL whatever is left afterwards. Returns what went wrong, or None."""
+    process = app.process
+    problem = None
+    if process is None:
+        return f"{app.name} was not running"
+    if process.poll() is not None:
+        problem = f"{app.name} had exited with {process.returncode} before it was stopped"
+    else:
+        process.send_signal(signal.SIGTERM)
         try:
-            if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)  # polling a process that is starting
-    server.stop()
-    raise SystemExit(f"bench: {module} did not become healthy in 30 s:\n{log_path.read_text()[-3000:]}")
+            returncode = process.wait(timeout=timeout)
+            if returncode != 0:
+                problem = f"{app.name} exited with {returncode} on SIGTERM"
+        except subprocess.TimeoutExpired:
+            problem = f"{app.name} did not stop within {timeout:.0f} s of SIGTERM"
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # workers that outlived their master, if any
+    except ProcessLookupError:
+        pass
+    app.stop()  # reaps and closes the log
+    return problem
+
+
+def process_tree(pid: int) -> list[int]:
+    """The gunicorn master and its workers."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The command name may hold spaces; the parent pid is the 2nd field after its ')'.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return [pid, *sorted(children)]
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -165,69 +256,180 @@ def peak_rss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-# --- The client ---------------------------------------------------------------------------------
+def rss_of(app: AppProcess) -> dict[int, int]:
+    return {pid: peak_rss_kib(pid) for pid in process_tree(app.process.pid)} if app.process else {}
 
 
-class Partner:
-    """One benchmark client: its own HTTP session (keep-alive) and the partner headers."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-        self.token = ""
-
-    def get_token(self) -> requests.Response:
-        response = self.session.post(
-            f"{self.url}{TOKEN_PATH}",
-            data={"grant_type": "client_credentials", "scope": "/api"},
-            auth=(CLIENT_ID, CLIENT_SECRET),
-            timeout=30,
-        )
-        response.raise_for_status()
-        self.token = response.json()["access_token"]
-        return response
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self.token}",
-            "client_id": CLIENT_ID,
-            "uuid": str(uuid.uuid4()),
-            "Accept": "application/json",
-        }
-
-    def call(self, method: str, path: str, json: dict | None = None) -> requests.Response:
-        response = self.session.request(method, f"{self.url}{path}", json=json, headers=self.headers(), timeout=30)
-        if response.status_code >= 400:
-            raise RuntimeError(f"{method} {path} -> {response.status_code} {response.text[:300]}")
-        return response
+def rss_line(rss: dict[int, int]) -> str:
+    if not rss:
+        return "peak RSS: not measured"
+    master, *workers = rss
+    return (
+        f"peak RSS (VmHWM): master {rss[master] / 1024:.1f} MiB; "
+        + ", ".join(f"worker {pid} {rss[pid] / 1024:.1f} MiB" for pid in workers)
+        + f"; total {sum(rss.values()) / 1024:.1f} MiB"
+    )
 
 
-def link_happy_card(partner: Partner) -> str:
-    """Enrol the happy card, read the OTP from the sandbox's SMS outbox and activate: an ACTIVE link code."""
-    enrol = partner.call(
+# --- Databases ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Backend:
+    """Where both apps keep their data for one column of the table."""
+
+    name: str  # SQLite | PostgreSQL
+    issuer_url: str  # SQLAlchemy URLs, as ISSUER_DATABASE_URL / SHOP_DATABASE_URL take them
+    shop_url: str
+    statements_url: str | None  # an empty database for bench_statements.py; None: its own temporary SQLite
+
+    def connect(self, url: str) -> Any:
+        """A DB-API connection (the bench reads the apps' tables directly; it never imports their code)."""
+        if url.startswith("sqlite:///"):
+            return sqlite3.connect(url.removeprefix("sqlite:///"))
+        import psycopg
+
+        return psycopg.connect(libpq_url(url))
+
+
+def libpq_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme=parts.scheme.split("+", 1)[0]))
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def postgres_admin_url() -> tuple[str | None, str]:
+    """A PostgreSQL URL whose role may create databases, and where it came from (or why there is none)."""
+    for variable in ("BENCH_POSTGRES_URL", "TEST_POSTGRES_URL"):
+        if os.environ.get(variable):
+            return os.environ[variable], variable
+    if os.geteuid() != 0:
+        return None, "neither BENCH_POSTGRES_URL nor TEST_POSTGRES_URL is set, and only root may start the local one"
+    started = subprocess.run([str(ROOT / ".ci" / "start-postgres")], capture_output=True, text=True, timeout=600)
+    lines = started.stdout.strip().splitlines()
+    if started.returncode != 0 or not lines:
+        return None, f".ci/start-postgres failed ({started.returncode}): {started.stderr.strip()[-500:]}"
+    return lines[-1].strip(), ".ci/start-postgres"
+
+
+def fresh_postgres(admin_url: str) -> Backend:
+    """Drop and create the bench's own databases (the admin URL's role owns them) and name them."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(admin_url), autocommit=True, connect_timeout=10) as connection:
+        for name in PG_DATABASES.values():
+            # Not WITH (FORCE): a non-superuser may not end an autovacuum worker; retry while one finishes.
+            for attempt in range(40):
+                try:
+                    connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    break
+                except psycopg.OperationalError:
+                    if attempt == 39:
+                        raise
+                    time.sleep(0.25)
+            connection.execute(f'CREATE DATABASE "{name}"')
+    return Backend(
+        "PostgreSQL",
+        with_database(admin_url, PG_DATABASES["issuer"]),
+        with_database(admin_url, PG_DATABASES["shop"]),
+        with_database(admin_url, PG_DATABASES["statements"]),
+    )
+
+
+def ledger_check(issuer_database_url: str) -> tuple[bool, str]:
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "issuer_sandbox", "ledger-check"],
+        cwd=ROOT,
+        env=base_env() | {"ISSUER_DATABASE_URL": issuer_database_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode == 0, " ".join((done.stdout + done.stderr).split())[-600:]
+
+
+def statement_count(database_url: str | None) -> tuple[int, int]:
+    """(statements, of which transaction control) of one redemption POST, from bench_statements.py."""
+    command = [sys.executable, str(STATEMENTS_SCRIPT)] + (["--database-url", database_url] if database_url else [])
+    done = subprocess.run(command, cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=300)
+    line = next((row for row in done.stdout.splitlines() if row.startswith("STATEMENTS ")), None)
+    if done.returncode != 0 or line is None:
+        raise BenchError(f"bench_statements.py failed ({done.returncode}): {(done.stderr or done.stdout)[-1500:]}")
+    data = json.loads(line.removeprefix("STATEMENTS "))
+    return data["statements"], data["control"]
+
+
+REQUEST_LOG_QUERY = """
+SELECT substr(request_uuid, 1, 8) AS tag,
+       CASE WHEN path LIKE '%/pointBalance' THEN 'balance'
+            WHEN path LIKE '%/redemption/reversals' THEN 'reversal'
+            WHEN method = 'POST' AND path LIKE '%/redemption' THEN 'redemption'
+            WHEN path LIKE '%/oauth2/token/%' THEN 'token'
+            ELSE 'other' END AS kind,
+       COUNT(*) AS logged,
+       SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 1 ELSE 0 END) AS ok
+FROM request_log
+GROUP BY 1, 2
+"""
+
+
+# --- Partner API and sandbox helpers ------------------------------------------------------------
+
+
+def call(partner: PartnerApi, method: str, path: str, body: dict | None = None) -> requests.Response:
+    response = partner.request(method, path, json=body)
+    if response.status_code >= 300:
+        raise BenchError(f"{method} {path} -> {response.status_code} {response.text[:300]}")
+    return response
+
+
+class BenchSandbox(SandboxApi):
+    """SandboxApi plus the test cardholders the bench creates."""
+
+    def create_cardholder(self, name: str, mobile: str, points: int, credit_limit: str = "50000.00") -> dict:
+        body = {"name": name, "mobile": mobile, "programme": "REWARDS", "points": points, "creditLimit": credit_limit}
+        return self._call("POST", "/cardholders", json=body, expected=(201,))
+
+
+def link_card(partner: PartnerApi, sandbox: SandboxApi, last4: str, mobile: str, customer: str) -> str:
+    """Enrol the card, read the OTP from the sandbox's SMS outbox and activate: an ACTIVE link code."""
+    enrol = call(
+        partner,
         "POST",
         f"{REWARDS}/linkage",
         {
-            "lastFourDigitsCardNumber": HAPPY_CARD["last4"],
-            "citiCardHolderPhoneNumber": HAPPY_CARD["phone"],
-            "merchantCustomerReferenceId": "BENCH-1",
+            "lastFourDigitsCardNumber": last4,
+            "citiCardHolderPhoneNumber": mobile,
+            "merchantCustomerReferenceId": customer,
         },
     ).json()
-    code = enrol["rewardLinkCode"]
     if enrol["linkStatus"] != "ACTIVE":
-        outbox = partner.session.get(
-            f"{partner.url}/sandbox/api/sms",
-            params={"phone": HAPPY_CARD["phone"]},
-            headers={"X-Sandbox-Key": SANDBOX_KEY},
-            timeout=30,
-        )
-        outbox.raise_for_status()
-        otp = re.search(r"\b(\d{6})\b", outbox.text).group(1)  # newest message first
-        partner.call("PUT", f"{REWARDS}/{code}/activations", {"linkageConfirmationCode": otp})
-    return code
+        otp = sandbox.latest_otp(mobile)
+        call(partner, "PUT", f"{REWARDS}/{enrol['rewardLinkCode']}/activations", {"linkageConfirmationCode": otp})
+    return enrol["rewardLinkCode"]
 
 
-# --- Measuring ----------------------------------------------------------------------------------
+def redemption_body(reference: str, points: int, amount: str) -> dict:
+    return {
+        "transactionReferenceNumber": reference,
+        "redemptionOrder": {
+            "transactionAmount": amount,
+            "currencyCode": "HKD",
+            "pointsToRedeem": points,
+            "transactionDescription": f"Benchmark {reference}",
+        },
+    }
+
+
+def unique_mobile(first_digit: int, index: int) -> str:
+    """An 8-digit Hong Kong mobile (4 to 9 first) no seeded cardholder has (they all start with 9)."""
+    return f"{first_digit}{secrets.randbelow(1000):03d}{index:04d}"
+
+
+# --- The requests-based latency tables (4 concurrent Python clients) ------------------------------
 
 
 @dataclass
@@ -236,20 +438,24 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds
     wall: float = 0.0
     errors: int = 0
-    rate: bool = True  # False: no req/s column (steps of sequential journeys share one wall time)
+    rate: bool = True  # False: no req/s column
+
+    def percentile(self, fraction: float) -> float:
+        """Nearest-rank percentile, in ms."""
+        ms = sorted(latency * 1000 for latency in self.latencies)
+        return ms[max(0, math.ceil(fraction * len(ms)) - 1)] if ms else 0.0
 
     def row(self) -> list[str]:
         ms = sorted(latency * 1000 for latency in self.latencies)
         if not ms:
             return [self.name, "0", str(self.errors), "-", "-", "-", "-"]
-        p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
         throughput = len(ms) / self.wall if self.wall else 0
         return [
             self.name,
             str(len(ms)),
             str(self.errors),
             f"{statistics.median(ms):.1f}",
-            f"{p95:.1f}",
+            f"{self.percentile(0.95):.1f}",
             f"{ms[-1]:.1f}",
             (f"{throughput:.0f}" if throughput >= 10 else f"{throughput:.2f}") if self.rate else "-",
         ]
@@ -267,7 +473,7 @@ def run_concurrently(
         for index in range(per_client):
             try:
                 step(client, offset + index, local)
-            except (requests.RequestException, RuntimeError) as error:
+            except (requests.RequestException, RuntimeError, AssertionError) as error:
                 local[names[0]].errors += 1
                 print(f"bench: {error}", file=sys.stderr)
         with lock:
@@ -287,16 +493,48 @@ def run_concurrently(
     return results
 
 
-def timed(results: dict[str, Result], name: str, call: Callable[[], requests.Response]) -> requests.Response:
+def timed(results: dict[str, Result], name: str, action: Callable[[], requests.Response]) -> requests.Response:
     started = time.perf_counter()
-    response = call()
+    response = action()
     results[name].latencies.append(time.perf_counter() - started)
     return response
 
 
-# --- The shop -----------------------------------------------------------------------------------
+def issuer_table(issuer_url: str, sandbox: SandboxApi, clients: int, per_client: int) -> list[Result]:
+    """Token, balance and redemption + reversal pairs on the happy card from `clients` Python clients."""
+    partners = [PartnerApi(issuer_url) for _ in range(clients)]
+    link = link_card(partners[0], sandbox, "8741", "91234567", "BENCH-TABLE")
+    for partner in partners:  # warm up: a token each, connections open
+        call(partner, "GET", f"{REWARDS}/{link}/pointBalance")
 
-HAPPY_CARD_NUMBER = "4966 0100 0000 8741"
+    def token(partner: PartnerApi, _index: int, local: dict[str, Result]) -> None:
+        response = timed(local, "token", partner.fetch_token)
+        if response.status_code != 200:
+            raise BenchError(f"token -> {response.status_code} {response.text[:300]}")
+
+    run_id = secrets.token_hex(4)
+
+    def redeem_and_reverse(partner: PartnerApi, index: int, local: dict[str, Result]) -> None:
+        reference = f"BENCH-{run_id}-{index}"
+        body = redemption_body(reference, REDEMPTION_POINTS, REDEMPTION_AMOUNT)
+        order = timed(local, "redemption", lambda: call(partner, "POST", f"{REWARDS}/{link}/redemption", body)).json()
+        reversal = {"orderId": order["orderId"], "reversalReferenceNumber": f"{reference}-R"}
+        reversal["pointsToReverse"] = REDEMPTION_POINTS
+        timed(local, "reversal", lambda: call(partner, "POST", f"{REWARDS}/redemption/reversals", reversal))
+
+    results = list(run_concurrently(partners, per_client, token, ["token"]).values())
+    results += run_concurrently(
+        partners,
+        per_client,
+        lambda p, i, r: timed(r, "balance", lambda: call(p, "GET", f"{REWARDS}/{link}/pointBalance")),
+        ["balance"],
+    ).values()
+    results += run_concurrently(partners, per_client, redeem_and_reverse, ["redemption", "reversal"]).values()
+    return results
+
+
+# --- The shop over HTTP -------------------------------------------------------------------------
+
 PRODUCT_SLUG = "jasmine-rice-5kg"  # HK$89.90 with 60 in stock: enough for every journey
 CART_PRODUCTS = ("jasmine-rice-5kg", "premium-light-soy-sauce")
 CATEGORY_PAGES = ("/category/supermarket", "/category/electronics?sort=price_asc", "/category/toys?sort=price_desc")
@@ -306,6 +544,13 @@ SEARCHES = (
     "/search?q=headphones&sort=price_desc&page=1",
     "/search?q=hiking&sort=price_asc&page=2",
     "/search?q=&sort=price_desc&page=2",  # every product, second page
+)
+# The pages wrk loads, one each.
+SHOP_FIGURES = (
+    ("home", "/"),
+    ("category", "/category/supermarket"),
+    ("search", "/search?q=rice&sort=relevance&page=1"),
+    ("product", f"/product/{PRODUCT_SLUG}"),
 )
 SIGN_IN = {"email": "chan.taiman@example.com", "password": "demo1234"}  # a seeded demo shopper
 SHOP_PASSWORD = "bench-password-1234"
@@ -400,7 +645,7 @@ def sign_in_once(shopper: Shopper, local: dict[str, Result]) -> None:
         raise RuntimeError(f"shop POST /account/sign-in did not sign in ({describe(response)})")
 
 
-def bench_shop_pages(shop_url: str, clients: int, per_client: int) -> list[Result]:
+def shop_table(shop_url: str, clients: int, per_client: int) -> list[Result]:
     shoppers = [Shopper(shop_url) for _ in range(clients)]
     for shopper in shoppers:  # warm up: connections open, workers' first requests done, a cart to show
         shopper.get("/")
@@ -425,10 +670,7 @@ def bench_shop_pages(shop_url: str, clients: int, per_client: int) -> list[Resul
     ]
     signers = [Shopper(shop_url) for _ in range(clients)]
     results += run_concurrently(
-        signers,
-        per_client,
-        lambda c, i, r: sign_in_once(c, r),
-        ["shop: sign-in POST"],
+        signers, per_client, lambda c, i, r: sign_in_once(c, r), ["shop: sign-in POST"]
     ).values()
     return results
 
@@ -443,41 +685,24 @@ JOURNEY_STEPS = (
     "verify code",
     "use points",
 )
+# Steps with the p99 goal: the shopper's own steps after sign-up (not reading the SMS, which is the tester's).
+JOURNEY_GOAL_STEPS = ("add to cart", "delivery", "card payment", "send code", "verify code", "use points")
 
 
-class Sandbox:
-    """The issuer's sandbox controls the journeys need: the SMS outbox, the happy card's points, reset."""
-
-    def __init__(self, issuer_url: str) -> None:
-        self.url = f"{issuer_url}/sandbox/api"
-        self.session = requests.Session()
-        self.session.headers["X-Sandbox-Key"] = SANDBOX_KEY
-
-    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = self.session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
-        if response.status_code >= 400:
-            raise RuntimeError(f"sandbox {method} {path} -> {response.status_code} {response.text[:300]}")
-        return response
-
-    def latest_otp(self, phone: str) -> str:
-        messages = self._call("GET", "/sms", params={"phone": phone}).json()  # newest first
-        if not messages:
-            raise RuntimeError(f"no SMS reached {phone}")
-        otp = messages[0].get("otp") or re.search(r"\b(\d{6})\b", messages[0]["body"]).group(1)
-        return otp
-
-    def happy_card_points(self) -> int:
-        return self._call("GET", f"/cards/{HAPPY_CARD['last4']}").json()["pointsBalance"]
-
-    def reset(self) -> None:
-        self._call("POST", "/reset")
+@dataclass
+class JourneyCard:
+    last4: str
+    number: str
+    holder: str
+    mobile: str
+    opening_points: int
 
 
-def checkout_journey(shop_url: str, sandbox: Sandbox, name: str, times: dict[str, float]) -> int:
-    """One Pay with Points checkout through the shop's real forms; each step's seconds go in `times`.
+def checkout_journey(shop_url: str, sandbox: SandboxApi, name: str, card: JourneyCard, times: dict) -> int:
+    """One first-time Pay with Points checkout through the shop's real forms; each step's seconds go in `times`.
 
     A step is what a shopper waits for: its form page if not already on screen, the POST, and the redirect's
-    page. Returns the points used.
+    page. Returns the points the order page says were used.
     """
     shopper = Shopper(shop_url)
     order_path = r"/checkout/([^/]+)"
@@ -494,7 +719,7 @@ def checkout_journey(shop_url: str, sandbox: Sandbox, name: str, times: dict[str
         lambda: shopper.submit(
             shopper.get("/account/sign-up"),
             "/account/sign-up",
-            {"name": "Bench Shopper", "email": email, "phone": HAPPY_CARD["phone"]}
+            {"name": "Bench Shopper", "email": email, "phone": card.mobile}
             | {"password": SHOP_PASSWORD, "confirm": SHOP_PASSWORD},
             expect_path="/",
         ),
@@ -514,207 +739,620 @@ def checkout_journey(shop_url: str, sandbox: Sandbox, name: str, times: dict[str
     )
     base = re.fullmatch(f"({order_path})/payment", urlsplit(payment_page.url).path).group(1)
     reference = base.rsplit("/", 1)[1]
-    card = {"card_number": HAPPY_CARD_NUMBER, "expiry": "12/30", "cvc": "123", "holder_name": "CHAN TAI MAN"}
-    points_page = step("card payment", lambda: shopper.submit(payment_page, f"{base}/payment", card, f"{base}/points"))
+    fields = {"card_number": card.number, "expiry": "12/30", "cvc": "123", "holder_name": card.holder}
+    points_page = step(
+        "card payment", lambda: shopper.submit(payment_page, f"{base}/payment", fields, f"{base}/points")
+    )
     otp_page = step(
         "send code",
-        lambda: shopper.submit(
-            points_page, f"{base}/points/send-code", {"phone": HAPPY_CARD["phone"]}, f"{base}/points"
-        ),
+        lambda: shopper.submit(points_page, f"{base}/points/send-code", {"phone": card.mobile}, f"{base}/points"),
     )
-    otp = step("read OTP (sandbox)", lambda: sandbox.latest_otp(HAPPY_CARD["phone"]))
+    otp = step("read OTP (sandbox)", lambda: sandbox.latest_otp(card.mobile))
     offer_page = step(
         "verify code", lambda: shopper.submit(otp_page, f"{base}/points/verify", {"otp": otp}, f"{base}/points")
     )
     # "Use points" with the amount the page suggests (the most this order can take).
-    fields = form_fields(offer_page, f"{base}/points/redeem")
-    points = int(fields.get("points") or 0)
+    redeem = form_fields(offer_page, f"{base}/points/redeem")
+    points = int(redeem.get("points") or 0)
     order_page = step(
         "use points",
-        lambda: shopper.post(f"{base}/points/redeem", fields | {"submit": "Use points"}, f"/orders/{reference}"),
+        lambda: shopper.post(f"{base}/points/redeem", redeem | {"submit": "Use points"}, f"/orders/{reference}"),
     )
     if f"{points:,} points used" not in order_page.text:
         raise RuntimeError(f"order {reference}: no '{points:,} points used' on the order page ({describe(order_page)})")
     return points
 
 
-def bench_journeys(shop_url: str, issuer_url: str, journeys: int) -> tuple[list[Result], int, int]:
-    """Sequential checkouts. Returns per-step results (the whole journey last), points used, sandbox resets."""
-    sandbox = Sandbox(issuer_url)
-    results = {label: Result(f"checkout: {label}", rate=False) for label in JOURNEY_STEPS}
-    total = Result("checkout: whole journey")
-    run_id = uuid.uuid4().hex[:8]
-    points_used = resets = 0
-    wall = 0.0
-    for index in range(journeys):
-        if sandbox.happy_card_points() < POINTS_PER_REDEMPTION:
-            sandbox.reset()  # the happy card ran out: back to its seeded 120,000 points (not timed)
-            resets += 1
+@dataclass
+class Journeys:
+    steps: dict[str, Result]
+    whole: Result
+    cards: list[JourneyCard]
+    points_on_pages: int
+    failures: list[str]
+    debited: int | None = None  # on the issuer, over the journeys' cards: read while it still runs
+
+
+def concurrent_journeys(shop_url: str, issuer_url: str, shoppers: int) -> Journeys:
+    """`shoppers` threads, each one whole first-time checkout with a test cardholder of its own, started at once."""
+    sandbox = BenchSandbox(issuer_url)
+    run_id = secrets.token_hex(4)
+    first_digit = 6  # the bench card's mobile starts with 5, the seeded cardholders' with 9
+    cards = []
+    for index in range(shoppers):
+        created = sandbox.create_cardholder(
+            f"Bench Shopper {chr(65 + index % 26)}", unique_mobile(first_digit, index), JOURNEY_CARD_POINTS
+        )
+        cards.append(
+            JourneyCard(
+                created["last4"], created["number"], created["holder"], created["mobile"], int(created["pointsBalance"])
+            )
+        )
+    steps = {label: Result(f"checkout: {label}", rate=False) for label in JOURNEY_STEPS}
+    whole = Result("checkout: whole journey")
+    failures: list[str] = []
+    points = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(shoppers)
+
+    def shopper(index: int) -> None:
+        own_sandbox = SandboxApi(issuer_url)  # a session of its own per thread
         times: dict[str, float] = {}
+        barrier.wait()
         started = time.perf_counter()
         try:
-            points_used += checkout_journey(shop_url, sandbox, f"bench-{run_id}-{index}", times)
-        except (requests.RequestException, RuntimeError, AttributeError) as error:
-            failed_step = next(label for label in [*JOURNEY_STEPS, ""] if label not in times)
-            if failed_step:
-                results[failed_step].errors += 1
-            total.errors += 1
-            print(f"bench: checkout journey {index + 1}, step {failed_step or 'check'!r}: {error}", file=sys.stderr)
-            continue
-        finally:
-            wall += time.perf_counter() - started
-        total.latencies.append(sum(times.values()))
-        for label, seconds in times.items():
-            results[label].latencies.append(seconds)
-    total.wall = wall
-    return [*results.values(), total], points_used, resets
+            used = checkout_journey(shop_url, own_sandbox, f"bench-{run_id}-{index}", cards[index], times)
+        except (requests.RequestException, RuntimeError, AssertionError, AttributeError) as error:
+            failed_step = next((label for label in JOURNEY_STEPS if label not in times), "check")
+            with lock:
+                if failed_step in steps:
+                    steps[failed_step].errors += 1
+                whole.errors += 1
+                failures.append(f"checkout {index + 1} (card {cards[index].last4}), step {failed_step!r}: {error}")
+            return
+        elapsed = time.perf_counter() - started
+        with lock:
+            points.append(used)
+            whole.latencies.append(elapsed)
+            for label, seconds in times.items():
+                steps[label].latencies.append(seconds)
+
+    threads = [threading.Thread(target=shopper, args=(index,)) for index in range(shoppers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    whole.wall = time.perf_counter() - started
+    return Journeys(steps, whole, cards, sum(points), failures)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=200, help="calls per measured issuer operation (default 200)")
-    parser.add_argument("--shop-requests", type=int, default=100, help="requests per measured shop page (default 100)")
-    parser.add_argument("--journeys", type=int, default=10, help="sequential Pay with Points checkouts (default 10)")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
-    args = parser.parse_args()
-    per_client = max(1, args.requests // args.clients)
-    shop_per_client = max(1, args.shop_requests // args.clients)
+# --- One column: both apps on one kind of database ----------------------------------------------
 
-    with tempfile.TemporaryDirectory(prefix="issuer-bench-") as tmp:
-        server = start_server(Path(tmp))
-        shop = None
-        try:
-            clients = [Partner(server.url) for _ in range(args.clients)]
-            for client in clients:
-                client.get_token()
-            link_code = link_happy_card(clients[0])
-            for client in clients:  # warm up: connections open, workers' first requests done
-                client.call("GET", f"{REWARDS}/{link_code}/pointBalance")
 
-            results: list[Result] = []
-            results += run_concurrently(
-                clients, per_client, lambda c, i, r: timed(r, "token", c.get_token), ["token"]
-            ).values()
-            results += run_concurrently(
-                clients,
-                per_client,
-                lambda c, i, r: timed(r, "balance", lambda: c.call("GET", f"{REWARDS}/{link_code}/pointBalance")),
-                ["balance"],
-            ).values()
+@dataclass
+class Column:
+    """Everything measured on one backend."""
 
-            run_id = uuid.uuid4().hex[:8]
+    backend: str
+    figures: dict[str, WrkResult] = field(default_factory=dict)
+    journeys: Journeys | None = None
+    rss: dict[str, dict[int, int]] = field(default_factory=dict)
+    statements: tuple[int, int] | None = None
+    checks: list[str] = field(default_factory=list)  # printed
+    failures: list[str] = field(default_factory=list)
+    issuer_table: list[Result] = field(default_factory=list)
+    shop_table: list[Result] = field(default_factory=list)
 
-            def redeem_and_reverse(client: Partner, index: int, local: dict[str, Result]) -> None:
-                reference = f"BENCH-{run_id}-{index}"
-                order = timed(
-                    local,
-                    "redemption",
-                    lambda: client.call(
-                        "POST",
-                        f"{REWARDS}/{link_code}/redemption",
-                        {
-                            "transactionReferenceNumber": reference,
-                            "redemptionOrder": {
-                                "transactionAmount": "520.00",
-                                "currencyCode": "HKD",
-                                "pointsToRedeem": POINTS_PER_REDEMPTION,
-                                "transactionDescription": f"Benchmark {reference}",
-                            },
-                        },
-                    ),
-                ).json()
-                timed(
-                    local,
-                    "reversal",
-                    lambda: client.call(
-                        "POST",
-                        f"{REWARDS}/redemption/reversals",
-                        {
-                            "orderId": order["orderId"],
-                            "reversalReferenceNumber": f"{reference}-R",
-                            "pointsToReverse": POINTS_PER_REDEMPTION,
-                        },
-                    ),
-                )
+    def fail(self, message: str) -> None:
+        self.failures.append(message)
+        print(f"bench: FAILED ({self.backend}): {message}", file=sys.stderr, flush=True)
 
-            results += run_concurrently(clients, per_client, redeem_and_reverse, ["redemption", "reversal"]).values()
-            final_balance = clients[0].call("GET", f"{REWARDS}/{link_code}/pointBalance").json()
-            rss = {pid: peak_rss_kib(pid) for pid in server.pids()}
 
-            # The shop, against this issuer (its peak RSS above is from the issuer phase alone).
-            shop = start_shop(Path(tmp), server.url)
-            shop_results = bench_shop_pages(shop.url, args.clients, shop_per_client)
-            journey_results, points_used, resets = bench_journeys(shop.url, server.url, args.journeys)
-            shop_rss = {pid: peak_rss_kib(pid) for pid in shop.pids()}
-        finally:
-            if shop is not None:
-                shop.stop()
-            server.stop()
+def issuer_env(backend: Backend) -> dict[str, str]:
+    return base_env() | {"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url}
 
-    print_report(results, rss, args.clients, final_balance["availablePointBalance"])
-    print()
-    print_shop_report(shop_results, journey_results, shop_rss, args.clients, points_used, resets)
-    # A journey's failure counts on its step and on the whole journey: count journeys once.
-    failed = sum(result.errors for result in [*results, *shop_results, journey_results[-1]])
-    if failed:
-        print(
-            f"\nbench: FAILED: {failed} request(s) or journey(s) errored unexpectedly (their errors are above).",
-            file=sys.stderr,
+
+def shop_env(backend: Backend, issuer: AppProcess) -> dict[str, str]:
+    return base_env() | {"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url, "SHOP_ISSUER_URL": issuer.url}
+
+
+def measure(backend: Backend, workdir: Path, wrk: Wrk, args: argparse.Namespace, tables: bool) -> Column:
+    column = Column(backend.name)
+    issuer_port, shop_port = free_port(), free_port()
+    while shop_port == issuer_port:
+        shop_port = free_port()
+    issuer = AppProcess("issuer", f"http://127.0.0.1:{issuer_port}", workdir / "issuer.log")
+    shop = AppProcess("shop", f"http://127.0.0.1:{shop_port}", workdir / "shop.log")
+    note(f"\n== {backend.name}: seeding and starting both apps (logs in {workdir})")
+    try:
+        seed(
+            [
+                ("issuer_sandbox", issuer_env(backend), issuer.log_path),
+                ("shop", shop_env(backend, issuer), shop.log_path),
+            ]
         )
-        return 1
-    return 0
+        start(issuer, makefile_gunicorn_command("issuer_sandbox:create_app()", issuer_port), issuer_env(backend))
+        start(shop, makefile_gunicorn_command("shop:create_app()", shop_port), shop_env(backend, issuer))
+        measure_issuer(column, issuer, wrk, args, tables)
+        measure_shop(column, shop, issuer, wrk, args, tables)
+        column.rss = {"issuer": rss_of(issuer), "shop": rss_of(shop)}
+    except (BenchError, requests.RequestException, RuntimeError, AssertionError) as error:
+        column.fail(f"stopped early: {error}")
+    finally:
+        for app in (shop, issuer):  # the shop first: it is the issuer's only client
+            if app.process is not None:
+                problem = stop_cleanly(app)
+                if problem:
+                    column.fail(problem)
+    check_request_log(column, backend)
+    clean, output = ledger_check(backend.issuer_url)
+    column.checks.append(f"ledger-check ({backend.name}): {'clean' if clean else 'FAILED'}: {output}")
+    if not clean:
+        column.fail(f"flask --app issuer_sandbox ledger-check: {output}")
+    check_points(column, backend)
+    try:
+        column.statements = count, control = statement_count(backend.statements_url)
+        column.checks.append(
+            f"SQL statements of one redemption POST ({backend.name}, e2e/bench_statements.py): {count}, {control} of "
+            f"them transaction control (BEGIN, SAVEPOINT, RELEASE); goal <= {STATEMENTS_GOAL}, today {TODAY_STATEMENTS}"
+        )
+    except BenchError as error:
+        column.fail(str(error))
+    return column
 
 
-def print_table(results: list[Result]) -> None:
-    header = ["operation", "calls", "errors", "p50 ms", "p95 ms", "max ms", "req/s"]
-    rows = [header, *(result.row() for result in results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)))
+def measure_issuer(column: Column, issuer: AppProcess, wrk: Wrk, args: argparse.Namespace, tables: bool) -> None:
+    sandbox = BenchSandbox(issuer.url)
+    partner = PartnerApi(issuer.url)
+    token = partner.token()
+    if tables:
+        note(f"-- issuer: {args.clients} Python clients, {args.requests} calls per operation")
+        column.issuer_table = issuer_table(issuer.url, sandbox, args.clients, max(1, args.requests // args.clients))
+
+    # A bench cardholder with far more points than the happy card, linked like any shopper's card.
+    created = sandbox.create_cardholder(
+        "Bench Load", unique_mobile(5, secrets.randbelow(10_000)), BENCH_CARD_POINTS, "10000000.00"
+    )
+    last4 = created["last4"]
+    link = link_card(partner, sandbox, last4, created["mobile"], f"BENCH-LOAD-{secrets.token_hex(4)}")
+    balance = call(partner, "GET", f"{REWARDS}/{link}/pointBalance").json()
+    rate = Decimal(balance["programConversionRate"])
+    big = min(BIG_REDEMPTION_POINTS, balance["maximumPointsToRedeem"])
+    big -= big % balance["redemptionPointIncrement"]
+    big_amount = rate * big
+    if (big_amount * 100 * REVERSAL_POINTS) % big:
+        raise BenchError(f"{REVERSAL_POINTS} of {big} points at {rate} is not a whole number of cents")
+    # Enough big redemptions that the reversal figure never runs out of reversible points.
+    capacity = big // REVERSAL_POINTS
+    orders = []
+    for index in range(max(4, math.ceil(wrk.duration * 8000 / capacity) + 1)):
+        body = redemption_body(f"BENCH-BIG-{secrets.token_hex(4)}-{index}", big, f"{big_amount:.2f}")
+        orders.append(call(partner, "POST", f"{REWARDS}/{link}/redemption", body).json()["orderId"])
+    for _ in range(10):  # warm up every worker thread on this link
+        call(partner, "GET", f"{REWARDS}/{link}/pointBalance")
+
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    partner_args = [token, CLIENT_ID]
+    note(f"-- issuer: wrk, {wrk.duration} s per figure")
+    figures = column.figures
+
+    def figure(name: str, kind: str, mode: str, mode_args: list[str], connections: int) -> None:
+        label = f"issuer: {name} @{connections}"
+        figures[label] = result = wrk.run(label, kind, issuer.url, mode, mode_args, connections)
+        if result.error_text():
+            column.fail(f"{label}: {result.error_text()}")
+
+    figure("token", "token", "token", [basic], CONNECTIONS)
+    for connections in GROWTH_CONNECTIONS:
+        figure("balance", "balance", "balance", [*partner_args, link], connections)
+    for connections in GROWTH_CONNECTIONS:
+        top_up(partner, sandbox, link, last4, wrk.duration)
+        figure(
+            "redemption",
+            "redemption",
+            "redeem",
+            [*partner_args, link, str(REDEMPTION_POINTS), REDEMPTION_AMOUNT],
+            connections,
+        )
+    figure("reversal", "reversal", "reverse", [*partner_args, str(REVERSAL_POINTS), ",".join(orders)], CONNECTIONS)
+
+
+def top_up(partner: PartnerApi, sandbox: BenchSandbox, link: str, last4: str, duration: int) -> None:
+    """Enough points on the bench card for a redemption figure at several thousand redemptions a second."""
+    wanted = max(50_000_000, duration * 8000 * REDEMPTION_POINTS)
+    for _ in range(10):
+        points = call(partner, "GET", f"{REWARDS}/{link}/pointBalance").json()["availablePointBalance"]
+        if points >= wanted:
+            return
+        sandbox.adjust_points(last4, TOP_UP_POINTS, "bench top-up")
+
+
+def measure_shop(
+    column: Column, shop: AppProcess, issuer: AppProcess, wrk: Wrk, args: argparse.Namespace, tables: bool
+) -> None:
+    if tables:
+        note(f"-- shop: {args.clients} Python clients, {args.shop_requests} requests per page")
+        column.shop_table = shop_table(shop.url, args.clients, max(1, args.shop_requests // args.clients))
+    for _name, path in SHOP_FIGURES:  # each must answer 200 itself: wrk does not count a redirect as an error
+        response = requests.get(f"{shop.url}{path}", allow_redirects=False, timeout=30)
+        if response.status_code != 200:
+            raise BenchError(f"shop GET {path} -> {response.status_code}, not 200: wrk would not count it as an error")
+    note(f"-- shop: wrk, {wrk.duration} s per figure")
+    for name, path in SHOP_FIGURES:
+        label = f"shop: {name} @{CONNECTIONS}"
+        column.figures[label] = result = wrk.run(label, "page", shop.url, "get", [path], CONNECTIONS)
+        if result.error_text():
+            column.fail(f"{label}: {result.error_text()}")
+    note(f"-- shop: {args.shoppers} concurrent first-time Pay with Points checkouts")
+    journeys = concurrent_journeys(shop.url, issuer.url, args.shoppers)
+    column.journeys = journeys
+    for failure in journeys.failures:
+        column.fail(failure)
+    whole = journeys.whole
+    note(f"  {len(whole.latencies)} of {args.shoppers} checkouts completed in {whole.wall:.1f} s")
+    # The issuer's side of the points check, while it runs.
+    sandbox = SandboxApi(issuer.url)
+    debited = sum(card.opening_points - sandbox.points(card.last4) for card in journeys.cards)
+    journeys.debited = debited
+
+
+def check_points(column: Column, backend: Backend) -> None:
+    """Points debited on the issuer = points the order pages said = points on the shop's orders (its database)."""
+    journeys = column.journeys
+    if journeys is None or journeys.debited is None:
+        return
+    last4s = [card.last4 for card in journeys.cards]
+    marks = ", ".join("?" if backend.shop_url.startswith("sqlite") else "%s" for _ in last4s)
+    with backend.connect(backend.shop_url) as connection:
+        row = connection.execute(
+            f"SELECT COALESCE(SUM(points_used - points_reversed), 0), COUNT(*) FROM orders "
+            f"WHERE card_last4 IN ({marks}) AND points_used > 0",
+            last4s,
+        ).fetchone()
+    in_database, orders = int(row[0]), int(row[1])
+    equal = journeys.debited == journeys.points_on_pages == in_database
+    column.checks.append(
+        f"points check ({column.backend}): issuer debited {journeys.debited:,} "
+        f"{'=' if equal else '!='} order pages {journeys.points_on_pages:,}, shop database {in_database:,} "
+        f"({orders} orders): {'ok' if equal else 'FAILED'}"
+    )
+    if not equal:
+        column.fail(
+            f"points debited on the issuer ({journeys.debited:,}) != points on the shop's orders "
+            f"(pages {journeys.points_on_pages:,}, database {in_database:,})"
+        )
+
+
+def check_request_log(column: Column, backend: Backend) -> None:
+    """Every call wrk completed on the issuer is in its request log (read after the clean stop), as a 2xx."""
+    issuer_figures = [result for result in column.figures.values() if result.kind != "page"]
+    if not issuer_figures:
+        return
+    try:
+        with backend.connect(backend.issuer_url) as connection:
+            rows = connection.execute(REQUEST_LOG_QUERY).fetchall()
+    except Exception as error:  # noqa: BLE001 - any driver's error: report it as the failed check
+        column.fail(f"could not read the request log: {error}")
+        return
+    logged = {(tag, kind): (int(count), int(ok)) for tag, kind, count, ok in rows}
+    by_kind: dict[str, list[int]] = {}
+    for result in issuer_figures:
+        count, ok = logged.get((result.tag, result.kind), (0, 0))
+        totals = by_kind.setdefault(result.kind, [0, 0, 0])
+        totals[0] += result.requests
+        totals[1] += count
+        totals[2] += count - ok
+        if count < result.requests:
+            column.fail(f"request log: {result.name}: {count} logged < {result.requests} completed by wrk")
+        if ok != count:
+            column.fail(f"request log: {result.name}: {count - ok} of its calls were logged with a non-2xx status")
+    parts = [
+        f"{kind} {logged_count:,} logged {'>=' if logged_count >= completed else '<'} {completed:,} completed"
+        + (f" ({bad} non-2xx)" if bad else "")
+        for kind, (completed, logged_count, bad) in by_kind.items()
+    ]
+    ok = all(logged_count >= completed and not bad for completed, logged_count, bad in by_kind.values())
+    column.checks.append(
+        f"request log ({backend.name}, after SIGTERM, wrk's calls by uuid): {'; '.join(parts)}: "
+        + ("ok" if ok else "FAILED")
+    )
+
+
+# --- The floor ----------------------------------------------------------------------------------
+
+
+def measure_floor(workdir: Path, wrk: Wrk) -> WrkResult:
+    note("== floor: bare Flask JSON under gunicorn gthread, 2 workers x 8 threads")
+    port = free_port()
+    floor = AppProcess("floor", f"http://127.0.0.1:{port}", workdir / "floor.log")
+    start(floor, [*FLOOR_GUNICORN, "--no-control-socket", "--bind", f"127.0.0.1:{port}", FLOOR_APP], base_env())
+    try:
+        for _ in range(20):
+            requests.get(f"{floor.url}/", timeout=10).raise_for_status()
+        return wrk.run(f"floor @{CONNECTIONS}", "floor", floor.url, "get", ["/"], CONNECTIONS)
+    finally:
+        stop_cleanly(floor)
+
+
+# --- The report ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Goal:
+    min_ratio: float | None = None
+    max_p99_ms: float | None = None
+
+    def text(self) -> str:
+        parts = []
+        if self.min_ratio is not None:
+            parts.append(f">= {self.min_ratio:.0%}")
+        if self.max_p99_ms is not None:
+            parts.append(f"p99 <= {self.max_p99_ms:.0f} ms")
+        return ", ".join(parts) or "-"
+
+    def misses(self, ratio: float | None, p99: float | None) -> list[str]:
+        missed = []
+        if self.min_ratio is not None and (ratio is None or ratio < self.min_ratio):
+            missed.append(f"ratio {ratio:.0%} < {self.min_ratio:.0%}" if ratio is not None else "no ratio")
+        if self.max_p99_ms is not None and (p99 is None or p99 > self.max_p99_ms):
+            missed.append(f"p99 {p99:.0f} ms > {self.max_p99_ms:.0f} ms" if p99 is not None else "no p99")
+        return missed
+
+
+GOALS: dict[str, Goal] = {
+    f"issuer: token @{CONNECTIONS}": Goal(0.25, 50),
+    f"issuer: balance @{CONNECTIONS}": Goal(0.25, 50),
+    f"issuer: redemption @{CONNECTIONS}": Goal(0.10, 50),
+    f"issuer: reversal @{CONNECTIONS}": Goal(0.10, 50),
+    **{f"shop: {name} @{CONNECTIONS}": Goal(0.25, 50) for name, _ in SHOP_FIGURES},
+    **{f"checkout: {step}": Goal(None, 100) for step in JOURNEY_GOAL_STEPS},
+}
+
+
+def figure_rows() -> list[str]:
+    rows = [f"issuer: token @{CONNECTIONS}"]
+    rows += [f"issuer: balance @{c}" for c in GROWTH_CONNECTIONS]
+    rows += [f"issuer: redemption @{c}" for c in GROWTH_CONNECTIONS]
+    rows += [f"issuer: reversal @{CONNECTIONS}"]
+    rows += [f"shop: {name} @{CONNECTIONS}" for name, _ in SHOP_FIGURES]
+    return rows
+
+
+def print_table(header: list[str], rows: list[list[str]], left: int = 1) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for index, row in enumerate([header, *rows]):
+        print("  ".join(cell.ljust(widths[i]) if i < left else cell.rjust(widths[i]) for i, cell in enumerate(row)))
         if index == 0:
             print("  ".join("-" * width for width in widths))
 
 
-def rss_line(rss: dict[int, int]) -> str:
-    master, *workers = rss
-    return (
-        f"peak RSS (VmHWM): master {rss[master] / 1024:.1f} MiB; "
-        + ", ".join(f"worker {pid} {rss[pid] / 1024:.1f} MiB" for pid in workers)
-        + f"; total {sum(rss.values()) / 1024:.1f} MiB"
+def print_latency_table(results: list[Result]) -> None:
+    header = ["operation", "calls", "errors", "p50 ms", "p95 ms", "max ms", "req/s"]
+    print_table(header, [result.row() for result in results])
+
+
+def summary_table(floor: WrkResult, columns: list[Column], shoppers: int) -> list[str]:
+    """Print the one table; return the goals missed, one entry per figure."""
+    header = ["figure", "req/s", "p99 ms", "ratio to floor", "goal", "ok?"]
+    for column in columns[1:]:
+        short = "PG" if column.backend == "PostgreSQL" else column.backend
+        header += [f"{short} req/s", f"{short} p99 ms", f"{short} ratio", f"{short} ok?"]
+    rows: list[list[str]] = []
+    misses_by_figure: dict[str, list[str]] = {}
+
+    def miss(label: str, column: Column, text: str) -> None:
+        short = "PG" if column.backend == "PostgreSQL" else column.backend
+        misses_by_figure.setdefault(label, []).append(f"{short} {text}")
+
+    def verdict(column: Column, label: str, ratio: float | None, p99: float | None) -> str:
+        goal = GOALS.get(label)
+        if goal is None:
+            return "-"
+        misses = goal.misses(ratio, p99)
+        if misses:
+            miss(label, column, ", ".join(misses))
+        return "NO" if misses else "yes"
+
+    rows.append(
+        [
+            f"floor @{CONNECTIONS} (bare Flask, gthread 2x8)",
+            f"{floor.rate:.0f}",
+            f"{floor.p99_ms:.1f}",
+            "100%",
+            "-",
+            "-",
+        ]
+        + ["", "", "", ""] * (len(columns) - 1)
+    )
+    for label in figure_rows():
+        row = [label]
+        for index, column in enumerate(columns):
+            result = column.figures.get(label)
+            if result is None:
+                cells = ["-", "-", "-"]
+                ok = "-" if label not in GOALS else "NO"
+                if label in GOALS:
+                    miss(label, column, "not measured")
+            else:
+                ratio = result.rate / floor.rate if floor.rate else None
+                cells = [f"{result.rate:.0f}", f"{result.p99_ms:.1f}", f"{ratio:.0%}" if ratio is not None else "-"]
+                ok = verdict(column, label, ratio, result.p99_ms)
+            row += cells + ([GOALS[label].text() if label in GOALS else "-"] if index == 0 else []) + [ok]
+        rows.append(row)
+    journey_rows = [*JOURNEY_STEPS, "whole journey"]
+    for step in journey_rows:
+        label = f"checkout: {step}"
+        row = [f"checkout x{shoppers}: {step}"]
+        for index, column in enumerate(columns):
+            journeys = column.journeys
+            result = None
+            if journeys is not None:
+                result = journeys.whole if step == "whole journey" else journeys.steps[step]
+            p99 = result.percentile(0.99) if result is not None and result.latencies else None
+            ok = verdict(column, label, None, p99) if label in GOALS else "-"
+            cells = ["-", f"{p99:.1f}" if p99 is not None else "-", "-"]
+            row += cells + ([GOALS[label].text() if label in GOALS else "-"] if index == 0 else []) + [ok]
+        rows.append(row)
+    row = ["redemption: SQL statements (count)"]
+    for index, column in enumerate(columns):
+        if column.statements is None:
+            cells, ok = ["-", "-", "-"], "-"
+        else:
+            count, _control = column.statements
+            cells = [str(count), "-", "-"]
+            ok = "yes" if count <= STATEMENTS_GOAL else "NO"
+            if count > STATEMENTS_GOAL:
+                miss("redemption SQL statements", column, f"{count} > {STATEMENTS_GOAL}")
+        row += cells + ([f"<= {STATEMENTS_GOAL} (today {TODAY_STATEMENTS})"] if index == 0 else []) + [ok]
+    rows.append(row)
+    for app in ("issuer", "shop"):
+        row = [f"{app}: peak RSS, MiB (master + workers)"]
+        for index, column in enumerate(columns):
+            rss = column.rss.get(app)
+            if not rss:
+                cells, ok = ["-", "-", "-"], "-"
+            else:
+                mib = sum(rss.values()) / 1024
+                cells, ok = [f"{mib:.0f}", "-", "-"], f"{mib / TODAY_RSS_MIB[app] - 1:+.0%} vs today"
+            row += cells + ([f"compare: today {TODAY_RSS_MIB[app]}"] if index == 0 else []) + [ok]
+        rows.append(row)
+    print_table(header, rows)
+    return [f"{label} [{'; '.join(texts)}]" for label, texts in misses_by_figure.items()]
+
+
+def print_journeys(columns: list[Column], shoppers: int) -> None:
+    for column in columns:
+        journeys = column.journeys
+        if journeys is None:
+            continue
+        print(
+            f"\nPay with Points checkouts, {column.backend}: {shoppers} concurrent first-time shoppers, "
+            f"each with its own test cardholder; a step = its form page if not yet shown + the POST + the page it "
+            f"redirects to"
+        )
+        header = ["step", "done", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "goal"]
+        rows = []
+        for result in [*journeys.steps.values(), journeys.whole]:
+            step = result.name.removeprefix("checkout: ")
+            cells = [step, str(len(result.latencies)), str(result.errors)]
+            if result.latencies:
+                cells += [f"{result.percentile(p):.1f}" for p in (0.5, 0.95, 0.99, 1.0)]
+            else:
+                cells += ["-"] * 4
+            goal = GOALS.get(result.name)
+            rows.append(cells + [goal.text() if goal else "-"])
+        print_table(header, rows)
+
+
+# --- Main ---------------------------------------------------------------------------------------
+
+
+def sqlite_backend(folder: Path) -> Backend:
+    folder.mkdir(parents=True)
+    return Backend("SQLite", f"sqlite:///{folder / 'issuer.sqlite3'}", f"sqlite:///{folder / 'shop.sqlite3'}", None)
+
+
+def postgres_backend() -> tuple[Backend | None, str]:
+    """Fresh PostgreSQL databases for the second column, or None and why there are none."""
+    admin_url, source = postgres_admin_url()
+    if admin_url is None:
+        return None, f"PostgreSQL: skipped: {source}"
+    try:
+        backend = fresh_postgres(admin_url)
+    except Exception as error:  # noqa: BLE001 - any driver or server error: say why and skip the column
+        return None, f"PostgreSQL: skipped: cannot create the bench databases with {source}'s URL: {error}"
+    where = urlsplit(admin_url)
+    return backend, f"PostgreSQL: {where.hostname}:{where.port or 5432} ({source}), fresh databases " + ", ".join(
+        PG_DATABASES.values()
     )
 
 
-def print_report(results: list[Result], rss: dict[int, int], clients: int, final_points: int) -> None:
-    print(f"Summit Bank sandbox under gunicorn (Makefile GUNICORN line), SQLite, {clients} concurrent clients")
-    print("req/s: calls of that operation per second of its phase's wall time (redemption and reversal share one).")
-    print()
-    print_table(results)
-    print()
-    print(rss_line(rss))
-    print(f"happy card balance after redeem+reverse pairs: {final_points:,} points (seeded 120,000)")
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per figure (default 8)")
+    parser.add_argument("--quick", action="store_true", help="2 s per figure, fewer table calls, no PostgreSQL")
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL columns")
+    parser.add_argument("--shoppers", type=int, default=SHOPPERS, help=f"concurrent checkouts (default {SHOPPERS})")
+    parser.add_argument("--requests", type=int, default=200, help="calls per issuer operation in the latency table")
+    parser.add_argument("--shop-requests", type=int, default=100, help="requests per shop page in the latency table")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent Python clients of the latency tables")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite files)")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration = 2
+        args.no_postgres = True
+        args.requests, args.shop_requests = min(args.requests, 40), min(args.shop_requests, 20)
+    wrk = Wrk(ensure_wrk(), args.duration)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-"))
+    failures: list[str] = []
+    floor: WrkResult | None = None
+    try:
+        floor = measure_floor(workdir, wrk)
+        if floor.error_text():
+            failures.append(f"floor: {floor.error_text()}")
+    except (BenchError, requests.RequestException, RuntimeError) as error:
+        failures.append(f"floor: {error}")
+    columns = [measure(sqlite_backend(workdir / "sqlite"), workdir / "sqlite", wrk, args, tables=True)]
+    backend, postgres_note = (None, "PostgreSQL: skipped (--quick or --no-postgres)")
+    if not args.no_postgres:
+        backend, postgres_note = postgres_backend()
+    if backend is not None:
+        (workdir / "postgresql").mkdir()
+        columns.append(measure(backend, workdir / "postgresql", wrk, args, tables=False))
+    for column in columns:
+        failures += [f"{column.backend}: {failure}" for failure in column.failures]
 
-
-def print_shop_report(
-    pages: list[Result], journeys: list[Result], rss: dict[int, int], clients: int, points_used: int, resets: int
-) -> None:
-    print("Harbour Mall shop under gunicorn (Makefile GUNICORN line), SQLite, against the sandbox above")
-    print(f"shop pages: {clients} concurrent shoppers; req/s per second of that page's phase wall time.")
-    print("sign-in POST: the POST alone (scrypt check, 302), not the home page it redirects to.")
-    print("checkout: sequential journeys, a fresh shopper each; a step = its form page if not yet shown + the POST")
-    print("+ the page it redirects to; whole journey req/s = journeys per second.")
+    sqlite_column = columns[0] if columns else None
     print()
-    print_table([*pages, *journeys])
+    if sqlite_column is not None and sqlite_column.issuer_table:
+        print(f"Summit Bank sandbox (Makefile GUNICORN line, SQLite): {args.clients} concurrent Python clients")
+        print("req/s: calls of that operation per second of its phase's wall time (redemption and reversal share one)")
+        print()
+        print_latency_table(sqlite_column.issuer_table)
+        print()
+    if sqlite_column is not None and sqlite_column.shop_table:
+        print(f"Harbour Mall shop (Makefile GUNICORN line, SQLite): {args.clients} concurrent Python clients")
+        print("sign-in POST: the POST alone (scrypt check, 302), not the home page it redirects to")
+        print()
+        print_latency_table(sqlite_column.shop_table)
+    print_journeys(columns, args.shoppers)
     print()
-    print(rss_line(rss))
-    completed = len(journeys[-1].latencies)
-    print(
-        f"checkouts completed: {completed}, {points_used:,} points used on the happy card"
-        + (f" (sandbox reset {resets} time(s) when it ran out)" if resets else "")
-    )
+    for column in columns:
+        for app in ("issuer", "shop"):
+            if column.rss.get(app):
+                print(f"{app} ({column.backend}): {rss_line(column.rss[app])}")
+    for column in columns:
+        for check in column.checks:
+            print(check)
+    if postgres_note:
+        print(postgres_note)
+    missed: list[str] = []
+    if floor is not None:
+        print()
+        print(
+            f"wrk {WRK_THREADS} threads, {CONNECTIONS} connections unless @N says otherwise, {args.duration} s per "
+            f"figure, --timeout {WRK_TIMEOUT}; apps under the Makefile's GUNICORN line; ratio = req/s / the floor's; "
+            f"{os.cpu_count()} CPUs"
+        )
+        print()
+        missed = summary_table(floor, columns, args.shoppers)
+    print()
+    print(f"goals missed ({len(missed)}): " + (", ".join(missed) if missed else "none"))
+    print(f"bench took {time.monotonic() - started:.0f} s")
+    if failures:
+        print(f"\nbench: FAILED: {len(failures)} problem(s):", file=sys.stderr)
+        for failure in failures:
+            print(f"  - {failure}", file=sys.stderr)
+        print(f"bench: the servers' logs are kept in {workdir}", file=sys.stderr)
+        return 1
+    if args.keep:
+        print(f"bench: work folder kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (requests.RequestException, RuntimeError) as error:  # outside a measured phase: warm-up, set-up
-        sys.exit(f"bench: FAILED before the measurements were complete: {error}")
+    sys.exit(main())
