@@ -32,6 +32,11 @@ def offset_seconds() -> int:
     return offset
 
 
+def remember_offset(offset: int) -> None:
+    """Use this offset for the rest of the request (read with the call's other context)."""
+    request.environ[_REQUEST_CACHE_KEY] = offset
+
+
 def now() -> datetime:
     """The issuer's current time: real UTC plus the sandbox offset."""
     return real_utcnow() + timedelta(seconds=offset_seconds())

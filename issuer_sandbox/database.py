@@ -45,6 +45,16 @@ def writing() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+@contextmanager
+def reading() -> Iterator[None]:
+    """Run a block whose transactions only read, whatever the request's method (the caller ends them)."""
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
 def configure_engine(engine: Engine) -> None:
     """On SQLite: WAL, NORMAL sync, foreign keys, and BEGIN IMMEDIATE only for transactions that will write."""
     if engine.dialect.name != "sqlite":

@@ -110,59 +110,104 @@ def lock_account(account: LedgerAccount) -> LedgerAccount:
 # --- Posting ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AccountMovement:
+    """One leg by account id: ``guarded`` legs (cardholder debits) may not take the balance below zero."""
+
+    account_id: int
+    account_code: str
+    amount: int
+    guarded: bool
+
+
+@dataclass(frozen=True)
+class PostedTransaction:
+    id: int
+    balances: dict[int, int]  # account id -> its balance after this transaction
+
+
+_accounts = LedgerAccount.__table__
+_transactions = LedgerTransaction.__table__
+_entries = LedgerEntry.__table__
+
+
 def post_transaction(
     kind: str, description: str, movements: list[Movement], now: datetime, reference: str = ""
 ) -> LedgerTransaction:
-    """Post one balanced transaction. Raises InsufficientPoints, leaving nothing written by it.
+    """Post one balanced transaction of loaded accounts. Raises InsufficientPoints, leaving nothing written by it."""
+    posted = move_points(
+        kind,
+        description,
+        [
+            AccountMovement(m.account.id, m.account.code, m.amount, m.account.kind == CARDHOLDER and m.amount < 0)
+            for m in movements
+        ],
+        now,
+        reference,
+    )
+    for movement in movements:  # keep the loaded accounts in step without another round trip
+        set_committed_value(movement.account, "balance", posted.balances[movement.account.id])
+    return db.session.get(LedgerTransaction, posted.id)
 
-    Each account's running balance moves by a single ``UPDATE ... SET balance = balance + :n`` that,
-    for cardholder accounts, only matches while the result stays at or above zero: the database, not
-    Python, decides whether the points are there.
+
+def move_points(
+    kind: str, description: str, movements: list[AccountMovement], now: datetime, reference: str = ""
+) -> PostedTransaction:
+    """Post one balanced transaction by account ids, in 2 + legs statements. Raises InsufficientPoints.
+
+    Each account's running balance moves by a single ``UPDATE ... SET balance = balance + :n`` that, for a
+    guarded leg, only matches while the result stays at or above zero: the database, not Python, decides
+    whether the points are there. Debits go first, so a refused debit leaves nothing of this transaction
+    written (a savepoint guards the rare transaction with more than one guarded leg).
     """
     if not movements:
         raise UnbalancedTransaction("A transaction needs at least one movement.")
-    if sum(m.amount for m in movements) != 0:
-        raise UnbalancedTransaction(f"Entries of {kind} {reference!r} do not sum to zero.")
     if any(not isinstance(m.amount, int) or isinstance(m.amount, bool) for m in movements):
         raise UnbalancedTransaction("Points are whole numbers.")
-
-    with db.session.begin_nested():
-        transaction = LedgerTransaction(kind=kind, description=description, reference=reference, created_at=now)
-        db.session.add(transaction)
-        db.session.flush()
-        # Debits first, so a failing debit leaves no credit behind in this savepoint.
-        for movement in sorted(movements, key=lambda m: m.amount):
-            balance_after = _apply(movement, now)
-            db.session.add(
-                LedgerEntry(
-                    transaction_id=transaction.id,
-                    account_id=movement.account.id,
-                    amount=movement.amount,
-                    balance_after=balance_after,
-                    created_at=now,
-                )
-            )
-        db.session.flush()
-    return transaction
+    if sum(m.amount for m in movements) != 0:
+        raise UnbalancedTransaction(f"Entries of {kind} {reference!r} do not sum to zero.")
+    if sum(m.guarded for m in movements) > 1:
+        with db.session.begin_nested():
+            return _move_points(kind, description, movements, now, reference)
+    return _move_points(kind, description, movements, now, reference)
 
 
-def _apply(movement: Movement, now: datetime) -> int:
-    account = movement.account
-    table = LedgerAccount.__table__
-    statement = (
-        sa.update(table)
-        .where(table.c.id == account.id)
-        .values(balance=table.c.balance + movement.amount)
-        .returning(table.c.balance)
+def _move_points(
+    kind: str, description: str, movements: list[AccountMovement], now: datetime, reference: str
+) -> PostedTransaction:
+    balances: dict[int, int] = {}
+    for movement in sorted(movements, key=lambda m: m.amount):
+        statement = (
+            sa.update(_accounts)
+            .where(_accounts.c.id == movement.account_id)
+            .values(balance=_accounts.c.balance + movement.amount)
+            .returning(_accounts.c.balance)
+        )
+        if movement.guarded:
+            statement = statement.where(_accounts.c.balance + movement.amount >= 0)
+        new_balance = db.session.execute(statement).scalar_one_or_none()
+        if new_balance is None:
+            raise InsufficientPoints(movement.account_code, -movement.amount)
+        balances[movement.account_id] = new_balance
+    transaction_id = db.session.execute(
+        sa.insert(_transactions)
+        .values(kind=kind, description=description, reference=reference, created_at=now)
+        .returning(_transactions.c.id)
+    ).scalar_one()
+    db.session.execute(
+        sa.insert(_entries),
+        [
+            {
+                "transaction_id": transaction_id,
+                "account_id": m.account_id,
+                "amount": m.amount,
+                "balance_after": balances[m.account_id],
+                "created_at": now,
+            }
+            for m in sorted(movements, key=lambda m: m.amount)
+        ],
     )
-    if account.kind == CARDHOLDER and movement.amount < 0:
-        statement = statement.where(table.c.balance + movement.amount >= 0)
-    new_balance = db.session.execute(statement).scalar_one_or_none()
-    if new_balance is None:
-        raise InsufficientPoints(account.code, -movement.amount)
-    # Keep the loaded object in step without another round trip.
-    set_committed_value(account, "balance", new_balance)
-    return new_balance
+    return PostedTransaction(transaction_id, balances)
 
 
 def issue_points(card: Card, points: int, description: str, now: datetime, reference: str = "") -> LedgerTransaction:

@@ -146,7 +146,7 @@ def credit_cents(points: int, conversion_rate: str) -> int:
     return int(cents)
 
 
-def redeemable_maximum(balance: int, programme: Programme) -> int:
+def redeemable_maximum(balance: int, programme: Programme | Terms) -> int:
     """The most points one redemption could use now: the balance capped by the programme, on the increment."""
     ceiling = min(balance, programme.maximum_points_per_redemption)
     return max(ceiling, 0) // programme.point_increment * programme.point_increment
@@ -196,40 +196,163 @@ def _iso(moment: datetime) -> str:
 # --- Links and balance --------------------------------------------------------------------------
 
 
-def _partner_link(partner_client_id: int, link_code: str) -> RewardLink:
-    """The partner's link with this code in any state (an unlinked one still replays its redemptions)."""
-    link = db.session.scalar(
-        sa.select(RewardLink).where(RewardLink.code == link_code, RewardLink.partner_client_id == partner_client_id)
+@dataclass(frozen=True)
+class Terms:
+    """A programme's redemption terms, as the rules need them."""
+
+    id: int
+    code: str
+    conversion_rate: str
+    currency_code: str
+    point_increment: int
+    minimum_points: int
+    maximum_points_per_redemption: int
+
+
+@dataclass(frozen=True)
+class LinkedCard:
+    """A partner's link with its card, programme and points accounts, read in one statement."""
+
+    link_id: int
+    link_code: str
+    link_status: str
+    card_id: int
+    card_status: str
+    last4: str
+    programme: Terms | None
+    account_id: int | None  # the card's points account (None until points first move)
+    account_code: str
+    balance: int
+    redemption_account_id: int | None  # the programme's REDEMPTION account (None until first used)
+
+
+_links = RewardLink.__table__
+_cards = Card.__table__
+_programmes = Programme.__table__
+_card_accounts = LedgerAccount.__table__.alias("card_account")
+_redemption_accounts = LedgerAccount.__table__.alias("redemption_account")
+_redemptions = Redemption.__table__
+_reversals = RedemptionReversal.__table__
+
+_LINKED_CARD_COLUMNS = (
+    _links.c.id.label("link_id"),
+    _links.c.code.label("link_code"),
+    _links.c.status.label("link_status"),
+    _cards.c.id.label("card_id"),
+    _cards.c.status.label("card_status"),
+    _cards.c.last4,
+    _programmes.c.id.label("programme_id"),
+    _programmes.c.code.label("programme_code"),
+    _programmes.c.conversion_rate,
+    _programmes.c.currency_code,
+    _programmes.c.point_increment,
+    _programmes.c.minimum_points,
+    _programmes.c.maximum_points_per_redemption,
+    _card_accounts.c.id.label("account_id"),
+    _card_accounts.c.code.label("account_code"),
+    _card_accounts.c.balance,
+    _redemption_accounts.c.id.label("redemption_account_id"),
+)
+
+
+def _linked_card_query(*, lock: bool) -> sa.Select:
+    """The partner's link by code with what a balance or a redemption needs.
+
+    ``lock``: take the card's points account row lock (FOR UPDATE OF it on PostgreSQL; SQLite's write
+    transaction already excludes every other writer), so the account must exist: an inner join.
+    """
+    accounts_join = sa.Join.join if lock else sa.Join.outerjoin
+    joined = _links.join(_cards, _cards.c.id == _links.c.card_id).outerjoin(
+        _programmes, _programmes.c.id == _cards.c.programme_id
     )
-    if link is None:
+    joined = accounts_join(joined, _card_accounts, _card_accounts.c.card_id == _cards.c.id).outerjoin(
+        _redemption_accounts,
+        _redemption_accounts.c.code == sa.literal(f"{ledger.REDEMPTION.lower()}:") + _programmes.c.code,
+    )
+    query = (
+        sa.select(*_LINKED_CARD_COLUMNS)
+        .select_from(joined)
+        .where(_links.c.code == sa.bindparam("code"), _links.c.partner_client_id == sa.bindparam("partner_id"))
+    )
+    return query.with_for_update(of=_card_accounts) if lock else query
+
+
+_LINKED_CARD = _linked_card_query(lock=False)
+_LOCKED_LINKED_CARD = _linked_card_query(lock=True)
+
+
+def _linked_card_of(row: sa.Row) -> LinkedCard:
+    terms = None
+    if row.programme_id is not None:
+        terms = Terms(
+            row.programme_id,
+            row.programme_code,
+            row.conversion_rate,
+            row.currency_code,
+            row.point_increment,
+            row.minimum_points,
+            row.maximum_points_per_redemption,
+        )
+    return LinkedCard(
+        row.link_id,
+        row.link_code,
+        row.link_status,
+        row.card_id,
+        row.card_status,
+        row.last4,
+        terms,
+        row.account_id,
+        row.account_code or "",
+        row.balance or 0,
+        row.redemption_account_id,
+    )
+
+
+def linked_card(partner_client_id: int, link_code: str) -> LinkedCard:
+    """The partner's link with this code in any state (an unlinked one still replays its redemptions)."""
+    row = db.session.execute(_LINKED_CARD, {"code": link_code, "partner_id": partner_client_id}).first()
+    if row is None:
         raise LinkNotFound(link_code)
-    return link
+    return _linked_card_of(row)
 
 
-def _require_active(link: RewardLink) -> None:
-    if link.status == UNLINKED:
-        raise LinkNotFound(link.code)
-    if link.status != ACTIVE:
-        raise InactiveLink(f"The reward link is {link.status}, not ACTIVE: verify the OTP or enrol again.")
+def _lock_linked_card(partner_client_id: int, link_code: str) -> LinkedCard:
+    """``linked_card`` with the card's points account locked; opens the accounts a first redemption needs."""
+    params = {"code": link_code, "partner_id": partner_client_id}
+    row = db.session.execute(_LOCKED_LINKED_CARD, params).first()
+    if row is None or row.redemption_account_id is None:
+        found = linked_card(partner_client_id, link_code)  # LinkNotFound when there is no such link
+        if found.programme is None:
+            return found  # refused by the rules: a card without a programme has no points account
+        card = db.session.get(Card, found.card_id)
+        ledger.cardholder_account(card)
+        ledger.system_account(ledger.REDEMPTION, db.session.get(Programme, found.programme.id))
+        row = db.session.execute(_LOCKED_LINKED_CARD, params).one()
+    return _linked_card_of(row)
 
 
-def _programme_of(card: Card) -> Programme:
+def _require_active(card: LinkedCard) -> None:
+    if card.link_status == UNLINKED:
+        raise LinkNotFound(card.link_code)
+    if card.link_status != ACTIVE:
+        raise InactiveLink(f"The reward link is {card.link_status}, not ACTIVE: verify the OTP or enrol again.")
+
+
+def _programme_of(card: LinkedCard) -> Terms:
     if card.programme is None:
         raise NotEligibleToRedeem(f"The card ending {card.last4} is not in a points programme.")
     return card.programme
 
 
 def point_balance(partner_client_id: int, link_code: str) -> PointBalance:
-    """The linked card's points and what they are worth. Raises LinkNotFound or InactiveLink."""
-    link = _partner_link(partner_client_id, link_code)
-    _require_active(link)
-    card = link.card
+    """The linked card's points and what they are worth (one statement). Raises LinkNotFound or InactiveLink."""
+    card = linked_card(partner_client_id, link_code)
+    _require_active(card)
     programme = _programme_of(card)
-    balance = ledger.balance_of(card)
-    maximum = redeemable_maximum(balance, programme)
+    maximum = redeemable_maximum(card.balance, programme)
     return PointBalance(
-        eligible=card.status == "ACTIVE" and maximum >= programme.minimum_points,
-        available_points=balance,
+        eligible=card.card_status == "ACTIVE" and maximum >= programme.minimum_points,
+        available_points=card.balance,
         conversion_rate=programme.conversion_rate,
         currency_code=programme.currency_code,
         point_increment=programme.point_increment,
@@ -241,54 +364,63 @@ def point_balance(partner_client_id: int, link_code: str) -> PointBalance:
 # --- Redemption ---------------------------------------------------------------------------------
 
 
-def redeem(partner_client_id: int, link_code: str, order: RedemptionOrder, now: datetime) -> Outcome:
+def redeem(
+    partner_client_id: int, link_code: str, order: RedemptionOrder, now: datetime, merchant_name: str | None = None
+) -> Outcome:
     """Turn points into a statement credit against a purchase, or replay the first answer to this reference.
 
     Raises LinkNotFound, InactiveLink, NotEligibleToRedeem, CurrencyMismatch, BelowMinimumTransactionAmount,
     BelowMinimumPoints, InvalidPointsIncrement, ExceedsMaximumPoints, ExceedsMaximumAmount,
     InsufficientPointBalance or TransactionAlreadyRedeemed, having written nothing. Commits.
+
+    Nine statements in one transaction: the locked read of link, card, programme and accounts; the replay
+    look-up; two balance updates, the ledger transaction and its entries; the redemption; the statement
+    line and the card's outstanding balance.
     """
     request_fingerprint = redemption_fingerprint(link_code, order)
+    if merchant_name is None:
+        merchant_name = _merchant_name(partner_client_id)
 
-    def lock() -> tuple[RewardLink, LedgerAccount]:
-        link = _partner_link(partner_client_id, link_code)
-        return link, ledger.lock_account(ledger.cardholder_account(link.card))
-
-    def write(locked: tuple[RewardLink, LedgerAccount]) -> Outcome:
-        link, account = locked
-        return Outcome(_redeem(partner_client_id, link, account, order, request_fingerprint, now), replayed=False)
+    def write(card: LinkedCard) -> Outcome:
+        body = _redeem(partner_client_id, merchant_name, card, order, request_fingerprint, now)
+        return Outcome(body, replayed=False)
 
     return replay_or_write(
-        lock, lambda _: _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint), write
+        lambda: _lock_linked_card(partner_client_id, link_code),
+        lambda _: _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint),
+        write,
     )
 
 
-def _redemption_by_reference(partner_client_id: int, transaction_reference: str) -> Redemption | None:
-    return db.session.scalar(
-        sa.select(Redemption).where(
-            Redemption.partner_client_id == partner_client_id,
-            Redemption.transaction_reference == transaction_reference,
-        )
-    )
+_STORED_REDEMPTION = sa.select(_redemptions.c.request_fingerprint, _redemptions.c.response_body).where(
+    _redemptions.c.partner_client_id == sa.bindparam("partner_id"),
+    _redemptions.c.transaction_reference == sa.bindparam("reference"),
+)
+
+
+def _stored_redemption(partner_client_id: int, transaction_reference: str) -> sa.Row | None:
+    """The fingerprint and response stored for this reference, if it was used before."""
+    return db.session.execute(
+        _STORED_REDEMPTION, {"partner_id": partner_client_id, "reference": transaction_reference}
+    ).first()
 
 
 def _replay_redemption(partner_client_id: int, transaction_reference: str, request_fingerprint: str) -> Outcome | None:
     conflict = TransactionAlreadyRedeemed(
         f"transactionReferenceNumber {transaction_reference} was already redeemed with a different request."
     )
-    body = stored_response(
-        _redemption_by_reference(partner_client_id, transaction_reference), request_fingerprint, conflict
-    )
+    body = stored_response(_stored_redemption(partner_client_id, transaction_reference), request_fingerprint, conflict)
     return None if body is None else Outcome(body, replayed=True)
 
 
-def check_redemption(link: RewardLink, order: RedemptionOrder) -> int:
+def check_redemption(card: LinkedCard, order: RedemptionOrder) -> int:
     """Every rule a redemption must meet before the debit; returns the credit in cents."""
-    _require_active(link)
-    card = link.card
+    _require_active(card)
     programme = _programme_of(card)
-    if card.status != "ACTIVE":
-        raise NotEligibleToRedeem(f"The card ending {card.last4} is {card.status.lower()}: it cannot redeem points.")
+    if card.card_status != "ACTIVE":
+        raise NotEligibleToRedeem(
+            f"The card ending {card.last4} is {card.card_status.lower()}: it cannot redeem points."
+        )
     if order.currency_code != programme.currency_code:
         raise CurrencyMismatch(f"The programme credits {programme.currency_code}, not {order.currency_code}.")
     transaction_cents = _cents(order.transaction_amount)
@@ -314,26 +446,29 @@ def check_redemption(link: RewardLink, order: RedemptionOrder) -> int:
 
 def _redeem(
     partner_client_id: int,
-    link: RewardLink,
-    account: LedgerAccount,
+    merchant_name: str,
+    card: LinkedCard,
     order: RedemptionOrder,
     request_fingerprint: str,
     now: datetime,
 ) -> str:
-    # The link and card were read before the lock: read them again now that the answer cannot change.
-    db.session.refresh(link)
-    db.session.refresh(link.card)
-    credit = check_redemption(link, order)
-    card = link.card
-    merchant_name = _merchant_name(partner_client_id)
+    # Read under the account's lock (SQLite: the write lock), so the balance cannot change before the debit.
+    credit = check_redemption(card, order)
     order_id = _public_id("RDM")
     try:
-        transaction = ledger.redeem_points(
-            card, order.points, f"Pay with Points {order_id}: {order.description}", now, reference=order_id
+        transaction = ledger.move_points(
+            "REDEEM",
+            f"Pay with Points {order_id}: {order.description}",
+            [
+                ledger.AccountMovement(card.account_id, card.account_code, -order.points, guarded=True),
+                ledger.AccountMovement(card.redemption_account_id, "", order.points, guarded=False),
+            ],
+            now,
+            reference=order_id,
         )
     except ledger.InsufficientPoints:
         raise InsufficientPointBalance(
-            f"The card holds {account.balance} points, fewer than the {order.points} requested."
+            f"The card holds {card.balance} points, fewer than the {order.points} requested."
         ) from None
     posting_date = now.date()
     body = json.dumps(
@@ -342,18 +477,19 @@ def _redeem(
             "status": COMPLETED,
             "pointsRedeemed": order.points,
             "redeemedAmount": cents_to_amount(credit),
-            "availablePointBalance": account.balance,
+            "availablePointBalance": transaction.balances[card.account_id],
             "creditPostingDate": posting_date.isoformat(),
         }
     )
-    db.session.add(
-        Redemption(
+    # A concurrent twin on another card fails here, on the unique reference, before its statement line.
+    db.session.execute(
+        sa.insert(_redemptions).values(
             order_id=order_id,
             partner_client_id=partner_client_id,
             transaction_reference=order.transaction_reference,
             request_fingerprint=request_fingerprint,
-            reward_link_id=link.id,
-            card_id=card.id,
+            reward_link_id=card.link_id,
+            card_id=card.card_id,
             points=order.points,
             amount_cents=credit,
             transaction_amount_cents=_cents(order.transaction_amount),
@@ -367,10 +503,8 @@ def _redeem(
             created_at=now,
         )
     )
-    # Insert now: a concurrent twin on another card fails here, before its statement line.
-    db.session.flush()
-    statement.post_line(
-        card,
+    statement.post_card_line(
+        card.card_id,
         statement.POINTS_CREDIT,
         credit,
         f"Pay with Points credit: {order.description}",
@@ -397,7 +531,12 @@ def find_redemption(partner_client_id: int, order_id: str) -> Redemption:
 
 def find_redemption_by_reference(partner_client_id: int, transaction_reference: str) -> Redemption:
     """The partner's redemption for this transactionReferenceNumber."""
-    redemption = _redemption_by_reference(partner_client_id, transaction_reference)
+    redemption = db.session.scalar(
+        sa.select(Redemption).where(
+            Redemption.partner_client_id == partner_client_id,
+            Redemption.transaction_reference == transaction_reference,
+        )
+    )
     if redemption is None:
         raise RedemptionNotFound(f"No redemption with transactionReferenceNumber {transaction_reference}.")
     return redemption
@@ -433,45 +572,93 @@ def redemption_details(redemption: Redemption) -> dict[str, Any]:
 # --- Reversal -----------------------------------------------------------------------------------
 
 
-def reverse(partner_client_id: int, order: ReversalOrder, now: datetime) -> Outcome:
+def reverse(partner_client_id: int, order: ReversalOrder, now: datetime, merchant_name: str | None = None) -> Outcome:
     """Give back some or all of a redemption's points and take back that part of the credit, or replay.
 
     Works whatever the link's state now. Raises RedemptionNotFound, ReversalAlreadyProcessed,
     ExceedsReversiblePoints or InvalidPointsIncrement, having written nothing. Commits.
     """
     request_fingerprint = reversal_fingerprint(order)
+    if merchant_name is None:
+        merchant_name = _merchant_name(partner_client_id)
 
-    def lock() -> tuple[Redemption, LedgerAccount]:
-        redemption = find_redemption(partner_client_id, order.order_id)
-        return redemption, ledger.lock_account(ledger.cardholder_account(redemption.card))
-
-    def write(locked: tuple[Redemption, LedgerAccount]) -> Outcome:
-        redemption, account = locked
-        return Outcome(_reverse(partner_client_id, redemption, account, order, request_fingerprint, now), False)
+    def write(locked: sa.Row) -> Outcome:
+        body = _reverse(partner_client_id, merchant_name, locked, order, request_fingerprint, now)
+        return Outcome(body, replayed=False)
 
     return replay_or_write(
-        lock, lambda _: _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint), write
+        lambda: _lock_redemption(partner_client_id, order.order_id),
+        lambda _: _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint),
+        write,
     )
 
 
-def _reversal_by_reference(partner_client_id: int, reversal_reference: str) -> RedemptionReversal | None:
-    return db.session.scalar(
-        sa.select(RedemptionReversal).where(
-            RedemptionReversal.partner_client_id == partner_client_id,
-            RedemptionReversal.reversal_reference == reversal_reference,
+# The redemption with what a reversal needs, and the card's points account locked (as for a redemption).
+_LOCKED_REDEMPTION = (
+    sa.select(
+        _redemptions.c.id,
+        _redemptions.c.order_id,
+        _redemptions.c.card_id,
+        _redemptions.c.description,
+        _programmes.c.point_increment,
+        _card_accounts.c.id.label("account_id"),
+        _card_accounts.c.code.label("account_code"),
+        _redemption_accounts.c.id.label("redemption_account_id"),
+        _redemption_accounts.c.code.label("redemption_account_code"),
+    )
+    .select_from(
+        _redemptions.join(_cards, _cards.c.id == _redemptions.c.card_id)
+        .join(_programmes, _programmes.c.id == _cards.c.programme_id)
+        .join(_card_accounts, _card_accounts.c.card_id == _redemptions.c.card_id)
+        .join(
+            _redemption_accounts,
+            _redemption_accounts.c.code == sa.literal(f"{ledger.REDEMPTION.lower()}:") + _programmes.c.code,
         )
     )
+    .where(_redemptions.c.order_id == sa.bindparam("order_id"), _redemptions.c.partner_client_id == sa.bindparam("pid"))
+    .with_for_update(of=_card_accounts)
+)
+# Read after the lock, in a statement of its own: another reversal may have committed while we waited.
+_REVERSIBLE = sa.select(
+    _redemptions.c.order_id,
+    _redemptions.c.points,
+    _redemptions.c.points_reversed,
+    _redemptions.c.amount_cents,
+    sa.select(sa.func.coalesce(sa.func.sum(_reversals.c.amount_cents), 0))
+    .where(_reversals.c.redemption_id == _redemptions.c.id)
+    .scalar_subquery()
+    .label("amount_reversed"),
+).where(_redemptions.c.id == sa.bindparam("id"))
+_STORED_REVERSAL = sa.select(_reversals.c.request_fingerprint, _reversals.c.response_body).where(
+    _reversals.c.partner_client_id == sa.bindparam("partner_id"),
+    _reversals.c.reversal_reference == sa.bindparam("reference"),
+)
+
+
+def _lock_redemption(partner_client_id: int, order_id: str) -> sa.Row:
+    locked = db.session.execute(_LOCKED_REDEMPTION, {"order_id": order_id, "pid": partner_client_id}).first()
+    if locked is None:
+        find_redemption(partner_client_id, order_id)  # raises RedemptionNotFound
+        raise RedemptionNotFound(f"Redemption {order_id} has no points accounts to reverse against.")
+    return locked
+
+
+def _stored_reversal(partner_client_id: int, reversal_reference: str) -> sa.Row | None:
+    """The fingerprint and response stored for this reversal reference, if it was used before."""
+    return db.session.execute(
+        _STORED_REVERSAL, {"partner_id": partner_client_id, "reference": reversal_reference}
+    ).first()
 
 
 def _replay_reversal(partner_client_id: int, reversal_reference: str, request_fingerprint: str) -> Outcome | None:
     conflict = ReversalAlreadyProcessed(
         f"reversalReferenceNumber {reversal_reference} was already used with a different request."
     )
-    body = stored_response(_reversal_by_reference(partner_client_id, reversal_reference), request_fingerprint, conflict)
+    body = stored_response(_stored_reversal(partner_client_id, reversal_reference), request_fingerprint, conflict)
     return None if body is None else Outcome(body, replayed=True)
 
 
-def reversal_cents(redemption: Redemption, points: int, amount_reversed_cents: int, increment: int) -> int:
+def reversal_cents(redemption: Redemption | sa.Row, points: int, amount_reversed_cents: int, increment: int) -> int:
     """The part of the credit these points took, exactly: pro rata, or all that is left for the last points."""
     remaining = redemption.points - redemption.points_reversed
     if points > remaining:
@@ -486,43 +673,47 @@ def reversal_cents(redemption: Redemption, points: int, amount_reversed_cents: i
 
 def _reverse(
     partner_client_id: int,
-    redemption: Redemption,
-    account: LedgerAccount,
+    merchant_name: str,
+    locked: sa.Row,
     order: ReversalOrder,
     request_fingerprint: str,
     now: datetime,
 ) -> str:
-    # Another reversal may have committed while we waited for the lock.
-    db.session.refresh(redemption)
-    card = redemption.card
-    merchant_name = _merchant_name(partner_client_id)
-    programme = _programme_of(card)
-    amount_reversed = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(RedemptionReversal.amount_cents), 0)).where(
-            RedemptionReversal.redemption_id == redemption.id
-        )
-    )
-    amount = reversal_cents(redemption, order.points, int(amount_reversed), programme.point_increment)
+    reversible = db.session.execute(_REVERSIBLE, {"id": locked.id}).one()
+    amount = reversal_cents(reversible, order.points, int(reversible.amount_reversed), locked.point_increment)
     reversal_id = _public_id("RVS")
-    transaction = ledger.reverse_points(
-        card, order.points, f"Pay with Points reversal of {redemption.order_id}", now, reference=reversal_id
+    transaction = ledger.move_points(
+        "REVERSE",
+        f"Pay with Points reversal of {locked.order_id}",
+        [
+            ledger.AccountMovement(locked.account_id, locked.account_code, order.points, guarded=False),
+            ledger.AccountMovement(
+                locked.redemption_account_id, locked.redemption_account_code, -order.points, guarded=False
+            ),
+        ],
+        now,
+        reference=reversal_id,
     )
-    redemption.points_reversed += order.points
-    remaining = redemption.points - redemption.points_reversed
-    redemption.status = REVERSED if remaining == 0 else PARTIALLY_REVERSED
+    points_reversed = reversible.points_reversed + order.points
+    remaining = reversible.points - points_reversed
+    db.session.execute(
+        sa.update(_redemptions)
+        .where(_redemptions.c.id == locked.id)
+        .values(points_reversed=points_reversed, status=REVERSED if remaining == 0 else PARTIALLY_REVERSED)
+    )
     body = json.dumps(
         {
             "reversalId": reversal_id,
             "pointsReversed": order.points,
             "amountReversed": cents_to_amount(amount),
             "remainingReversiblePoints": remaining,
-            "availablePointBalance": account.balance,
+            "availablePointBalance": transaction.balances[locked.account_id],
         }
     )
-    db.session.add(
-        RedemptionReversal(
+    db.session.execute(
+        sa.insert(_reversals).values(
             reversal_id=reversal_id,
-            redemption_id=redemption.id,
+            redemption_id=locked.id,
             partner_client_id=partner_client_id,
             reversal_reference=order.reversal_reference,
             request_fingerprint=request_fingerprint,
@@ -533,12 +724,11 @@ def _reverse(
             created_at=now,
         )
     )
-    db.session.flush()
-    statement.post_line(
-        card,
+    statement.post_card_line(
+        locked.card_id,
         statement.POINTS_CREDIT_REVERSAL,
         amount,
-        f"Pay with Points credit reversed: {redemption.description}",
+        f"Pay with Points credit reversed: {locked.description}",
         now,
         posting_date=now.date(),
         merchant_name=merchant_name,

@@ -19,6 +19,10 @@ POINTS_CREDIT_REVERSAL = "POINTS_CREDIT_REVERSAL"
 _SIGN = {PURCHASE: 1, REFUND: -1, POINTS_CREDIT: -1, POINTS_CREDIT_REVERSAL: 1}
 
 
+_lines = CardStatementLine.__table__
+_cards = Card.__table__
+
+
 def post_line(
     card: Card,
     kind: str,
@@ -28,35 +32,49 @@ def post_line(
     posting_date: date | None = None,
     merchant_name: str = "",
     reference: str = "",
-) -> CardStatementLine:
-    """Add a statement line and move the card's outstanding balance by it, in one UPDATE.
+) -> int:
+    """Add a statement line and move the card's outstanding balance by it; returns the new outstanding.
 
     ``amount_cents`` is the positive size of the movement; the kind decides its sign.
     """
+    outstanding = post_card_line(card.id, kind, amount_cents, description, now, posting_date, merchant_name, reference)
+    set_committed_value(card, "outstanding_cents", outstanding)  # keep the loaded card in step
+    return outstanding
+
+
+def post_card_line(
+    card_id: int,
+    kind: str,
+    amount_cents: int,
+    description: str,
+    now: datetime,
+    posting_date: date | None = None,
+    merchant_name: str = "",
+    reference: str = "",
+) -> int:
+    """``post_line`` by the card's id, in two statements (an INSERT and one UPDATE); returns the new outstanding."""
     if amount_cents <= 0:
         raise ValueError("A statement line moves a positive amount.")
     signed = _SIGN[kind] * amount_cents
-    line = CardStatementLine(
-        card_id=card.id,
-        kind=kind,
-        amount_cents=signed,
-        currency_code="HKD",
-        description=description,
-        merchant_name=merchant_name,
-        reference=reference,
-        transaction_date=now,
-        posting_date=posting_date or now.date(),
+    db.session.execute(
+        sa.insert(_lines).values(
+            card_id=card_id,
+            kind=kind,
+            amount_cents=signed,
+            currency_code="HKD",
+            description=description,
+            merchant_name=merchant_name,
+            reference=reference,
+            transaction_date=now,
+            posting_date=posting_date or now.date(),
+        )
     )
-    db.session.add(line)
-    table = Card.__table__
-    new_outstanding = db.session.execute(
-        sa.update(table)
-        .where(table.c.id == card.id)
-        .values(outstanding_cents=table.c.outstanding_cents + signed)
-        .returning(table.c.outstanding_cents)
+    return db.session.execute(
+        sa.update(_cards)
+        .where(_cards.c.id == card_id)
+        .values(outstanding_cents=_cards.c.outstanding_cents + signed)
+        .returning(_cards.c.outstanding_cents)
     ).scalar_one()
-    set_committed_value(card, "outstanding_cents", new_outstanding)
-    return line
 
 
 def lines_for(card: Card) -> list[CardStatementLine]:

@@ -10,6 +10,7 @@ from typing import TypeVar
 from flask import g, request
 
 from .. import clock, tokens
+from . import call_context
 from .errors import ApiError
 
 F = TypeVar("F", bound=Callable)
@@ -19,11 +20,14 @@ UUID_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
 def authenticate_bearer(require_client_header: bool = True) -> tokens.Partner:
     """Resolve the bearer token to its partner (one query), or raise the documented 401/400."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = call_context.bearer_token()
+    if token is None:
         raise ApiError(401, "invalidToken", "Send 'Authorization: Bearer <access_token>'.")
-    client = tokens.partner_for_token(token.strip(), clock.now())
+    context = call_context.current()
+    if context is not None and context.token_presented == token:
+        client = context.partner  # read with the call's context before the handler
+    else:
+        client = tokens.partner_for_token(token, clock.now())
     if client is None:
         raise ApiError(401, "invalidToken", "The access token is unknown or has expired; request a new one.")
     client_header = request.headers.get("client_id")

@@ -20,7 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .. import clock, faults, request_log
+from ..database import reading, write_intent
 from ..extensions import db
+from . import call_context
 from .errors import error_response, is_api_request
 
 LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
@@ -68,14 +70,19 @@ def _before_request() -> Response | None:
     g.obs_fault = None
     if not _is_logged() or request.endpoint is None:
         return None
-    # Its own short transaction (a read, unless a counted rule is spent), ended before the handler's.
+    # One read: the clock, the fault rules and the token's partner. A handler that only reads goes on in
+    # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN.
     try:
-        fault = faults.take_fault(request.endpoint)
+        with reading():
+            context = call_context.load(request.endpoint)
+            fault = faults.take_fault(request.endpoint) if context.fault_rule_id is not None else None
     except SQLAlchemyError:
-        current_app.logger.exception("Could not read the fault rules; the call runs without faults.")
+        db.session.rollback()
+        current_app.logger.exception("Could not read the call's context; the call runs without faults.")
         return None
     finally:
-        db.session.rollback()
+        if write_intent():
+            db.session.rollback()
     g.obs_fault = fault
     if fault is not None and (fault.error_status or fault.error_code):
         return error_response(

@@ -127,7 +127,9 @@ def redeem(reward_link_code: str):
     """Redeem points as a statement credit; a repeated transactionReferenceNumber replays the first answer."""
     order = _redemption_order(json_body())
     try:
-        outcome = redemptions.redeem(g.partner_client.id, reward_link_code, order, clock.now())
+        outcome = redemptions.redeem(
+            g.partner_client.id, reward_link_code, order, clock.now(), g.partner_client.merchant_name
+        )
     except (redemptions.RedemptionError, LinkNotFound) as error:
         raise _api_error(error) from None
     return _stored_response(outcome)
@@ -162,7 +164,7 @@ def reverse():
     """Reverse some or all of a redemption; a repeated reversalReferenceNumber replays the first answer."""
     order = _reversal_order(json_body())
     try:
-        outcome = redemptions.reverse(g.partner_client.id, order, clock.now())
+        outcome = redemptions.reverse(g.partner_client.id, order, clock.now(), g.partner_client.merchant_name)
     except redemptions.RedemptionError as error:
         raise _api_error(error) from None
     return _stored_response(outcome)

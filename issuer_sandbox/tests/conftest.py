@@ -11,13 +11,21 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from issuer_sandbox import create_app
+from issuer_sandbox import create_app, request_log
 from issuer_sandbox.extensions import db
 from issuer_sandbox.seed import seed_database
 
 CLIENT_ID = "harbour-mall"
 CLIENT_SECRET = "harbour-mall-secret"
 SANDBOX_KEY = "demo-sandbox-key"
+
+
+def close_app(app) -> None:
+    """Write the buffered request log, then close every pooled connection (a test database may be dropped next)."""
+    request_log.writer(app).flush()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 def make_app(database_url: str, **config):
@@ -32,9 +40,7 @@ def make_app(database_url: str, **config):
 def app(tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'issuer.sqlite3'}")
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -89,9 +95,7 @@ def backend_app(request, tmp_path):
     # Enough pooled connections for the 20-thread concurrency tests.
     app = make_app(url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 5, "pool_pre_ping": True})
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 class PartnerApi:

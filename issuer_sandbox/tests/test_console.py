@@ -11,7 +11,7 @@ from issuer_sandbox.console.auth import LAST_SEEN
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import RequestLogEntry, SmsMessage
 
-from .conftest import make_app
+from .conftest import close_app, make_app
 from .console_support import CONSOLE_PAGES, csrf_token, enrol, enrol_and_activate, pay, redeem, sign_in
 
 
@@ -144,9 +144,7 @@ def test_moving_the_sandbox_clock_does_not_sign_the_console_out(app, console):
 def csrf_client(tmp_path):
     app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite3'}", WTF_CSRF_ENABLED=True)
     yield app, app.test_client()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 def test_with_csrf_on_a_form_without_its_token_is_refused_and_changes_nothing(csrf_client):

@@ -25,7 +25,7 @@ from issuer_sandbox.models import (
 )
 from issuer_sandbox.payments import CardDetails
 
-from .conftest import PartnerApi, make_app
+from .conftest import PartnerApi, close_app, make_app
 
 PAYMENTS = "/gateway/v1/payments"
 HAPPY = "4966 0100 0000 8741"
@@ -618,9 +618,7 @@ def test_concurrent_payments_never_exceed_the_credit_limit_on_postgresql(postgre
     try:
         _concurrent_payments_never_exceed_the_credit_limit(app)
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_app(app)
 
 
 # --- Look-ups -------------------------------------------------------------------------------------

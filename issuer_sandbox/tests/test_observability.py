@@ -23,7 +23,7 @@ from issuer_sandbox.api.observability import mask_text, mask_value
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import FaultRule, RequestLogEntry, SmsMessage
 
-from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY
+from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, close_app
 
 LINKAGE = "/v1/apac/rewards/linkage"
 HAPPY = {
@@ -385,8 +385,7 @@ def gunicorn_issuer(tmp_path):
             time.sleep(0.1)
         app = create_app({"DATABASE_URL": database_url})
         yield base, app
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
     finally:
         os.killpg(server.pid, signal.SIGINT)  # gunicorn's quick shutdown: no waiting for keep-alive connections
         try:
