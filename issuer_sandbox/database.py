@@ -10,6 +10,12 @@ on by default (commands, tests, background work), off for the requests of safe H
 OPTIONS), whose handlers only read. A read-intent block that must write after all wraps the write in
 ``writing()``, which starts a fresh transaction with the intent on.
 
+Writers queue in order, not by polling: SQLite's busy handler retries a locked BEGIN IMMEDIATE after
+sleeps of up to 100 ms, so under load a writer could wait a second while others took the lock ahead of it.
+So a write transaction first takes this process's writer lock and an exclusive ``flock`` on a file beside
+the database (the kernel queues the other processes), then BEGIN IMMEDIATE; both are let go as soon as the
+transaction commits or rolls back.
+
 ``synchronous=NORMAL`` in WAL mode: a commit no longer waits for an fsync of the WAL, only the checkpoint
 does. A committed transaction survives a killed process (the WAL is in the OS page cache); what it trades
 is the last few commits before a power cut or a kernel crash, which may roll back (never corrupt).
@@ -17,6 +23,9 @@ is the last few commits before a power cut or a kernel crash, which may roll bac
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -70,9 +79,89 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    writers = WriterQueue(engine.url.database)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        if _write_intent.get():
+            writers.enter(connection.connection.dbapi_connection)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            writers.leave(dbapi_connection)
+
+    def do_rollback(dbapi_connection) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            writers.leave(dbapi_connection)
+
+    # After the COMMIT or ROLLBACK itself (the engine's events fire before it); also on return to the pool.
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection, _record) -> None:
+        writers.leave(dbapi_connection)
+
+    @event.listens_for(engine, "engine_disposed")
+    def _on_dispose(_engine) -> None:
+        writers.close()
+
+
+class WriterQueue:
+    """SQLite's writers of all processes, one at a time, waiting in a queue (a lock and a file lock)."""
+
+    WAIT_SECONDS = 30  # as busy_timeout: past it the writer goes ahead and SQLite's own locking decides
+
+    def __init__(self, database: str | None) -> None:
+        self._lock = threading.Lock()
+        self._holder: object | None = None
+        self._path = f"{database}.writer-lock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def enter(self, dbapi_connection: object) -> None:
+        if self._path is None or not self._lock.acquire(timeout=self.WAIT_SECONDS):
+            return
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except OSError:
+            self._lock.release()
+            return
+        self._holder = dbapi_connection
+
+    def leave(self, connection: object) -> None:
+        # The dialect is handed the pool's proxy of the connection, the events the DBAPI connection itself.
+        dbapi_connection = getattr(connection, "dbapi_connection", connection)
+        if self._holder is None or self._holder is not dbapi_connection:
+            return
+        self._holder = None
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Close this process's descriptor of the lock file (the engine was disposed)."""
+        if self._fd is not None and self._pid == os.getpid() and self._holder is None:
+            os.close(self._fd)
+        self._fd = None
+
+    def _file(self) -> int:
+        # One descriptor per process: a descriptor inherited over fork would share its lock with the parent.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
 
 
 def engine_options(database_url: str) -> dict:

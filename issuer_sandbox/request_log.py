@@ -74,8 +74,8 @@ class RequestLogWriter:
             return len(rows)
 
     def discard(self) -> None:
-        """Forget the buffered rows (the sandbox was reset: the log starts empty)."""
-        with self._lock:
+        """Forget the buffered rows (the sandbox was reset: the log starts empty); waits out a write under way."""
+        with self._write_lock, self._lock:
             self._rows = []
 
     def pending(self) -> int:
@@ -100,15 +100,16 @@ _live_writers: weakref.WeakSet[RequestLogWriter] = weakref.WeakSet()
 
 def _write_periodically(writer_ref: weakref.ref[RequestLogWriter], wake: threading.Event) -> None:
     """The writer thread: a flush every interval, until its app (and so its writer) is gone."""
+    interval = writer_ref().flush_seconds if writer_ref() is not None else 0
     while True:
+        wake.wait(interval)
+        wake.clear()
         writer = writer_ref()
         if writer is None:
             return
         interval = writer.flush_seconds
         writer.flush()
         del writer  # hold no reference while asleep
-        wake.wait(interval)
-        wake.clear()
 
 
 @atexit.register

@@ -1,0 +1,166 @@
+"""SQLite set-up for speed without losing safety: read intent, the writers' queue, and the buffered request log."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from issuer_sandbox import database, request_log
+from issuer_sandbox.extensions import db
+from issuer_sandbox.models import RequestLogEntry, SandboxSetting
+
+from .conftest import PartnerApi, close_app, make_app
+
+
+@pytest.fixture
+def slow_flush_app(tmp_path):
+    """An app whose writer thread waits an hour between flushes: only explicit flushes write."""
+    app = make_app(f"sqlite:///{tmp_path / 'issuer.sqlite3'}", REQUEST_LOG_FLUSH_SECONDS=3600)
+    yield app
+    close_app(app)
+
+
+def writer_lock_is_free(app) -> bool:
+    """Try the writers' file lock from a descriptor of our own, without waiting."""
+    path = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database + ".writer-lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # closing drops our lock, if we got it
+    return True
+
+
+def test_sqlite_runs_in_wal_mode_with_normal_sync(app):
+    with app.app_context():
+        assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+
+
+def test_a_write_transaction_holds_the_writers_lock_until_it_commits(app):
+    with app.app_context():
+        assert writer_lock_is_free(app)
+        db.session.add(SandboxSetting(key="probe", value="1"))
+        db.session.flush()
+        assert not writer_lock_is_free(app)
+        db.session.commit()
+        assert writer_lock_is_free(app)
+
+
+def test_a_rolled_back_write_transaction_lets_the_lock_go_too(app):
+    with app.app_context():
+        db.session.execute(sa.select(SandboxSetting.key)).all()
+        assert not writer_lock_is_free(app)
+        db.session.rollback()
+        assert writer_lock_is_free(app)
+
+
+def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(app):
+    with app.app_context():
+        db.session.add(SandboxSetting(key="probe", value="1"))
+        db.session.flush()  # this context holds SQLite's write lock
+        seen: list[int] = []
+
+        def reader() -> None:
+            with app.app_context(), database.reading():
+                seen.append(db.session.scalar(sa.select(sa.func.count()).select_from(SandboxSetting)))
+                assert writer_lock_is_free(app) is False  # still ours, not the reader's
+                db.session.rollback()
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "the reader waited for the writer"
+        assert seen == [0]  # the committed snapshot: the uncommitted row is not visible
+        db.session.rollback()
+
+
+def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        client.get("/sandbox/api/clock", headers={"X-Sandbox-Key": "demo-sandbox-key"})
+        reads = [s for s in statements if s.startswith("BEGIN")]
+        statements.clear()
+        client.post("/sandbox/api/clock/advance", json={"seconds": 1}, headers={"X-Sandbox-Key": "demo-sandbox-key"})
+        writes = [s for s in statements if s.startswith("BEGIN")]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert reads and set(reads) == {"BEGIN"}
+    assert "BEGIN IMMEDIATE" in writes
+
+
+def log_rows(app) -> list[RequestLogEntry]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(RequestLogEntry).order_by(RequestLogEntry.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_call_is_buffered_then_written_by_a_flush(slow_flush_app):
+    app = slow_flush_app
+    writer = request_log.writer(app)
+    PartnerApi(app.test_client()).get("/v1/apac/rewards/NO-SUCH-LINK/pointBalance")
+    assert writer.pending() >= 1
+    writer.flush()
+    assert writer.pending() == 0
+    assert [row.path for row in log_rows(app)][-1] == "/v1/apac/rewards/NO-SUCH-LINK/pointBalance"
+
+
+def test_the_writer_thread_writes_the_buffer_without_being_asked(app, api):
+    writer = request_log.writer(app)
+    api.get("/v1/apac/rewards/NO-SUCH-LINK/pointBalance")
+    done = threading.Event()
+    for _ in range(50):  # polled, bounded: the thread flushes every REQUEST_LOG_FLUSH_SECONDS
+        if writer.pending() == 0 and log_rows(app):
+            done.set()
+            break
+        done.wait(0.1)
+    assert done.is_set()
+
+
+def test_a_failed_write_keeps_the_rows_for_the_next_attempt(slow_flush_app):
+    app = slow_flush_app
+    writer = request_log.writer(app)
+    row = {
+        "at": datetime(2026, 1, 1),
+        "method": "GET",
+        "path": "/v1/x",
+        "status": 200,
+        "latency_ms": 1,
+    }
+    writer.add(dict(row))
+    with app.app_context():
+        db.session.execute(sa.text("ALTER TABLE request_log RENAME TO request_log_away"))
+        db.session.commit()
+    assert writer.flush() == 0
+    assert writer.pending() == 1
+    with app.app_context():
+        db.session.execute(sa.text("ALTER TABLE request_log_away RENAME TO request_log"))
+        db.session.commit()
+    assert writer.flush() == 1
+    assert [r.path for r in log_rows(app)] == ["/v1/x"]
+
+
+def test_a_sandbox_reset_forgets_the_calls_buffered_before_it(slow_flush_app):
+    app = slow_flush_app
+    writer = request_log.writer(app)
+    client = app.test_client()
+    PartnerApi(client).get("/v1/apac/rewards/NO-SUCH-LINK/pointBalance")
+    assert writer.pending() == 2  # the token call and the balance call
+    client.post("/sandbox/api/reset", headers={"X-Sandbox-Key": "demo-sandbox-key"})
+    writer.flush()
+    assert log_rows(app) == []
