@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Flask, request
 
+from . import page_cache
 from .config import DEFAULTS, DEMO_SECRETS
-from .database import configure_engine
+from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
 
 __version__ = "0.1.0"
@@ -38,13 +39,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
         f"sqlite:///{Path(app.instance_path) / 'shop.sqlite3'}"
     )
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
     with app.app_context():
         configure_engine(db.engine)
+    install_request_intent(app)  # before any other hook opens a transaction
+    page_cache.init_app(app)
 
     from . import accounts, cart, catalog, checkout, cli, health, orders
 

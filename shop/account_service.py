@@ -24,14 +24,20 @@ def normalise_email(email: str) -> str:
 
 
 def register_shopper(*, name: str, email: str, password: str, phone: str = "") -> User:
-    """Create a shopper with a hashed password; raises EmailTaken (also when another request won the race)."""
+    """Create a shopper with a hashed password; raises EmailTaken (also when another request won the race).
+
+    The slow hash runs before the insert's transaction begins: on SQLite a write transaction holds the one
+    write lock, and ~100 ms of scrypt inside it would stall every other shopper. Whatever the form's checks
+    read is ended first, for the same reason.
+    """
+    db.session.rollback()
     user = User(
         email=normalise_email(email),
         name=name.strip(),
         phone=phone,
         created_at=datetime.now(UTC).replace(tzinfo=None),
     )
-    user.set_password(password)
+    user.set_password(password)  # before the user joins the session: no transaction is open
     db.session.add(user)
     try:
         db.session.commit()

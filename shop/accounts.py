@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from . import account_service
 from .cart_service import SESSION_KEY as CART_SESSION_KEY
+from .database import read_only
 from .extensions import db
 from .forms import SignInForm, SignOutForm, SignUpForm
 from .models import User
@@ -80,6 +81,7 @@ def _start_session(user: User) -> None:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@read_only
 def sign_in():
     form = SignInForm()
     if request.method == "GET":
@@ -97,6 +99,7 @@ def sign_in():
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
+@read_only
 def sign_up():
     form = SignUpForm()
     if request.method == "GET":

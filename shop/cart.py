@@ -7,12 +7,14 @@ from flask_babel import gettext as _
 
 from . import cart_service
 from .accounts import safe_next
+from .database import read_only
 from .forms import AddToCartForm, CartLineForm, RemoveFromCartForm
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
 
 @bp.get("")
+@read_only
 def view():
     cart = cart_service.current_cart()
     line_forms = {

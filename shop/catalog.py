@@ -12,9 +12,11 @@ from werkzeug.exceptions import HTTPException
 from wtforms.fields.choices import SelectChoice
 
 from .catalog_data import CATEGORIES, FEATURED_SKUS, POPULAR_SEARCHES
+from .database import read_only
 from .extensions import db
 from .forms import AddToCartForm, SearchForm
 from .models import Category, Product
+from .page_cache import cached_for_visitors
 from .search import category_products, normalise_page, normalise_sort, paginate, search_products, sort_products
 
 bp = Blueprint("catalog", __name__)
@@ -44,6 +46,8 @@ def _per_page() -> int:
 
 
 @bp.get("/")
+@read_only
+@cached_for_visitors
 def home():
     categories = db.session.scalars(sa.select(Category).order_by(Category.position)).all()
     featured_by_sku = {
@@ -68,6 +72,8 @@ def home():
 
 
 @bp.get("/category/<slug>")
+@read_only
+@cached_for_visitors
 def category(slug: str):
     category = db.session.scalar(sa.select(Category).where(Category.slug == slug)) or abort(404)
     sort = normalise_sort(request.args.get("sort"))
@@ -84,6 +90,8 @@ def category(slug: str):
 
 
 @bp.get("/product/<slug>")
+@read_only
+@cached_for_visitors
 def product(slug: str):
     product = db.session.scalar(
         sa.select(Product).options(joinedload(Product.category)).where(Product.slug == slug)
@@ -106,6 +114,8 @@ def product(slug: str):
 
 
 @bp.get("/search")
+@read_only
+@cached_for_visitors
 def search():
     form = SearchForm(request.args)
     categories = db.session.scalars(sa.select(Category).order_by(Category.position)).all()

@@ -13,6 +13,9 @@ DEFAULTS = {
     "SHOP_NAME": "Harbour Mall",
     "BANK_NAME": "Summit Bank",
     "CURRENCY_CODE": "HKD",
+    # Visitors' catalogue pages kept per worker (see page_cache.py); 0 pages turns the cache off.
+    "PAGE_CACHE_MAX_PAGES": 512,
+    "PAGE_CACHE_SECONDS": 60,  # a safety net only: a page is rendered again as soon as stock or prices change
     "ISSUER_URL": "http://127.0.0.1:8001",
     "ISSUER_TIMEOUT_SECONDS": 5,  # every issuer call has a timeout
     "ISSUER_CONNECT_TIMEOUT_SECONDS": 2,

@@ -1,24 +1,77 @@
-"""Engine set-up that makes SQLite behave for money too: every transaction takes the write lock up front."""
+"""Engine set-up: SQLite behaves for money (writers take the write lock up front), page reads never wait on it.
 
+On SQLite a transaction that will write begins with ``BEGIN IMMEDIATE``: pysqlite's own handling defers the
+lock until the first write, which would let two transactions both read a balance before either writes it.
+Taking the lock up front serialises writers inside the database, as a row lock does on PostgreSQL.
+
+A transaction that only reads begins with a plain ``BEGIN``: in WAL mode it reads a snapshot and never
+queues behind a writer. Whether the next transaction writes is the *write intent* of the current context:
+on by default (commands, tests, every view that may write), off for GET requests to views marked
+``@read_only`` (the catalogue, search, the cart, order history, the sign-in and sign-up forms). Some GET
+pages of the shop do write (an order page settles points left unconfirmed, the points page records its
+events), so the shop marks what only reads rather than trusting the method. The rule that goes with
+BEGIN IMMEDIATE stays: never keep a write transaction open while waiting on the issuer (order_service and
+pwp commit their intent and end the transaction before each call; the issuer client checks it).
+
+Writers queue in order, not by polling: SQLite's busy handler retries a locked BEGIN IMMEDIATE after
+sleeps of up to 100 ms, so under load a writer could wait a second while others took the lock ahead of it.
+So a write transaction first takes this process's writer lock and an exclusive ``flock`` on a file beside
+the database (the kernel queues the other processes), then BEGIN IMMEDIATE; both are let go as soon as the
+transaction commits or rolls back.
+
+``synchronous=NORMAL`` in WAL mode: a commit no longer waits for an fsync of the WAL, only the checkpoint
+does. A committed transaction survives a killed process (the WAL is in the OS page cache); what it trades
+is the last few commits before a power cut or a kernel crash, which may roll back (never corrupt).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from flask import Flask, current_app, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+F = TypeVar("F", bound=Callable)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_write_intent: ContextVar[bool] = ContextVar("shop_write_intent", default=True)
+
+
+def write_intent() -> bool:
+    """Whether the next transaction of this context takes SQLite's write lock at BEGIN."""
+    return _write_intent.get()
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Inside a read-intent request, run a block whose transactions will write (the caller ends them)."""
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Run a block whose transactions only read, whatever the request's method (the caller ends them)."""
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
 
 def configure_engine(engine: Engine) -> None:
-    """On SQLite, begin every transaction with BEGIN IMMEDIATE so two writers can never interleave.
-
-    pysqlite's own transaction handling defers the lock until the first write, which lets two
-    transactions both read a balance before either writes it; emitting BEGIN IMMEDIATE ourselves
-    serialises writers inside the database, as a row lock does on PostgreSQL.
-
-    The price is that every transaction, reads included, holds the one write lock until it ends, so the
-    rule that goes with it: never keep a transaction open while waiting on anything slow, above all the
-    issuer (order_service and pwp commit their intent and end the transaction before each call; the
-    app's issuer client checks this before every request). Reads stay IMMEDIATE on purpose: most request
-    paths read and then write in one transaction (attempt counters, order status), and a deferred WAL
-    transaction that upgrades after another writer committed fails at once with SQLITE_BUSY instead of
-    waiting, so the gain (no lock for lock-free reads that last milliseconds) is not worth those errors.
-    """
+    """On SQLite: WAL, NORMAL sync, foreign keys, and BEGIN IMMEDIATE only for transactions that will write."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -27,10 +80,120 @@ def configure_engine(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    writers = WriterQueue(engine.url.database)
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if _write_intent.get():
+            writers.enter(connection.connection.dbapi_connection)
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            writers.leave(dbapi_connection)
+
+    def do_rollback(dbapi_connection) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            writers.leave(dbapi_connection)
+
+    # After the COMMIT or ROLLBACK itself (the engine's events fire before it); also on return to the pool.
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+    @event.listens_for(engine, "close")
+    def _on_close(dbapi_connection, _record) -> None:
+        writers.leave(dbapi_connection)
+
+    @event.listens_for(engine, "engine_disposed")
+    def _on_dispose(_engine) -> None:
+        writers.close()
+
+
+class WriterQueue:
+    """SQLite's writers of all processes, one at a time, waiting in a queue (a lock and a file lock)."""
+
+    WAIT_SECONDS = 30  # as busy_timeout: past it the writer goes ahead and SQLite's own locking decides
+
+    def __init__(self, database: str | None) -> None:
+        self._lock = threading.Lock()
+        self._holder: object | None = None
+        self._path = f"{database}.writer-lock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def enter(self, dbapi_connection: object) -> None:
+        if self._path is None or not self._lock.acquire(timeout=self.WAIT_SECONDS):
+            return
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except OSError:
+            self._lock.release()
+            return
+        self._holder = dbapi_connection
+
+    def leave(self, connection: object) -> None:
+        # The dialect is handed the pool's proxy of the connection, the events the DBAPI connection itself.
+        dbapi_connection = getattr(connection, "dbapi_connection", connection)
+        if self._holder is None or self._holder is not dbapi_connection:
+            return
+        self._holder = None
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        """Close this process's descriptor of the lock file (the engine was disposed)."""
+        if self._fd is not None and self._pid == os.getpid() and self._holder is None:
+            os.close(self._fd)
+        self._fd = None
+
+    def _file(self) -> int:
+        # One descriptor per process: a descriptor inherited over fork would share its lock with the parent.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+
+def engine_options(database_url: str) -> dict:
+    """Pool settings: a pre-ping only where a server can close connections (not for a SQLite file)."""
+    if database_url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True}
+
+
+def read_only(view: F) -> F:
+    """Mark a view whose GET requests only read: their transactions begin without SQLite's write lock."""
+    view.read_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def install_request_intent(app: Flask) -> None:
+    """GET requests to ``@read_only`` views begin their transactions without SQLite's write lock."""
+
+    @app.before_request
+    def _read_intent_for_read_only_views() -> None:
+        view = current_app.view_functions.get(request.endpoint or "")
+        reads_only = request.method in SAFE_METHODS and getattr(view, "read_only", False)
+        g.write_intent_token = _write_intent.set(not reads_only)
+
+    @app.teardown_request
+    def _restore_write_intent(_error: BaseException | None) -> None:
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            _write_intent.reset(token)

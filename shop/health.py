@@ -4,12 +4,14 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from .database import read_only
 from .extensions import db
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@read_only
 def healthz():
     from . import __version__
 

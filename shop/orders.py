@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from . import order_service
 from .accounts import login_required
 from .checkout_forms import CancelLineForm, CancelOrderForm
+from .database import read_only
 from .issuer_client import IssuerError, get_issuer_client
 from .models import Order, OrderLine
 
@@ -41,6 +42,7 @@ def _cancellable(order: Order) -> bool:
 
 @bp.get("")
 @login_required
+@read_only
 def history():
     orders = order_service.order_history(g.user.id)
     return render_template("shop/orders/history.html", orders=orders, title=_("My orders"))

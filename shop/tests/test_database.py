@@ -1,0 +1,58 @@
+"""The shop's SQLite set-up: catalogue reads never take the write lock; sign-up hashes outside any transaction."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shop.extensions import db
+from shop.models import User
+
+
+def begins_during(app, call) -> list[str]:
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_catalogue_pages_begin_without_the_write_lock(app, client):
+    for path in ("/", "/category/supermarket", "/search?q=rice", "/product/jasmine-rice-5kg", "/cart"):
+        assert set(begins_during(app, lambda path=path: client.get(path))) == {"BEGIN"}, path
+
+
+def test_a_form_post_takes_the_write_lock_up_front(app, client):
+    begins = begins_during(app, lambda: client.post("/account/sign-in", data={"email": "x@example.com"}))
+    assert "BEGIN IMMEDIATE" in begins
+
+
+def test_sign_up_hashes_the_password_with_no_transaction_open(app, client, monkeypatch):
+    open_during_hash: list[bool] = []
+    real_set_password = User.set_password
+
+    def watching_set_password(self, password: str) -> None:
+        open_during_hash.append(db.session().in_transaction())
+        real_set_password(self, password)
+
+    monkeypatch.setattr(User, "set_password", watching_set_password)
+    response = client.post(
+        "/account/sign-up",
+        data={
+            "name": "New Shopper",
+            "email": "new.shopper@example.com",
+            "phone": "91234567",
+            "password": "a-long-password-1",
+            "confirm": "a-long-password-1",
+        },
+    )
+    assert response.status_code == 302
+    assert open_during_hash == [False]

@@ -1,0 +1,116 @@
+"""Visitors' catalogue pages come from the worker's cache, and never show a catalogue older than the last order."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import template_rendered
+
+from shop import create_app
+from shop.extensions import db
+from shop.models import Product
+from shop.seed import seed_database
+
+PRODUCT = "/product/jasmine-rice-5kg"
+
+
+@pytest.fixture
+def csrf_app(tmp_path):
+    """The shop with CSRF on, as it runs: cached pages must carry each visitor's own token."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "ISSUER_URL": "http://127.0.0.1:9",
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        seed_database()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def renders(app):
+    """The names of the templates rendered while the test runs."""
+    rendered: list[str] = []
+
+    def record(_sender, template, context, **_extra) -> None:
+        rendered.append(template.name)
+
+    template_rendered.connect(record, app)
+    yield rendered
+    template_rendered.disconnect(record, app)
+
+
+def set_stock(app, slug: str, stock: int) -> None:
+    with app.app_context():
+        db.session.execute(sa.update(Product).where(Product.slug == slug).values(stock=stock))
+        db.session.commit()
+
+
+@pytest.mark.parametrize("path", ["/", "/category/supermarket", "/search?q=rice", PRODUCT])
+def test_a_second_visitor_gets_the_same_page_without_a_render(app, renders, path):
+    first = app.test_client().get(path)
+    rendered_once = len(renders)
+    second = app.test_client().get(path)
+    assert first.status_code == second.status_code == 200
+    assert rendered_once > 0 and len(renders) == rendered_once
+    assert second.get_data(as_text=True) == first.get_data(as_text=True)
+
+
+def test_a_stock_change_shows_at_once(app, client):
+    assert "Only 3 left in stock" not in client.get(PRODUCT).get_data(as_text=True)
+    set_stock(app, "jasmine-rice-5kg", 3)
+    assert "Only 3 left in stock" in client.get(PRODUCT).get_data(as_text=True)
+    set_stock(app, "jasmine-rice-5kg", 0)
+    assert "This item is sold out for now" in client.get(PRODUCT).get_data(as_text=True)
+
+
+def test_different_queries_are_different_pages(client):
+    rice = client.get("/search?q=rice").get_data(as_text=True)
+    headphones = client.get("/search?q=headphones").get_data(as_text=True)
+    assert rice != headphones and "rice" in rice.lower() and "headphones" in headphones.lower()
+
+
+def test_signed_in_shoppers_and_visitors_with_a_cart_are_rendered_afresh(app, client, shopper, renders):
+    app.test_client().get("/")  # cached for visitors
+    shopper.sign_in()
+    before = len(renders)
+    page = client.get("/").get_data(as_text=True)
+    assert len(renders) > before and "Chan Tai Man" in page
+
+    visitor = app.test_client()
+    with app.app_context():
+        rice = db.session.scalar(sa.select(Product).where(Product.slug == "jasmine-rice-5kg"))
+    visitor.post("/cart/add", data={"product_id": rice.id, "quantity": "1"})
+    before = len(renders)
+    visitor.get("/")
+    assert len(renders) > before
+
+
+def test_a_missing_product_is_not_kept(app, renders):
+    assert app.test_client().get("/product/no-such-thing").status_code == 404
+    before = len(renders)
+    assert app.test_client().get("/product/no-such-thing").status_code == 404
+    assert len(renders) > before
+
+
+def test_each_visitor_gets_a_csrf_token_of_their_own_session_and_can_add_to_the_cart(csrf_app):
+    tokens = []
+    for _ in range(2):
+        visitor = csrf_app.test_client()
+        page = visitor.get(PRODUCT).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        product_id = re.search(r'name="product_id" type="hidden" value="(\d+)"', page).group(1)
+        tokens.append(token)
+        added = visitor.post("/cart/add", data={"csrf_token": token, "product_id": product_id, "quantity": "1"})
+        assert added.status_code == 302
+        assert "Jasmine" in visitor.get("/cart").get_data(as_text=True)
+    assert tokens[0] != tokens[1]
