@@ -130,6 +130,17 @@ _accounts = LedgerAccount.__table__
 _transactions = LedgerTransaction.__table__
 _entries = LedgerEntry.__table__
 
+# Built once: on the hot path, building and cache-keying a statement costs more than SQLite running it.
+_MOVE = (
+    sa.update(_accounts)
+    .where(_accounts.c.id == sa.bindparam("account_id"))
+    .values(balance=_accounts.c.balance + sa.bindparam("amount"))
+    .returning(_accounts.c.balance)
+)
+_GUARDED_MOVE = _MOVE.where(_accounts.c.balance + sa.bindparam("amount") >= 0)
+_INSERT_TRANSACTION = sa.insert(_transactions).returning(_transactions.c.id)
+_INSERT_ENTRIES = sa.insert(_entries)
+
 
 def post_transaction(
     kind: str, description: str, movements: list[Movement], now: datetime, reference: str = ""
@@ -177,25 +188,18 @@ def _move_points(
 ) -> PostedTransaction:
     balances: dict[int, int] = {}
     for movement in sorted(movements, key=lambda m: m.amount):
-        statement = (
-            sa.update(_accounts)
-            .where(_accounts.c.id == movement.account_id)
-            .values(balance=_accounts.c.balance + movement.amount)
-            .returning(_accounts.c.balance)
-        )
-        if movement.guarded:
-            statement = statement.where(_accounts.c.balance + movement.amount >= 0)
-        new_balance = db.session.execute(statement).scalar_one_or_none()
+        new_balance = db.session.execute(
+            _GUARDED_MOVE if movement.guarded else _MOVE,
+            {"account_id": movement.account_id, "amount": movement.amount},
+        ).scalar_one_or_none()
         if new_balance is None:
             raise InsufficientPoints(movement.account_code, -movement.amount)
         balances[movement.account_id] = new_balance
     transaction_id = db.session.execute(
-        sa.insert(_transactions)
-        .values(kind=kind, description=description, reference=reference, created_at=now)
-        .returning(_transactions.c.id)
+        _INSERT_TRANSACTION, {"kind": kind, "description": description, "reference": reference, "created_at": now}
     ).scalar_one()
     db.session.execute(
-        sa.insert(_entries),
+        _INSERT_ENTRIES,
         [
             {
                 "transaction_id": transaction_id,

@@ -234,6 +234,14 @@ _redemption_accounts = LedgerAccount.__table__.alias("redemption_account")
 _redemptions = Redemption.__table__
 _reversals = RedemptionReversal.__table__
 
+_INSERT_REDEMPTION = sa.insert(_redemptions)
+_INSERT_REVERSAL = sa.insert(_reversals)
+_RECORD_REVERSAL = (
+    sa.update(_redemptions)
+    .where(_redemptions.c.id == sa.bindparam("redemption_row_id"))
+    .values(points_reversed=sa.bindparam("new_points_reversed"), status=sa.bindparam("new_status"))
+)
+
 _LINKED_CARD_COLUMNS = (
     _links.c.id.label("link_id"),
     _links.c.code.label("link_code"),
@@ -483,25 +491,26 @@ def _redeem(
     )
     # A concurrent twin on another card fails here, on the unique reference, before its statement line.
     db.session.execute(
-        sa.insert(_redemptions).values(
-            order_id=order_id,
-            partner_client_id=partner_client_id,
-            transaction_reference=order.transaction_reference,
-            request_fingerprint=request_fingerprint,
-            reward_link_id=card.link_id,
-            card_id=card.card_id,
-            points=order.points,
-            amount_cents=credit,
-            transaction_amount_cents=_cents(order.transaction_amount),
-            currency_code=order.currency_code,
-            description=order.description,
-            status=COMPLETED,
-            points_reversed=0,
-            credit_posting_date=posting_date,
-            response_body=body,
-            ledger_transaction_id=transaction.id,
-            created_at=now,
-        )
+        _INSERT_REDEMPTION,
+        {
+            "order_id": order_id,
+            "partner_client_id": partner_client_id,
+            "transaction_reference": order.transaction_reference,
+            "request_fingerprint": request_fingerprint,
+            "reward_link_id": card.link_id,
+            "card_id": card.card_id,
+            "points": order.points,
+            "amount_cents": credit,
+            "transaction_amount_cents": _cents(order.transaction_amount),
+            "currency_code": order.currency_code,
+            "description": order.description,
+            "status": COMPLETED,
+            "points_reversed": 0,
+            "credit_posting_date": posting_date,
+            "response_body": body,
+            "ledger_transaction_id": transaction.id,
+            "created_at": now,
+        },
     )
     statement.post_card_line(
         card.card_id,
@@ -697,9 +706,12 @@ def _reverse(
     points_reversed = reversible.points_reversed + order.points
     remaining = reversible.points - points_reversed
     db.session.execute(
-        sa.update(_redemptions)
-        .where(_redemptions.c.id == locked.id)
-        .values(points_reversed=points_reversed, status=REVERSED if remaining == 0 else PARTIALLY_REVERSED)
+        _RECORD_REVERSAL,
+        {
+            "redemption_row_id": locked.id,
+            "new_points_reversed": points_reversed,
+            "new_status": REVERSED if remaining == 0 else PARTIALLY_REVERSED,
+        },
     )
     body = json.dumps(
         {
@@ -711,18 +723,19 @@ def _reverse(
         }
     )
     db.session.execute(
-        sa.insert(_reversals).values(
-            reversal_id=reversal_id,
-            redemption_id=locked.id,
-            partner_client_id=partner_client_id,
-            reversal_reference=order.reversal_reference,
-            request_fingerprint=request_fingerprint,
-            points=order.points,
-            amount_cents=amount,
-            response_body=body,
-            ledger_transaction_id=transaction.id,
-            created_at=now,
-        )
+        _INSERT_REVERSAL,
+        {
+            "reversal_id": reversal_id,
+            "redemption_id": locked.id,
+            "partner_client_id": partner_client_id,
+            "reversal_reference": order.reversal_reference,
+            "request_fingerprint": request_fingerprint,
+            "points": order.points,
+            "amount_cents": amount,
+            "response_body": body,
+            "ledger_transaction_id": transaction.id,
+            "created_at": now,
+        },
     )
     statement.post_card_line(
         locked.card_id,

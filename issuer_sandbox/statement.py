@@ -21,6 +21,13 @@ _SIGN = {PURCHASE: 1, REFUND: -1, POINTS_CREDIT: -1, POINTS_CREDIT_REVERSAL: 1}
 
 _lines = CardStatementLine.__table__
 _cards = Card.__table__
+_INSERT_LINE = sa.insert(_lines)
+_MOVE_OUTSTANDING = (
+    sa.update(_cards)
+    .where(_cards.c.id == sa.bindparam("card_id"))
+    .values(outstanding_cents=_cards.c.outstanding_cents + sa.bindparam("signed"))
+    .returning(_cards.c.outstanding_cents)
+)
 
 
 def post_line(
@@ -57,24 +64,20 @@ def post_card_line(
         raise ValueError("A statement line moves a positive amount.")
     signed = _SIGN[kind] * amount_cents
     db.session.execute(
-        sa.insert(_lines).values(
-            card_id=card_id,
-            kind=kind,
-            amount_cents=signed,
-            currency_code="HKD",
-            description=description,
-            merchant_name=merchant_name,
-            reference=reference,
-            transaction_date=now,
-            posting_date=posting_date or now.date(),
-        )
+        _INSERT_LINE,
+        {
+            "card_id": card_id,
+            "kind": kind,
+            "amount_cents": signed,
+            "currency_code": "HKD",
+            "description": description,
+            "merchant_name": merchant_name,
+            "reference": reference,
+            "transaction_date": now,
+            "posting_date": posting_date or now.date(),
+        },
     )
-    return db.session.execute(
-        sa.update(_cards)
-        .where(_cards.c.id == card_id)
-        .values(outstanding_cents=_cards.c.outstanding_cents + signed)
-        .returning(_cards.c.outstanding_cents)
-    ).scalar_one()
+    return db.session.execute(_MOVE_OUTSTANDING, {"card_id": card_id, "signed": signed}).scalar_one()
 
 
 def lines_for(card: Card) -> list[CardStatementLine]:
