@@ -79,19 +79,26 @@ def _dummy_hash() -> str:
     return hash_client_secret(secrets.token_urlsafe(16))
 
 
-def authenticate_client(client_id: str, client_secret: str) -> PartnerClient:
+_partners = PartnerClient.__table__
+_CLIENT_BY_ID = sa.select(
+    _partners.c.id, _partners.c.client_id, _partners.c.merchant_name, _partners.c.secret_hash
+).where(_partners.c.client_id == sa.bindparam("client_id"))
+_INSERT_TOKEN = sa.insert(AccessToken.__table__)
+
+
+def authenticate_client(client_id: str, client_secret: str) -> Partner:
     """The partner with these credentials, or InvalidClient."""
-    client = db.session.scalar(sa.select(PartnerClient).where(PartnerClient.client_id == client_id))
+    client = db.session.execute(_CLIENT_BY_ID, {"client_id": client_id}).first()
     if client is None:
         # Hash anyway, so an unknown client_id takes as long as a wrong secret.
         client_secret_matches(_dummy_hash(), client_secret)
         raise InvalidClient("Unknown client or wrong secret.")
     if not client_secret_matches(client.secret_hash, client_secret):
         raise InvalidClient("Unknown client or wrong secret.")
-    return client
+    return Partner(client.id, client.client_id, client.merchant_name)
 
 
-def issue_token(client: PartnerClient, now: datetime, ttl_seconds: int, scope: str = API_SCOPE) -> str:
+def issue_token(client: Partner | PartnerClient, now: datetime, ttl_seconds: int, scope: str = API_SCOPE) -> str:
     """A new random bearer token for the client, valid for ttl_seconds of sandbox time; commits, returns it."""
     global _next_housekeeping
     token = secrets.token_urlsafe(32)
@@ -102,13 +109,14 @@ def issue_token(client: PartnerClient, now: datetime, ttl_seconds: int, scope: s
             sa.delete(AccessToken).where(AccessToken.partner_client_id == client.id, AccessToken.expires_at <= now)
         )
     db.session.execute(
-        sa.insert(AccessToken).values(
-            token_hash=token_hash(token),
-            partner_client_id=client.id,
-            scope=scope,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-        )
+        _INSERT_TOKEN,
+        {
+            "token_hash": token_hash(token),
+            "partner_client_id": client.id,
+            "scope": scope,
+            "issued_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        },
     )
     db.session.commit()
     return token

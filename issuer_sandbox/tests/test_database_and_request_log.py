@@ -15,6 +15,7 @@ from issuer_sandbox.extensions import db
 from issuer_sandbox.models import RequestLogEntry, SandboxSetting
 
 from .conftest import PartnerApi, close_app, make_app
+from .redemption_support import balance_path, make_link, partner_api, redeem_path, redemption_body
 
 
 @pytest.fixture
@@ -164,3 +165,31 @@ def test_a_sandbox_reset_forgets_the_calls_buffered_before_it(slow_flush_app):
     client.post("/sandbox/api/reset", headers={"X-Sandbox-Key": "demo-sandbox-key"})
     writer.flush()
     assert log_rows(app) == []
+
+
+def sql_statements_of(app, call) -> list[str]:
+    """The SQL statements (transaction control left out) that ``call`` sends to the database."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if not statement.startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_a_redemption_takes_at_most_ten_statements_and_a_balance_two(app):
+    api = partner_api(app)
+    link = make_link(app)
+    assert api.post(redeem_path(link), json=redemption_body(reference="HM-WARM")).status_code == 200
+    redeem = sql_statements_of(app, lambda: api.post(redeem_path(link), json=redemption_body(reference="HM-COUNT")))
+    balance = sql_statements_of(app, lambda: api.get(balance_path(link)))
+    assert len(redeem) <= 10, redeem
+    assert len(balance) <= 2, balance
