@@ -24,7 +24,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 64 * 1024,  # partner bodies are small; anything larger is refused with 413
     "CONSOLE_SESSION_MINUTES": 60,
     # The request log is written in batches this often (see request_log.py).
-    "REQUEST_LOG_FLUSH_SECONDS": 0.2,
+    "REQUEST_LOG_FLUSH_MS": 200,
     # Not Flask's default "session": the shop runs on the same host, and cookies ignore the port.
     "SESSION_COOKIE_NAME": "summit_console_session",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the console session

@@ -2,7 +2,7 @@
 
 Writing each call's log row in a transaction of its own made every call, reads included, queue for
 SQLite's write lock. Here a call only appends a row to this process's buffer; a background thread writes
-the buffer in one transaction every ``REQUEST_LOG_FLUSH_SECONDS`` (or sooner when it fills up), and the
+the buffer in one transaction every ``REQUEST_LOG_FLUSH_MS`` (or sooner when it fills up), and the
 process writes whatever is left when it exits cleanly (gunicorn's SIGTERM or SIGINT, Ctrl-C, the end of a
 command). Readers in this process (the console and the sandbox API) flush first, so they always see their
 own calls; another worker's calls appear within one flush interval. A row is lost only if the process is
@@ -119,7 +119,7 @@ def _flush_at_exit() -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = RequestLogWriter(app, float(app.config["REQUEST_LOG_FLUSH_SECONDS"]))
+    app.extensions[EXTENSION_KEY] = RequestLogWriter(app, int(app.config["REQUEST_LOG_FLUSH_MS"]) / 1000)
 
 
 def writer(app: Flask) -> RequestLogWriter:

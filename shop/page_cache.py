@@ -103,7 +103,7 @@ def cached_for_visitors(view: F) -> F:
             return view(*args, **kwargs)
         key = (request.endpoint, request.full_path, str(get_locale()))
         version = catalogue_version()
-        max_age = float(current_app.config["PAGE_CACHE_SECONDS"])
+        max_age = int(current_app.config["PAGE_CACHE_SECONDS"])
         page = page_cache().get(key)
         if page is None or page.version != version or time.monotonic() - page.stored_at > max_age:
             rendered = view(*args, **kwargs)

@@ -21,7 +21,7 @@ from .redemption_support import balance_path, make_link, partner_api, redeem_pat
 @pytest.fixture
 def slow_flush_app(tmp_path):
     """An app whose writer thread waits an hour between flushes: only explicit flushes write."""
-    app = make_app(f"sqlite:///{tmp_path / 'issuer.sqlite3'}", REQUEST_LOG_FLUSH_SECONDS=3600)
+    app = make_app(f"sqlite:///{tmp_path / 'issuer.sqlite3'}", REQUEST_LOG_FLUSH_MS=3_600_000)
     yield app
     close_app(app)
 
@@ -125,7 +125,7 @@ def test_the_writer_thread_writes_the_buffer_without_being_asked(app, api):
     writer = request_log.writer(app)
     api.get("/v1/apac/rewards/NO-SUCH-LINK/pointBalance")
     done = threading.Event()
-    for _ in range(50):  # polled, bounded: the thread flushes every REQUEST_LOG_FLUSH_SECONDS
+    for _ in range(50):  # polled, bounded: the thread flushes every REQUEST_LOG_FLUSH_MS
         if writer.pending() == 0 and log_rows(app):
             done.set()
             break
