@@ -633,11 +633,7 @@ _REVERSIBLE = sa.select(
     _redemptions.c.points,
     _redemptions.c.points_reversed,
     _redemptions.c.amount_cents,
-    sa.select(sa.func.coalesce(sa.func.sum(_reversals.c.amount_cents), 0))
-    .where(_reversals.c.redemption_id == _redemptions.c.id)
-    .scalar_subquery()
-    .label("amount_reversed"),
-).where(_redemptions.c.id == sa.bindparam("id"))
+).where(_redemptions.c.id == sa.bindparam("redemption_row_id"))
 _STORED_REVERSAL = sa.select(_reversals.c.request_fingerprint, _reversals.c.response_body).where(
     _reversals.c.partner_client_id == sa.bindparam("partner_id"),
     _reversals.c.reversal_reference == sa.bindparam("reference"),
@@ -667,6 +663,16 @@ def _replay_reversal(partner_client_id: int, reversal_reference: str, request_fi
     return None if body is None else Outcome(body, replayed=True)
 
 
+def amount_reversed_so_far(redemption: Redemption | sa.Row) -> int:
+    """The credit taken back by the reversals so far, without summing them.
+
+    Every reversal but the last is exactly pro rata (``reversal_cents`` refuses one that is not), so while
+    points remain the amount reversed is exactly ``amount × points_reversed / points``; the last reversal
+    takes whatever is left. No scan of the reversals, however many there were.
+    """
+    return redemption.amount_cents * redemption.points_reversed // redemption.points
+
+
 def reversal_cents(redemption: Redemption | sa.Row, points: int, amount_reversed_cents: int, increment: int) -> int:
     """The part of the credit these points took, exactly: pro rata, or all that is left for the last points."""
     remaining = redemption.points - redemption.points_reversed
@@ -688,8 +694,8 @@ def _reverse(
     request_fingerprint: str,
     now: datetime,
 ) -> str:
-    reversible = db.session.execute(_REVERSIBLE, {"id": locked.id}).one()
-    amount = reversal_cents(reversible, order.points, int(reversible.amount_reversed), locked.point_increment)
+    reversible = db.session.execute(_REVERSIBLE, {"redemption_row_id": locked.id}).one()
+    amount = reversal_cents(reversible, order.points, amount_reversed_so_far(reversible), locked.point_increment)
     reversal_id = _public_id("RVS")
     transaction = ledger.move_points(
         "REVERSE",

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 from .models import User
+from .passwords import hash_password, password_matches
 
 # Checked when no account matches, so a wrong email costs as long as a wrong password (no account probing by timing).
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+_DUMMY_HASH = hash_password("not-a-real-password")
 
 
 class EmailTaken(Exception):
@@ -56,8 +56,8 @@ def authenticate(email: str, password: str) -> User | None:
     row = db.session.execute(sa.select(User.id, User.password_hash).where(User.email == normalise_email(email))).first()
     db.session.rollback()
     if row is None:
-        check_password_hash(_DUMMY_HASH, password)
+        password_matches(_DUMMY_HASH, password)
         return None
-    if not check_password_hash(row.password_hash, password):
+    if not password_matches(row.password_hash, password):
         return None
     return db.session.get(User, row.id)

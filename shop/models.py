@@ -11,9 +11,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
+from .passwords import hash_password, password_matches
 
 
 class User(db.Model):
@@ -29,10 +29,10 @@ class User(db.Model):
     def set_password(self, password: str) -> None:
         # Tests choose a cheap method through config; the default is werkzeug's scrypt.
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
-        self.password_hash = generate_password_hash(password, method=method)
+        self.password_hash = hash_password(password, method=method)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return password_matches(self.password_hash, password)
 
     @property
     def customer_reference(self) -> str:

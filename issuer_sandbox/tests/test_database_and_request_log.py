@@ -193,3 +193,22 @@ def test_a_redemption_takes_at_most_ten_statements_and_a_balance_two(app):
     balance = sql_statements_of(app, lambda: api.get(balance_path(link)))
     assert len(redeem) <= 10, redeem
     assert len(balance) <= 2, balance
+
+
+def test_the_amount_reversed_so_far_is_the_sum_of_the_partial_reversals(app):
+    from issuer_sandbox import redemptions
+    from issuer_sandbox.models import Redemption, RedemptionReversal
+
+    api = partner_api(app)
+    order_id = api.post(redeem_path(make_link(app)), json=redemption_body(points=50_000)).json["orderId"]
+    for index, points in enumerate((25, 1_000, 12_500, 75)):
+        reversal = {"orderId": order_id, "reversalReferenceNumber": f"R-{index}", "pointsToReverse": points}
+        assert api.post("/v1/apac/rewards/redemption/reversals", json=reversal).status_code == 200
+        with app.app_context():
+            redemption = db.session.scalar(sa.select(Redemption).where(Redemption.order_id == order_id))
+            summed = db.session.scalar(
+                sa.select(sa.func.sum(RedemptionReversal.amount_cents)).where(
+                    RedemptionReversal.redemption_id == redemption.id
+                )
+            )
+            assert redemptions.amount_reversed_so_far(redemption) == summed
