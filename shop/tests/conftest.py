@@ -9,8 +9,8 @@ from shop.extensions import db
 from shop.seed import seed_database
 
 
-@pytest.fixture
-def app(tmp_path):
+def make_app(tmp_path, **config):
+    """The seeded shop on a fresh SQLite file; ``config`` overrides the test defaults."""
     app = create_app(
         {
             "TESTING": True,
@@ -18,15 +18,26 @@ def app(tmp_path):
             "WTF_CSRF_ENABLED": False,
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast: every test seeds two shoppers
             "ISSUER_URL": "http://127.0.0.1:9",  # nothing listens: unit tests use a fake issuer client
+            **config,
         }
     )
     with app.app_context():
         db.create_all()
         seed_database()
-    yield app
+    return app
+
+
+def close_app(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path)
+    yield app
+    close_app(app)
 
 
 @pytest.fixture

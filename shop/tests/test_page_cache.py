@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 from flask import template_rendered
 
-from shop import create_app
 from shop.extensions import db
 from shop.models import Product
-from shop.seed import seed_database
+
+from .conftest import close_app, make_app
 
 PRODUCT = "/product/jasmine-rice-5kg"
 
@@ -19,21 +19,9 @@ PRODUCT = "/product/jasmine-rice-5kg"
 @pytest.fixture
 def csrf_app(tmp_path):
     """The shop with CSRF on, as it runs: cached pages must carry each visitor's own token."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-            "ISSUER_URL": "http://127.0.0.1:9",
-        }
-    )
-    with app.app_context():
-        db.create_all()
-        seed_database()
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
     yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
