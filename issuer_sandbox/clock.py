@@ -28,7 +28,7 @@ def offset_seconds() -> int:
     value = db.session.scalar(sa.select(SandboxSetting.value).where(SandboxSetting.key == CLOCK_OFFSET_KEY))
     offset = int(value) if value else 0
     if has_request_context():
-        request.environ[_REQUEST_CACHE_KEY] = offset
+        remember_offset(offset)
     return offset
 
 
@@ -54,7 +54,7 @@ def advance(seconds: int) -> int:
     db.session.commit()
     offset = int(setting.value)
     if has_request_context():
-        request.environ[_REQUEST_CACHE_KEY] = offset
+        remember_offset(offset)
     return offset
 
 

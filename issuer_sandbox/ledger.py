@@ -73,11 +73,16 @@ def cardholder_account(card: Card) -> LedgerAccount:
     return account
 
 
+def system_account_prefix(kind: str) -> str:
+    """What a programme's system account code starts with; the programme's code follows ("redemption:REWARDS")."""
+    return f"{kind.lower()}:"
+
+
 def system_account(kind: str, programme: Programme) -> LedgerAccount:
     """The programme's ISSUANCE or REDEMPTION account, opened on first use."""
     if kind not in (ISSUANCE, REDEMPTION):
         raise ValueError(f"Unknown system account kind {kind!r}.")
-    code = f"{kind.lower()}:{programme.code}"
+    code = system_account_prefix(kind) + programme.code
     account = db.session.scalar(sa.select(LedgerAccount).where(LedgerAccount.code == code))
     if account is None:
         label = "points issued" if kind == ISSUANCE else "points redeemed for statement credit"
@@ -93,17 +98,6 @@ def system_account(kind: str, programme: Programme) -> LedgerAccount:
             account = db.session.scalar(sa.select(LedgerAccount).where(LedgerAccount.code == code))
             if account is None:
                 raise
-    return account
-
-
-def lock_account(account: LedgerAccount) -> LedgerAccount:
-    """Take the account's row lock for the rest of the transaction (FOR UPDATE on PostgreSQL).
-
-    On SQLite every transaction already holds the write lock (BEGIN IMMEDIATE), so this only reloads.
-    Call it before any check whose answer must not change before the debit (idempotency look-ups).
-    """
-    db.session.execute(sa.select(LedgerAccount.id).where(LedgerAccount.id == account.id).with_for_update()).scalar_one()
-    db.session.refresh(account)
     return account
 
 

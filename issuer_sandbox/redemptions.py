@@ -234,6 +234,10 @@ _redemption_accounts = LedgerAccount.__table__.alias("redemption_account")
 _redemptions = Redemption.__table__
 _reversals = RedemptionReversal.__table__
 
+# Joins a programme to its REDEMPTION account by the account's code ("redemption:REWARDS").
+_IS_PROGRAMMES_REDEMPTION_ACCOUNT = (
+    _redemption_accounts.c.code == sa.literal(ledger.system_account_prefix(ledger.REDEMPTION)) + _programmes.c.code
+)
 _INSERT_REDEMPTION = sa.insert(_redemptions)
 _INSERT_REVERSAL = sa.insert(_reversals)
 _RECORD_REVERSAL = (
@@ -275,7 +279,7 @@ def _linked_card_query(*, lock: bool) -> sa.Select:
     )
     joined = accounts_join(joined, _card_accounts, _card_accounts.c.card_id == _cards.c.id).outerjoin(
         _redemption_accounts,
-        _redemption_accounts.c.code == sa.literal(f"{ledger.REDEMPTION.lower()}:") + _programmes.c.code,
+        _IS_PROGRAMMES_REDEMPTION_ACCOUNT,
     )
     query = (
         sa.select(*_LINKED_CARD_COLUMNS)
@@ -621,7 +625,7 @@ _LOCKED_REDEMPTION = (
         .join(_card_accounts, _card_accounts.c.card_id == _redemptions.c.card_id)
         .join(
             _redemption_accounts,
-            _redemption_accounts.c.code == sa.literal(f"{ledger.REDEMPTION.lower()}:") + _programmes.c.code,
+            _IS_PROGRAMMES_REDEMPTION_ACCOUNT,
         )
     )
     .where(_redemptions.c.order_id == sa.bindparam("order_id"), _redemptions.c.partner_client_id == sa.bindparam("pid"))
