@@ -1,24 +1,27 @@
-"""flask --app issuer_sandbox seed | reset | ledger-check | demo-info."""
+"""flask --app issuer_sandbox seed | reset | ledger-check | demo-info (and Flask-Migrate's flask db ...)."""
 
 import click
 from flask import Flask
 
-from .extensions import db
+from .database import upgrade_schema
+from .extensions import db, migrate
 
 
 def register(app: Flask) -> None:
+    migrate.init_app(app, db)  # flask db upgrade | migrate | check ..., and the seed command
+
     @app.cli.command("seed")
     def seed_command() -> None:
-        """Create the tables and the sandbox test data (idempotent)."""
+        """Upgrade the schema in place (flask db upgrade), then create the sandbox test data (idempotent)."""
         from .seed import seed_database
 
-        db.create_all()
+        upgrade_schema()
         created = seed_database()
         click.echo("Summit Bank sandbox seeded." if created else "Summit Bank sandbox already seeded.")
 
     @app.cli.command("reset")
     def reset_command() -> None:
-        """Throw away everything and restore the seed state."""
+        """Empty every table and restore the seed state (tables stay: safe while the sandbox runs)."""
         from .seed import reset_database
 
         reset_database()

@@ -30,9 +30,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import flask_migrate
+import sqlalchemy as sa
 from flask import Flask, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from .extensions import db
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -183,3 +187,47 @@ def install_request_intent(app: Flask) -> None:
         token = g.pop("write_intent_token", None)
         if token is not None:
             _write_intent.reset(token)
+
+
+# The initial migration: the schema that create_all() made before the app had migrations.
+BASELINE_REVISION = "71e46dc4db90"
+BASELINE_TABLES = frozenset(
+    (
+        "access_tokens",
+        "card_statement_lines",
+        "cardholders",
+        "cards",
+        "fault_rules",
+        "ledger_accounts",
+        "ledger_entries",
+        "ledger_transactions",
+        "partner_clients",
+        "payments",
+        "programmes",
+        "redemption_reversals",
+        "redemptions",
+        "refunds",
+        "request_log",
+        "reward_links",
+        "sandbox_settings",
+        "sms_messages",
+    )
+)
+
+
+def upgrade_schema() -> None:
+    """Bring the database to the newest migration, in place: an empty one, a migrated one, or an older one.
+
+    A database made before migrations has the baseline's tables but no ``alembic_version``: it is stamped
+    at the baseline revision (its tables are that revision's), then upgraded like any other.
+    """
+    tables = set(sa.inspect(db.engine).get_table_names())
+    if tables and "alembic_version" not in tables:
+        missing = sorted(BASELINE_TABLES - tables)
+        if missing:
+            raise RuntimeError(
+                f"The database at {db.engine.url!r} has no alembic_version and lacks the tables "
+                f"{', '.join(missing)}: it is not a database of this app. Point DATABASE_URL elsewhere."
+            )
+        flask_migrate.stamp(revision=BASELINE_REVISION)
+    flask_migrate.upgrade()

@@ -1,5 +1,8 @@
 """Flask extensions, created unbound and bound in create_app."""
 
+from pathlib import Path
+
+from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -14,4 +17,6 @@ naming_convention = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
+# The schema's history: Alembic revisions in this package's migrations/ folder (see database.upgrade_schema).
+migrate = Migrate(directory=str(Path(__file__).with_name("migrations")))
 csrf = CSRFProtect()

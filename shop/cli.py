@@ -1,18 +1,21 @@
-"""flask --app shop seed."""
+"""flask --app shop seed | demo-info (and Flask-Migrate's flask db ...)."""
 
 import click
 from flask import Flask
 
-from .extensions import db
+from .database import upgrade_schema
+from .extensions import db, migrate
 
 
 def register(app: Flask) -> None:
+    migrate.init_app(app, db)  # flask db upgrade | migrate | check ..., and the seed command
+
     @app.cli.command("seed")
     def seed_command() -> None:
-        """Create the tables, the catalogue and the demo shoppers (idempotent)."""
+        """Upgrade the schema in place (flask db upgrade), then add the catalogue and demo shoppers (idempotent)."""
         from .seed import seed_database
 
-        db.create_all()
+        upgrade_schema()
         created = seed_database()
         click.echo("Harbour Mall seeded." if created else "Harbour Mall already seeded.")
 
