@@ -37,6 +37,7 @@ chromium:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	else echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
 
+# seed upgrades each app's database in place (its Alembic migrations), then adds whatever seed rows are missing.
 demo: $(VENV)/.installed
 	@$(BIN)/flask --app issuer_sandbox seed
 	@$(BIN)/flask --app shop seed

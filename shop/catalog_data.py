@@ -1,553 +1,119 @@
-"""Harbour Mall's catalogue: categories and products seeded by `flask --app shop seed`.
+"""Harbour Mall's catalogue: the data file shop/data/catalogue.toml, read and checked once at import.
 
-Prices are HK cents. Images are local SVGs under static/shop/products/<slug>.svg. A few products are kept
-deliberately scarce (low stock, one sold out) so stock rules are visible in the demo and testable.
+The file is data a merchandiser can edit; this module is its schema. A wrong entry (a price that is not a
+whole number of cents, a product in a category that does not exist, a repeated SKU) stops the app at start
+with a :class:`CatalogueError` naming the entry, rather than surfacing later as a broken page.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CATALOGUE_FILE = Path(__file__).with_name("data") / "catalogue.toml"
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=120)]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-@dataclass(frozen=True)
-class CategoryData:
-    slug: str
-    name: str
-    tagline: str
-    colour: str  # the category's accent, used by the generated product art and the category cards
+class CatalogueError(ValueError):
+    """The catalogue file cannot be read or breaks a rule; the message names the file and the entry."""
 
 
-@dataclass(frozen=True)
-class ProductData:
-    sku: str
-    slug: str
-    name: str
-    category: str  # CategoryData.slug
-    price_cents: int
-    stock: int
-    description: str
-    icon: str  # the shape drawn on the generated product image
+class _Entry(BaseModel):
+    # Strict: a price of "89.90" or 89.9 is refused, not coerced; unknown keys (a misspelt field) too.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class CategoryData(_Entry):
+    slug: Annotated[Slug, Field(max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    tagline: Text
+    colour: Annotated[str, Field(pattern=r"^#[0-9a-f]{6}$")]  # the accent of its product art and category card
+
+
+class ProductData(_Entry):
+    sku: Annotated[str, Field(pattern=r"^[A-Z]{2}-\d{3}$")]
+    slug: Slug
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    category: Slug  # a CategoryData.slug
+    price_cents: Annotated[int, Field(gt=0)]  # HK cents
+    stock: Annotated[int, Field(ge=0)]
+    icon: Annotated[str, Field(min_length=1, max_length=40)]  # the shape drawn on the product's image
+    description: Text
 
     @property
     def image(self) -> str:
+        """The product's local SVG, relative to the static folder."""
         return f"shop/products/{self.slug}.svg"
 
 
-CATEGORIES = (
-    CategoryData("supermarket", "Supermarket", "Rice, sauces, snacks and dim sum for the freezer", "#d9480f"),
-    CategoryData("household", "Household", "Cleaning, kitchen and home essentials", "#1c7ed6"),
-    CategoryData("beauty", "Beauty & Care", "Skincare, hair care and everyday wellbeing", "#c2255c"),
-    CategoryData("electronics", "Electronics", "Phones, audio, chargers and smart home", "#5f3dc4"),
-    CategoryData("toys", "Toys & Games", "Building sets, puzzles and Hong Kong classics", "#e8590c"),
-    CategoryData("sports", "Sports & Outdoors", "Hiking, swimming, ball games and fitness", "#2b8a3e"),
-)
+class Catalogue(_Entry):
+    # Lists in the file, tuples here: lax only for that conversion, every entry stays strict.
+    categories: Annotated[tuple[CategoryData, ...], Field(min_length=1, strict=False)]
+    products: Annotated[tuple[ProductData, ...], Field(min_length=1, strict=False)]
+    featured: Annotated[tuple[str, ...], Field(strict=False)]  # SKUs shown on the home page, in order
+    popular_searches: Annotated[tuple[str, ...], Field(strict=False)]  # offered when a search finds nothing
+
+    @model_validator(mode="after")
+    def _entries_agree(self) -> Catalogue:
+        _no_repeats("category slug", [category.slug for category in self.categories])
+        _no_repeats("product SKU", [product.sku for product in self.products])
+        _no_repeats("product slug", [product.slug for product in self.products])
+        categories = {category.slug for category in self.categories}
+        for product in self.products:
+            if product.category not in categories:
+                raise ValueError(f"product {product.sku}: category {product.category!r} is not in [[categories]]")
+        skus = {product.sku for product in self.products}
+        for sku in self.featured:
+            if sku not in skus:
+                raise ValueError(f"featured: {sku!r} is not the SKU of a product")
+        return self
 
 
-def _p(sku: str, slug: str, name: str, category: str, price: int, stock: int, icon: str, description: str):
-    return ProductData(sku, slug, name, category, price, stock, description, icon)
+def _no_repeats(what: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} appears twice")
+        seen.add(value)
 
 
-PRODUCTS = (
-    # Supermarket
-    _p(
-        "SM-001",
-        "jasmine-rice-5kg",
-        "Thai Hom Mali Jasmine Rice 5kg",
-        "supermarket",
-        8990,
-        60,
-        "sack",
-        "Fragrant long-grain jasmine rice, new crop, in a resealable 5kg bag. Fluffy and soft for every meal.",
-    ),
-    _p(
-        "SM-002",
-        "premium-light-soy-sauce",
-        "Premium Light Soy Sauce 500ml",
-        "supermarket",
-        2450,
-        80,
-        "bottle",
-        "Naturally brewed light soy sauce, aged for 180 days. For steamed fish, fried rice and dipping.",
-    ),
-    _p(
-        "SM-003",
-        "oyster-sauce",
-        "Oyster Flavoured Sauce 510g",
-        "supermarket",
-        2890,
-        45,
-        "jar",
-        "Rich, glossy oyster sauce for choi sum, braised mushrooms and beef ho fun.",
-    ),
-    _p(
-        "SM-004",
-        "frozen-har-gow",
-        "Frozen Shrimp Dumplings (Har Gow) 12 pcs",
-        "supermarket",
-        5800,
-        24,
-        "steamer",
-        "Translucent crystal-skin dumplings filled with whole shrimp. Steam for 8 minutes for dim sum at home.",
-    ),
-    _p(
-        "SM-005",
-        "frozen-siu-mai",
-        "Frozen Pork & Shrimp Siu Mai 15 pcs",
-        "supermarket",
-        5200,
-        30,
-        "steamer",
-        "Open-topped pork and shrimp dumplings crowned with fish roe, straight from the freezer to the steamer.",
-    ),
-    _p(
-        "SM-006",
-        "hk-milk-tea-pack",
-        "Hong Kong Style Milk Tea 6 x 250ml",
-        "supermarket",
-        3600,
-        50,
-        "can",
-        "Silky cha chaan teng milk tea made with a blend of Ceylon teas and evaporated milk. Serve chilled.",
-    ),
-    _p(
-        "SM-007",
-        "instant-noodles-5-pack",
-        "Sesame Oil Instant Noodles 5 pack",
-        "supermarket",
-        1990,
-        120,
-        "bowl",
-        "Springy noodles with a fragrant sesame oil sachet. Ready in three minutes; add an egg and luncheon meat.",
-    ),
-    _p(
-        "SM-008",
-        "egg-rolls-tin",
-        "Butter Egg Rolls Gift Tin",
-        "supermarket",
-        9800,
-        15,
-        "tin",
-        "Crisp, buttery rolled wafers in a keepsake tin, a favourite gift at Chinese New Year.",
-    ),
-    _p(
-        "SM-009",
-        "mooncake-gift-box",
-        "Lotus Seed Mooncake Gift Box (4 pcs)",
-        "supermarket",
-        36800,
-        3,
-        "gift",
-        "White lotus seed paste with double yolks in a classic baked crust. Limited Mid-Autumn stock.",
-    ),
-    # Household
-    _p(
-        "HH-001",
-        "laundry-liquid-3l",
-        "Concentrated Laundry Liquid 3L",
-        "household",
-        7990,
-        40,
-        "jug",
-        "Deep-cleaning laundry liquid for front and top loaders, gentle on colours, fresh ocean scent.",
-    ),
-    _p(
-        "HH-002",
-        "dishwashing-liquid",
-        "Lemon Dishwashing Liquid 1L",
-        "household",
-        2290,
-        70,
-        "pump",
-        "Cuts through wok grease with fresh lemon. Gentle on hands, tough on oil.",
-    ),
-    _p(
-        "HH-003",
-        "rice-cooker-1-8l",
-        "Micom Rice Cooker 1.8L",
-        "household",
-        68800,
-        12,
-        "cooker",
-        "Fuzzy-logic rice cooker with settings for jasmine rice, congee and claypot rice. Non-stick inner pot.",
-    ),
-    _p(
-        "HH-004",
-        "bamboo-steamer-set",
-        "Bamboo Steamer Set 25cm",
-        "household",
-        15800,
-        18,
-        "steamer",
-        "Two-tier handwoven bamboo steamer with lid, for dumplings, buns and whole fish.",
-    ),
-    _p(
-        "HH-005",
-        "dehumidifier-box",
-        "Moisture Absorber Boxes 6 pack",
-        "household",
-        4590,
-        55,
-        "box",
-        "Keeps wardrobes dry through the humid Hong Kong summer. Each box absorbs up to 450ml.",
-    ),
-    _p(
-        "HH-006",
-        "microfibre-cloths",
-        "Microfibre Cleaning Cloths 10 pack",
-        "household",
-        3900,
-        90,
-        "cloth",
-        "Lint-free cloths for glass, screens and kitchen surfaces. Machine washable.",
-    ),
-    _p(
-        "HH-007",
-        "thermal-flask",
-        "Vacuum Thermal Flask 500ml",
-        "household",
-        18800,
-        26,
-        "flask",
-        "Keeps soup hot for 12 hours and lemon tea cold for 24. Leak-proof lid, fits a backpack pocket.",
-    ),
-    _p(
-        "HH-008",
-        "lai-see-packets",
-        "Red Packets (Lai See) 50 pcs",
-        "household",
-        2800,
-        100,
-        "envelope",
-        "Gold-foiled red packets for Lunar New Year and weddings, in five auspicious designs.",
-    ),
-    # Beauty & Care
-    _p(
-        "BC-001",
-        "hydrating-sheet-masks",
-        "Hydrating Sheet Masks 10 pack",
-        "beauty",
-        9900,
-        40,
-        "mask",
-        "Hyaluronic acid sheet masks to soothe skin after a humid day. Fragrance free.",
-    ),
-    _p(
-        "BC-002",
-        "spf50-sunscreen",
-        "Daily Sunscreen SPF50+ PA++++ 50ml",
-        "beauty",
-        16800,
-        35,
-        "tube",
-        "Light, non-greasy sunscreen for city days and beach trips. Water resistant for 80 minutes.",
-    ),
-    _p(
-        "BC-003",
-        "herbal-shampoo",
-        "Ginger Herbal Shampoo 400ml",
-        "beauty",
-        7490,
-        45,
-        "pump",
-        "Warming ginger shampoo that cleanses gently and leaves hair soft.",
-    ),
-    _p(
-        "BC-004",
-        "hand-cream-trio",
-        "Hand Cream Trio (Osmanthus, Tea, Lychee)",
-        "beauty",
-        12800,
-        20,
-        "tube",
-        "Three pocket-size hand creams in local scents: sweet osmanthus, jasmine tea and lychee.",
-    ),
-    _p(
-        "BC-005",
-        "facial-cleanser",
-        "Gentle Amino Acid Facial Cleanser 120g",
-        "beauty",
-        11800,
-        28,
-        "tube",
-        "Low-foam cleanser for sensitive skin. Cleans without tightness.",
-    ),
-    _p(
-        "BC-006",
-        "lip-balm-set",
-        "Tinted Lip Balm Set of 3",
-        "beauty",
-        8900,
-        4,
-        "stick",
-        "Moisturising tinted balms in rose, coral and berry. Shea butter and vitamin E.",
-    ),
-    _p(
-        "BC-007",
-        "tiger-balm-style-rub",
-        "Herbal Muscle Rub 30g",
-        "beauty",
-        3800,
-        65,
-        "jar",
-        "Menthol and camphor ointment for tired shoulders after a long day or a hike up Dragon's Back.",
-    ),
-    _p(
-        "BC-008",
-        "bamboo-toothbrushes",
-        "Bamboo Toothbrushes 4 pack",
-        "beauty",
-        4500,
-        75,
-        "brush",
-        "Soft-bristle toothbrushes with compostable bamboo handles.",
-    ),
-    # Electronics
-    _p(
-        "EL-001",
-        "noise-cancelling-headphones",
-        "Wireless Noise-Cancelling Headphones",
-        "electronics",
-        229900,
-        2,
-        "headphones",
-        "Over-ear Bluetooth headphones with adaptive noise cancelling for the MTR commute. 30-hour battery.",
-    ),
-    _p(
-        "EL-002",
-        "wireless-earbuds",
-        "True Wireless Earbuds",
-        "electronics",
-        69900,
-        25,
-        "earbuds",
-        "Compact earbuds with a charging case, touch controls and IPX5 sweat resistance.",
-    ),
-    _p(
-        "EL-003",
-        "power-bank-10000",
-        "Slim Power Bank 10,000mAh",
-        "electronics",
-        32800,
-        40,
-        "powerbank",
-        "Charges a phone about twice. USB-C in and out, 20W fast charging, fits a pocket.",
-    ),
-    _p(
-        "EL-004",
-        "usb-c-charger-65w",
-        "65W USB-C GaN Charger (UK plug)",
-        "electronics",
-        38800,
-        30,
-        "plug",
-        "Three-port fast charger for laptop, phone and tablet with a Hong Kong three-pin plug.",
-    ),
-    _p(
-        "EL-005",
-        "octopus-card-holder",
-        "Octopus Card Holder with Lanyard",
-        "electronics",
-        8900,
-        60,
-        "card",
-        "Slim leather card holder that taps through MTR gates and shop readers without taking the card out.",
-    ),
-    _p(
-        "EL-006",
-        "smart-plug",
-        "Wi-Fi Smart Plug (UK plug)",
-        "electronics",
-        14900,
-        33,
-        "plug",
-        "Schedule the dehumidifier or air con from your phone; works with voice assistants.",
-    ),
-    _p(
-        "EL-007",
-        "phone-case-clear",
-        "Clear Shockproof Phone Case",
-        "electronics",
-        12900,
-        50,
-        "phone",
-        "Slim transparent case with reinforced corners and raised edges to protect the camera.",
-    ),
-    _p(
-        "EL-008",
-        "bluetooth-speaker",
-        "Portable Waterproof Bluetooth Speaker",
-        "electronics",
-        49900,
-        14,
-        "speaker",
-        "Rugged speaker for junk boat trips and beach barbecues. IP67 waterproof, 12-hour battery.",
-    ),
-    # Toys & Games
-    _p(
-        "TG-001",
-        "ding-ding-tram-model",
-        "Ding Ding Tram Model Kit",
-        "toys",
-        24800,
-        0,
-        "tram",
-        "Build Hong Kong's double-decker tram in 1:76 scale, complete with route boards. Ages 10 and up.",
-    ),
-    _p(
-        "TG-002",
-        "star-ferry-building-set",
-        "Star Ferry Building Blocks (612 pcs)",
-        "toys",
-        39900,
-        8,
-        "blocks",
-        "Recreate the Star Ferry crossing Victoria Harbour in brick form. Ages 8 and up.",
-    ),
-    _p(
-        "TG-003",
-        "mahjong-travel-set",
-        "Travel Mahjong Set",
-        "toys",
-        32800,
-        12,
-        "tiles",
-        "144 compact tiles with dice and wind indicator in a zip case, ready for a game anywhere.",
-    ),
-    _p(
-        "TG-004",
-        "jigsaw-victoria-harbour",
-        "Victoria Harbour Skyline Jigsaw (1000 pcs)",
-        "toys",
-        16800,
-        22,
-        "puzzle",
-        "The skyline at dusk from the Tsim Sha Tsui promenade. Finished size 68 x 49 cm.",
-    ),
-    _p(
-        "TG-005",
-        "plush-panda",
-        "Plush Giant Panda 30cm",
-        "toys",
-        15800,
-        30,
-        "bear",
-        "Huggable soft panda inspired by the pandas at Ocean Park. Machine washable.",
-    ),
-    _p(
-        "TG-006",
-        "chinese-chess-set",
-        "Chinese Chess (Xiangqi) Set",
-        "toys",
-        12800,
-        25,
-        "board",
-        "Wooden pieces and a roll-up board for the classic game played in every Hong Kong park.",
-    ),
-    _p(
-        "TG-007",
-        "kids-kite",
-        "Rainbow Kite for Kids",
-        "toys",
-        9900,
-        5,
-        "kite",
-        "Easy-flying diamond kite with a 30m line. Perfect for a breezy day at Sai Kung.",
-    ),
-    _p(
-        "TG-008",
-        "remote-control-minibus",
-        "Remote Control Red Minibus",
-        "toys",
-        27800,
-        16,
-        "bus",
-        "A zippy remote-control model of the famous red public light bus, with working lights.",
-    ),
-    # Sports & Outdoors
-    _p(
-        "SP-001",
-        "hiking-backpack-28l",
-        "Hiking Backpack 28L",
-        "sports",
-        59800,
-        18,
-        "backpack",
-        "Ventilated daypack with rain cover and hydration sleeve, built for the MacLehose Trail.",
-    ),
-    _p(
-        "SP-002",
-        "trail-running-shoes",
-        "Trail Running Shoes",
-        "sports",
-        79900,
-        11,
-        "shoe",
-        "Grippy, cushioned trail shoes for the Dragon's Back and Lion Rock. Quick-drying mesh.",
-    ),
-    _p(
-        "SP-003",
-        "swimming-goggles",
-        "Anti-Fog Swimming Goggles",
-        "sports",
-        14900,
-        40,
-        "goggles",
-        "UV-protected goggles with an adjustable strap for Repulse Bay swims and lap pools.",
-    ),
-    _p(
-        "SP-004",
-        "badminton-racket-pair",
-        "Badminton Racket Set (2 rackets, 3 shuttles)",
-        "sports",
-        26800,
-        20,
-        "racket",
-        "Lightweight aluminium rackets with a carry bag, ready for the community sports centre.",
-    ),
-    _p(
-        "SP-005",
-        "yoga-mat",
-        "Non-Slip Yoga Mat 6mm",
-        "sports",
-        22800,
-        27,
-        "mat",
-        "Cushioned, sweat-proof mat with alignment lines and a carry strap.",
-    ),
-    _p(
-        "SP-006",
-        "football-size-5",
-        "Football Size 5",
-        "sports",
-        18800,
-        35,
-        "ball",
-        "Hand-stitched match ball for the pitches of Victoria Park. Official size and weight.",
-    ),
-    _p(
-        "SP-007",
-        "water-bottle-750ml",
-        "Insulated Sports Bottle 750ml",
-        "sports",
-        16800,
-        45,
-        "flask",
-        "Stainless steel bottle that keeps water cold through a summer hike.",
-    ),
-    _p(
-        "SP-008",
-        "dragon-boat-paddle",
-        "Dragon Boat Paddle (Junior)",
-        "sports",
-        45800,
-        3,
-        "paddle",
-        "Lightweight carbon-blade paddle for youth crews training for the Tuen Ng festival races.",
-    ),
-)
+def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
+    """Read and check a catalogue file; raise CatalogueError naming the file and the entry at fault."""
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise CatalogueError(f"{path.name}: {error}") from error
+    try:
+        return Catalogue.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(_describe(problem, data) for problem in error.errors())
+        raise CatalogueError(f"{path.name}: {problems}") from error
 
-# Shown on the home page, in this order.
-FEATURED_SKUS = ("SM-001", "EL-005", "SM-004", "EL-001", "TG-002", "SP-001", "BC-002", "HH-003")
 
-# Offered when a search finds nothing.
-POPULAR_SEARCHES = ("rice", "soy sauce", "dim sum", "headphones", "Octopus", "hiking", "mahjong", "sunscreen")
+def _describe(problem: Any, data: dict) -> str:
+    """One validation problem, with the entry it is about: 'product 3 (SM-003): price_cents: ...'."""
+    location = list(problem["loc"])
+    message = problem["msg"].removeprefix("Value error, ")
+    if len(location) >= 2 and location[0] in ("categories", "products") and isinstance(location[1], int):
+        kind, index = location[0], location[1]
+        entries = data.get(kind) or []
+        entry = entries[index] if index < len(entries) and isinstance(entries[index], dict) else {}
+        key = entry.get("sku" if kind == "products" else "slug")
+        label = f"{kind[:-1].replace('categorie', 'category')} {index + 1}" + (f" ({key})" if key else "")
+        field = ".".join(str(part) for part in location[2:])
+        return f"{label}: {field}: {message}" if field else f"{label}: {message}"
+    where = ".".join(str(part) for part in location)
+    return f"{where}: {message}" if where else message
+
+
+CATALOGUE = load_catalogue()
+CATEGORIES = CATALOGUE.categories
+PRODUCTS = CATALOGUE.products
+FEATURED_SKUS = CATALOGUE.featured
+POPULAR_SEARCHES = CATALOGUE.popular_searches

@@ -1,4 +1,4 @@
-"""The catalogue (shop/catalog_data.py) and the demo shoppers, seeded idempotently."""
+"""The catalogue (shop/data/catalogue.toml) and the demo shoppers, seeded idempotently."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
