@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from ..cart.rules import SESSION_KEY as CART_SESSION_KEY
 from ..database import read_only
 from ..extensions import db
+from ..messages import shopper_message
 from ..models import User
 from . import rules as account_rules
 from .forms import SignInForm, SignOutForm, SignUpForm
@@ -63,8 +64,8 @@ def sign_up():
             user = account_rules.register_shopper(
                 name=form.name.data, email=form.email.data, password=form.password.data, phone=form.phone.data or ""
             )
-        except account_rules.EmailTaken:
-            form.email.errors.append(_("An account with this email already exists. Sign in instead."))
+        except account_rules.EmailTaken as error:
+            form.email.errors.append(shopper_message(error))
     if user is not None:
         _start_session(user)
         flash(

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..accounts.guards import safe_next
 from ..database import read_only
+from ..messages import shopper_message
 from . import rules as cart_rules
 from .forms import AddToCartForm, CartLineForm, RemoveFromCartForm
 
@@ -41,7 +42,7 @@ def add():
     try:
         line = cart_rules.add_to_cart(product_id, form.quantity.data)
     except cart_rules.CartError as error:
-        flash(str(error), "error")
+        flash(shopper_message(error), "error")
         return redirect(back)
     flash(
         _("Added %(quantity)d × %(name)s to your cart.", quantity=form.quantity.data, name=line.product.name),
@@ -60,7 +61,7 @@ def update(product_id: int):
     try:
         cart_rules.update_quantity(product_id, form.quantity.data)
     except cart_rules.CartError as error:
-        flash(str(error), "error")
+        flash(shopper_message(error), "error")
     else:
         flash(_("Removed from your cart.") if form.quantity.data == 0 else _("Quantity updated."), "success")
     return redirect(url_for("cart.view"))

@@ -23,7 +23,6 @@ class InvalidPoints(Exception):
         self.limit = limit
 
 
-
 @dataclass(frozen=True)
 class PointsOffer:
     """What the shopper may redeem on this order, from the bank's live balance."""

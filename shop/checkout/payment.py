@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -77,23 +78,18 @@ def pay_order(order: Order, card: CardDetails, client: IssuerClient) -> Order:
     _ensure_payable(order)
     if order.payment_check_needed and look_up_payment(order, client):
         return order
+    return _charge(order, card, client)
+
+
+def _charge(order: Order, card: CardDetails, client: IssuerClient) -> Order:
+    """Send the attempt due (a repeat of an unknown one, or a fresh key); a second round only after a 409."""
     finished: int | None = None  # an attempt the gateway holds as final and not captured (after a 409)
     for _round in (1, 2):
         attempt = _start_payment_attempt(order, finished)
         if attempt is None:
             return order  # another tab's payment was captured meanwhile
         number, fresh = attempt
-        request = dict(
-            amount_cents=order.total_cents,
-            card_number=card.number,
-            expiry_month=card.expiry_month,
-            expiry_year=card.expiry_year,
-            cvc=card.cvc,
-            holder_name=card.holder_name,
-            merchant_reference=order.reference,
-            idempotency_key=f"{order.reference}-P{number}",
-            currency_code=order.currency_code,
-        )
+        request = _payment_request(order, card, number)
         try:
             # The intent (attempt number, check flag) is committed first: a crash now is found by look-up.
             payment = call_bank(order, lambda request=request: client.pay(**request))
@@ -113,22 +109,46 @@ def pay_order(order: Order, card: CardDetails, client: IssuerClient) -> Order:
                 _undo_payment_attempt(order, number)
             raise PaymentUnavailable("The card gateway is not available; you have not been charged.") from None
         except IssuerError as error:
-            if order.payment_attempts == number and order.status in PAYABLE_STATUSES:
+            if _is_current_attempt(order, number):
                 order.payment_check_needed = False
             db.session.commit()
             raise PaymentFailed(error.code, error.details) from None
         if payment.captured:
             _settle_captures(order, [payment], client)
             return order
-        # A decline is recorded only if no newer attempt (another tab) has started since.
-        if order.payment_attempts == number and order.status in PAYABLE_STATUSES:
-            order.payment_check_needed = False
-            order.status = "PAYMENT_DECLINED"
-            order.decline_code = payment.decline_code or "declined"
-            order.card_last4 = payment.last4 or order.card_last4
-        db.session.commit()
+        _record_decline(order, number, payment)
         raise PaymentDeclined(payment.decline_code or "declined")
     raise PaymentOutcomeUnknown("We could not confirm your payment yet.")
+
+
+def _payment_request(order: Order, card: CardDetails, number: int) -> dict[str, Any]:
+    """The gateway call of attempt ``number``: the order's total, the card, and the attempt's Idempotency-Key."""
+    return dict(
+        amount_cents=order.total_cents,
+        card_number=card.number,
+        expiry_month=card.expiry_month,
+        expiry_year=card.expiry_year,
+        cvc=card.cvc,
+        holder_name=card.holder_name,
+        merchant_reference=order.reference,
+        idempotency_key=f"{order.reference}-P{number}",
+        currency_code=order.currency_code,
+    )
+
+
+def _is_current_attempt(order: Order, number: int) -> bool:
+    """Whether attempt ``number`` is still the order's latest and the order still waits for payment."""
+    return order.payment_attempts == number and order.status in PAYABLE_STATUSES
+
+
+def _record_decline(order: Order, number: int, payment: Payment) -> None:
+    """Record the decline, only if no newer attempt (another tab) has started since; commit."""
+    if _is_current_attempt(order, number):
+        order.payment_check_needed = False
+        order.status = "PAYMENT_DECLINED"
+        order.decline_code = payment.decline_code or "declined"
+        order.card_last4 = payment.last4 or order.card_last4
+    db.session.commit()
 
 
 def _ensure_payable(order: Order) -> None:

@@ -278,23 +278,11 @@ def redeem(reference: str):
     if "csrf_token" in form.errors:
         flash(_("Your session has expired. Please try again."), "error")
         return redirect(url_for("checkout.points", reference=reference))
-    if form.use_max.data:
-        # One tap: the server works out the maximum from the live balance, whatever the browser had.
-        try:
-            offer = points_rules.points_offer(order, client)
-        except card_link.PointsNotOffered:
-            return redirect(url_for("orders.detail", reference=reference))  # another tab applied points
-        except card_link.NoActiveLink:
-            return redirect(url_for("checkout.points", reference=reference))
-        except BankRefused as error:
-            flash(shopper_message(error), "error")
-            return redirect(url_for("checkout.points", reference=reference))
-        chosen = offer.maximum
-    elif valid:
-        chosen = form.points.data
-    else:
+    if not form.use_max.data and not valid:
         return _points_page(order, points_form=form, status=422)
     try:
+        # "Use the most": the server works out the maximum from the live balance, whatever the browser had.
+        chosen = points_rules.points_offer(order, client).maximum if form.use_max.data else form.points.data
         points_rules.apply_points(order, chosen, client)
     except card_link.PointsNotOffered:
         # Another tab (or a double click) applied points while this request waited on the bank.

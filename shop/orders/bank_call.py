@@ -65,11 +65,6 @@ class BankRefused(Exception):
         )
 
 
-def end_transaction() -> None:
-    """Commit what is pending and end the transaction (after this, ORM attributes reload on first touch)."""
-    db.session.commit()
-
-
 def call_bank(order: Order | None, call: Callable[[], T]) -> T:
     """Commit the pending intent, make ``call`` with no transaction open, then re-lock ``order`` and return.
 
@@ -78,7 +73,7 @@ def call_bank(order: Order | None, call: Callable[[], T]) -> T:
     raises, ``order`` is re-read under its row lock before control returns, so the caller records the
     answer against the order as it is now. The caller commits.
     """
-    end_transaction()
+    db.session.commit()  # the intent; after this, ORM attributes reload (in a new transaction) on first touch
     try:
         return call()
     finally:
