@@ -45,8 +45,8 @@ def _bank() -> str:
 
 
 def _order(reference: str) -> Order:
-    # The row lock (PostgreSQL) lasts only until a service ends the transaction before calling the bank:
-    # a second tab is kept safe by the idempotent references and recorded intent, not by the lock.
+    # The row lock (PostgreSQL) is let go while a rule waits on the bank and taken again to record the answer
+    # (orders/bank_call.py): a second tab is kept safe by the idempotent references and recorded intent.
     try:
         return get_order(g.user.id, reference, lock=True)
     except OrderNotFound:
