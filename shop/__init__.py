@@ -49,16 +49,27 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     install_request_intent(app)  # before any other hook opens a transaction
     page_cache.init_app(app)
 
-    from . import accounts, cart, catalog, checkout, cli, health, orders
-
-    for module in (health, catalog, cart, accounts, checkout, orders):
-        app.register_blueprint(module.bp)
-    cli.register(app)
-    from .templating import register_template_helpers
-
-    register_template_helpers(app)
+    _register_features(app)
     app.after_request(_security_headers)
     return app
+
+
+def _register_features(app: Flask) -> None:
+    """One blueprint per feature package, then the app-wide error pages, commands and template helpers."""
+    from . import cli, health
+    from .accounts.views import bp as accounts_bp
+    from .cart.views import bp as cart_bp
+    from .catalog.views import bp as catalog_bp
+    from .checkout.views import bp as checkout_bp
+    from .errors import register_error_handlers
+    from .orders.views import bp as orders_bp
+    from .templating import register_template_helpers
+
+    for blueprint in (health.bp, catalog_bp, cart_bp, accounts_bp, checkout_bp, orders_bp):
+        app.register_blueprint(blueprint)
+    register_error_handlers(app)
+    cli.register(app)
+    register_template_helpers(app)
 
 
 def _apply_secrets(app: Flask) -> None:

@@ -26,7 +26,7 @@ from flask import current_app, request, session
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
-from .cart_service import SESSION_KEY as CART_SESSION_KEY
+from .cart.rules import SESSION_KEY as CART_SESSION_KEY
 from .extensions import db
 from .models import Product
 

@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
-from . import pricing
+from .cart import pricing
 from .extensions import db
 
 
@@ -57,7 +57,7 @@ def _nav_categories() -> list:
 
 
 def _cart_count() -> int:
-    from .cart_service import current_cart
+    from .cart.rules import current_cart
 
     try:
         return current_cart().item_count
@@ -67,7 +67,7 @@ def _cart_count() -> int:
 
 
 def _shop_context() -> dict[str, Any]:
-    from .forms import SignOutForm
+    from .accounts.forms import SignOutForm
 
     return {
         "shop_name": current_app.config["SHOP_NAME"],

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
+import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
+from shop.issuer_client import IssuerError
 from shop.models import Category, Product
+from shop.orders.bank_call import BankRefused
 
 
 def make_product(sku: str, price_cents: int, stock: int = 10, name: str | None = None) -> Product:
@@ -29,3 +34,13 @@ def make_product(sku: str, price_cents: int, stock: int = 10, name: str | None =
     db.session.add(product)
     db.session.commit()
     return product
+
+
+@contextmanager
+def bank_refusal(error_class: type[IssuerError]) -> Iterator[pytest.ExceptionInfo[BankRefused]]:
+    """Expect a rule to raise the shop's BankRefused for the issuer client's ``error_class`` (kept as its cause)."""
+    with pytest.raises(BankRefused) as caught:
+        yield caught
+    assert caught.value.error_class is error_class
+    assert type(caught.value.__cause__) is error_class
+    assert caught.value.code == caught.value.__cause__.code

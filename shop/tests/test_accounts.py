@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from flask import g
 
-from shop.accounts import is_safe_next, login_required
+from shop.accounts.guards import is_safe_next, login_required
 from shop.extensions import db
 from shop.models import User
 
@@ -212,7 +212,7 @@ def test_a_session_for_a_deleted_user_is_treated_as_signed_out(app, client, prot
 
 
 def test_registering_a_taken_email_raises_email_taken_even_past_the_form(app):
-    from shop.account_service import EmailTaken, register_shopper
+    from shop.accounts.rules import EmailTaken, register_shopper
 
     with app.app_context():
         with pytest.raises(EmailTaken, match="chan.taiman@example.com already exists"):
@@ -229,14 +229,14 @@ def test_registering_a_taken_email_raises_email_taken_even_past_the_form(app):
     ],
 )
 def test_authenticate_finds_the_shopper_only_with_the_right_password(app, email, password, found):
-    from shop.account_service import authenticate
+    from shop.accounts.rules import authenticate
 
     with app.app_context():
         assert (authenticate(email, password) is not None) is found
 
 
 def test_the_slow_password_check_runs_with_the_database_free_for_other_shoppers(app, shopper, monkeypatch):
-    from shop import account_service
+    from shop.accounts import rules as account_service
 
     from .fakes import assert_database_writable
 

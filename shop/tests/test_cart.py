@@ -7,7 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from shop.cart_service import Cart, clear_cart, current_cart
+from shop.cart.rules import Cart, clear_cart, current_cart
 from shop.extensions import db
 from shop.models import Product
 

@@ -56,3 +56,27 @@ def test_sign_up_hashes_the_password_with_no_transaction_open(app, client, monke
     )
     assert response.status_code == 302
     assert open_during_hash == [False]
+
+
+READ_ONLY_ENDPOINTS = {
+    "health.healthz",
+    "catalog.home",
+    "catalog.category",
+    "catalog.product",
+    "catalog.search",
+    "cart.view",
+    "accounts.sign_in",
+    "accounts.sign_up",
+    "orders.history",
+}
+
+
+def test_the_read_only_views_are_these_endpoints_wherever_their_modules_live(app):
+    marked = {endpoint for endpoint, view in app.view_functions.items() if getattr(view, "read_only", False)}
+    assert marked == READ_ONLY_ENDPOINTS
+
+
+def test_pages_that_write_on_get_are_not_marked_read_only(app):
+    # The order page settles points left unconfirmed; the points and payment pages record events and look-ups.
+    for endpoint in ("orders.detail", "checkout.points", "checkout.payment", "checkout.start"):
+        assert not getattr(app.view_functions[endpoint], "read_only", False), endpoint

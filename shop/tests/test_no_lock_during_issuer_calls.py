@@ -16,17 +16,20 @@ import sqlalchemy as sa
 from requests.adapters import BaseAdapter
 
 from shop import issuer_client as ic
-from shop import order_service as orders
-from shop import pwp
+from shop.checkout import card_link as link_rules
+from shop.checkout import delivery as delivery_rules
+from shop.checkout import payment as payment_rules
+from shop.checkout import points as points_rules
 from shop.extensions import db
 from shop.issuer_client import OutcomeUnknown
 from shop.models import Order, OrderAdjustment, Product, PwpEvent, User
+from shop.orders import cancellation as cancel_rules
 
 from .fakes import FakeIssuerClient, LockHeldDuringIssuerCall, assert_database_writable
 from .support import make_product
 
 HAPPY = "4966010000008741"
-DELIVERY = orders.Delivery("Chan Tai Man", "91234567", "1 Harbour Road", "Wan Chai")
+DELIVERY = delivery_rules.Delivery("Chan Tai Man", "91234567", "1 Harbour Road", "Wan Chai")
 EVERY_CALL = {"pay", "find_payments", "enroll", "resend_otp", "verify_otp", "balance", "redeem"}
 EVERY_CALL |= {"find_redemption", "refund", "reverse"}
 
@@ -47,16 +50,16 @@ class Cart:
 def make_order(user: User, quantity: int = 2) -> Order:
     """A HK$520 order for two kettles (HK$260 each)."""
     product = make_product("T-LOCK", 26_000, name="Test kettle")
-    return orders.create_order(user.id, Cart([Line(product, quantity)]), DELIVERY)
+    return delivery_rules.create_order(user.id, Cart([Line(product, quantity)]), DELIVERY)
 
 
-def card(number: str = HAPPY) -> orders.CardDetails:
-    return orders.CardDetails(number, 12, 2030, "123", "CHAN TAI MAN")
+def card(number: str = HAPPY) -> payment_rules.CardDetails:
+    return payment_rules.CardDetails(number, 12, 2030, "123", "CHAN TAI MAN")
 
 
 def link_card(order: Order, fake: FakeIssuerClient) -> None:
-    pwp.send_code(order, "91234567", fake)
-    pwp.verify_code(order, fake.last_otp("91234567"), fake)
+    link_rules.send_code(order, "91234567", fake)
+    link_rules.verify_code(order, fake.last_otp("91234567"), fake)
 
 
 def stored(order_id: int) -> Order:
@@ -92,23 +95,23 @@ def test_no_issuer_call_of_a_whole_order_journey_holds_the_lock(user, fake):
     order_id = order.id
     fake.fail_after("pay", OutcomeUnknown("outcomeUnknown", "timed out"))
     fake.fail_before("find_payments", ic.IssuerUnavailable("issuerUnavailable", "down"))
-    with pytest.raises(orders.PaymentOutcomeUnknown):
-        orders.pay_order(order, card(), fake)
-    orders.pay_order(stored(order_id), card(), fake)  # looks the first attempt up and records it
+    with pytest.raises(payment_rules.PaymentOutcomeUnknown):
+        payment_rules.pay_order(order, card(), fake)
+    payment_rules.pay_order(stored(order_id), card(), fake)  # looks the first attempt up and records it
     order = stored(order_id)
-    pwp.send_code(order, "91234567", fake)
+    link_rules.send_code(order, "91234567", fake)
     fake.advance(seconds=31)
-    pwp.resend_code(order, fake)
-    pwp.verify_code(order, fake.last_otp("91234567"), fake)
+    link_rules.resend_code(order, fake)
+    link_rules.verify_code(order, fake.last_otp("91234567"), fake)
     fake.fail_after("redeem", OutcomeUnknown("outcomeUnknown", "timed out"))
-    orders.apply_points(order, 25_000, fake)
+    points_rules.apply_points(order, 25_000, fake)
     fake.fail_after("refund", OutcomeUnknown("outcomeUnknown", "timed out"))
-    with pytest.raises(orders.CancellationPending):
-        orders.cancel_lines(order, {order.lines[0].id: 1}, fake)
+    with pytest.raises(cancel_rules.CancellationPending):
+        cancel_rules.cancel_lines(order, {order.lines[0].id: 1}, fake)
     fake.fail_after("reverse", OutcomeUnknown("outcomeUnknown", "timed out"))
-    with pytest.raises(orders.CancellationPending):
-        orders.cancel_lines(stored(order_id), {}, fake)
-    orders.cancel_order(stored(order_id), fake)
+    with pytest.raises(cancel_rules.CancellationPending):
+        cancel_rules.cancel_lines(stored(order_id), {}, fake)
+    cancel_rules.cancel_order(stored(order_id), fake)
 
     order = stored(order_id)
     assert order.status == "CANCELLED" and order.points_reversed == 25_000
@@ -174,7 +177,7 @@ def test_a_payment_attempt_is_on_record_before_the_card_is_charged(user, fake):
         seen.update(attempts=_read(order_id, "payment_attempts"), check=_read(order_id, "payment_check_needed"))
 
     fake.during("pay", look)
-    orders.pay_order(order, card(), fake)
+    payment_rules.pay_order(order, card(), fake)
     assert seen == {"attempts": 1, "check": 1}
     assert stored(order_id).payment_check_needed is False
 
@@ -184,56 +187,56 @@ def test_a_worker_dying_mid_payment_is_settled_by_the_look_up_without_a_second_c
     order_id = order.id
     fake.fail_after("pay", RuntimeError("worker killed"))
     with pytest.raises(RuntimeError, match="worker killed"):
-        orders.pay_order(order, card(), fake)
+        payment_rules.pay_order(order, card(), fake)
     order = stored(order_id)
     assert order.status == "PENDING_PAYMENT" and order.payment_check_needed
-    orders.resolve_payment(order, fake)
+    payment_rules.resolve_payment(order, fake)
     assert stored(order_id).status == "PAID" and len(fake.payments) == 1
 
 
 def test_a_redemption_is_flagged_for_look_up_before_it_is_sent(user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     link_card(order, fake)
     seen = {}
     fake.during("redeem", lambda: seen.update(check=_read(order_id, "points_check_needed")))
-    orders.apply_points(stored(order_id), 25_000, fake)
+    points_rules.apply_points(stored(order_id), 25_000, fake)
     assert seen == {"check": 1}
     assert stored(order_id).points_check_needed is False
 
 
 def test_a_worker_dying_mid_redemption_is_settled_by_the_look_up(user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     link_card(order, fake)
     fake.fail_after("redeem", RuntimeError("worker killed"))
     with pytest.raises(RuntimeError, match="worker killed"):
-        orders.apply_points(stored(order_id), 25_000, fake)
+        points_rules.apply_points(stored(order_id), 25_000, fake)
     assert stored(order_id).points_check_needed
-    assert orders.reconcile_points(stored(order_id), fake) is True
+    assert points_rules.reconcile_points(stored(order_id), fake) is True
     order = stored(order_id)
     assert (order.status, order.points_used) == ("POINTS_APPLIED", 25_000)
 
 
 def test_a_cancellation_is_on_record_before_the_refund_is_sent(user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     line_id = order.lines[0].id
     seen = {}
     fake.during("refund", lambda: seen.update(pending=_read(order_id, "pending_cancellation")))
-    orders.cancel_lines(order, {line_id: 1}, fake)
+    cancel_rules.cancel_lines(order, {line_id: 1}, fake)
     assert seen == {"pending": f'{{"{line_id}": 1}}'}
     assert stored(order_id).pending_cancellation == ""
 
 
 def test_a_worker_dying_mid_refund_is_finished_with_the_same_key(user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     fake.fail_after("refund", RuntimeError("worker killed"))
     with pytest.raises(RuntimeError, match="worker killed"):
-        orders.cancel_order(order, fake)
+        cancel_rules.cancel_order(order, fake)
     assert stored(order_id).pending_cancellation
-    orders.cancel_order(stored(order_id), fake)
+    cancel_rules.cancel_order(stored(order_id), fake)
     order = stored(order_id)
     keys = [call["idempotency_key"] for call in fake.calls_to("refund")]
     assert order.status == "CANCELLED" and keys == [f"{order.reference}-F1"] * 2
@@ -259,8 +262,8 @@ def second_tab(app, action):
 def test_two_tabs_paying_at_once_charge_the_card_once_and_record_it_once(app, user, fake):
     order = make_order(user)
     order_id = order.id
-    fake.during("pay", second_tab(app, lambda other: orders.pay_order(other, card(), fake))(order_id))
-    orders.pay_order(order, card(), fake)
+    fake.during("pay", second_tab(app, lambda other: payment_rules.pay_order(other, card(), fake))(order_id))
+    payment_rules.pay_order(order, card(), fake)
     order = stored(order_id)
     events = db.session.scalars(sa.select(PwpEvent.kind).where(PwpEvent.order_id == order_id)).all()
     assert order.status == "PAID" and len(fake.payments) == 1 and order.payment_attempts == 1
@@ -268,11 +271,11 @@ def test_two_tabs_paying_at_once_charge_the_card_once_and_record_it_once(app, us
 
 
 def test_two_tabs_redeeming_at_once_take_the_points_once(app, user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     link_card(order, fake)
-    fake.during("redeem", second_tab(app, lambda other: orders.apply_points(other, 25_000, fake))(order_id))
-    orders.apply_points(stored(order_id), 25_000, fake)
+    fake.during("redeem", second_tab(app, lambda other: points_rules.apply_points(other, 25_000, fake))(order_id))
+    points_rules.apply_points(stored(order_id), 25_000, fake)
     order = stored(order_id)
     events = db.session.scalars(
         sa.select(PwpEvent.kind).where(PwpEvent.order_id == order_id, PwpEvent.kind == "points_redeemed")
@@ -282,11 +285,11 @@ def test_two_tabs_redeeming_at_once_take_the_points_once(app, user, fake):
 
 
 def test_two_tabs_cancelling_at_once_refund_and_restock_once(app, user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     stock_before = db.session.scalar(sa.select(Product.stock).where(Product.sku == "T-LOCK"))
-    fake.during("refund", second_tab(app, lambda other: orders.cancel_order(other, fake))(order_id))
-    orders.cancel_order(order, fake)  # the other tab finished this very cancellation meanwhile
+    fake.during("refund", second_tab(app, lambda other: cancel_rules.cancel_order(other, fake))(order_id))
+    cancel_rules.cancel_order(order, fake)  # the other tab finished this very cancellation meanwhile
     order = stored(order_id)
     refunds = db.session.scalars(sa.select(OrderAdjustment).where(OrderAdjustment.order_id == order_id)).all()
     stock_after = db.session.scalar(sa.select(Product.stock).where(Product.sku == "T-LOCK"))
@@ -295,15 +298,15 @@ def test_two_tabs_cancelling_at_once_refund_and_restock_once(app, user, fake):
 
 
 def test_two_tabs_returning_points_at_once_record_the_reversal_once(app, user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
     link_card(order, fake)
-    orders.apply_points(stored(order_id), 25_000, fake)
+    points_rules.apply_points(stored(order_id), 25_000, fake)
     fake.fail_after("reverse", OutcomeUnknown("outcomeUnknown", "timed out"))
-    with pytest.raises(orders.CancellationPending):
-        orders.cancel_order(stored(order_id), fake)
-    fake.during("reverse", second_tab(app, lambda other: orders.settle_points(other, fake))(order_id))
-    orders.settle_points(stored(order_id), fake)
+    with pytest.raises(cancel_rules.CancellationPending):
+        cancel_rules.cancel_order(stored(order_id), fake)
+    fake.during("reverse", second_tab(app, lambda other: cancel_rules.settle_points(other, fake))(order_id))
+    cancel_rules.settle_points(stored(order_id), fake)
     order = stored(order_id)
     assert (order.points_reversed, order.reversal_count) == (25_000, 1)
     assert fake.points_of(HAPPY) == 120_000
@@ -386,7 +389,7 @@ def test_a_second_click_that_finds_the_points_already_applied_shows_the_order(ap
     with app.app_context():
         order_id = db.session.scalar(sa.select(Order.id).where(Order.reference == reference))
     # The first click applies the points while the second waits on the balance.
-    first_click = second_tab(app, lambda other: orders.apply_points(other, 25_000, fake_issuer))(order_id)
+    first_click = second_tab(app, lambda other: points_rules.apply_points(other, 25_000, fake_issuer))(order_id)
     fake_issuer.during("balance", first_click)
     response = checkout.use_points(reference, 25_000)
     assert response.status_code == 302 and response.headers["Location"] == f"/orders/{reference}"
@@ -407,7 +410,7 @@ def test_a_capture_that_lands_after_the_order_was_cancelled_is_refunded_in_full(
             )
 
     fake.during("pay", cancelled_by_another_tab)
-    orders.pay_order(order, card(), fake)
+    payment_rules.pay_order(order, card(), fake)
 
     order = stored(order_id)
     assert order.status == "CANCELLED"
@@ -418,7 +421,7 @@ def test_a_capture_that_lands_after_the_order_was_cancelled_is_refunded_in_full(
 
 
 def test_a_second_capture_of_a_paid_order_found_by_look_up_is_refunded_and_the_first_kept(user, fake):
-    order = orders.pay_order(make_order(user), card(), fake)
+    order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id, reference, total, kept = order.id, order.reference, order.total_cents, order.payment_id
     # Another attempt captured too (e.g. a tab that raced with another key): the gateway holds two captures.
     db.session.rollback()
@@ -436,8 +439,8 @@ def test_a_second_capture_of_a_paid_order_found_by_look_up_is_refunded_and_the_f
     order.payment_check_needed = True
     db.session.commit()
 
-    orders.resolve_payment(order, fake)
-    orders.resolve_payment(stored(order_id), fake)  # looking again refunds nothing more
+    payment_rules.resolve_payment(order, fake)
+    payment_rules.resolve_payment(stored(order_id), fake)  # looking again refunds nothing more
 
     order = stored(order_id)
     assert (order.status, order.payment_id, order.refunded_cents) == ("PAID", kept, 0)

@@ -120,12 +120,12 @@ def test_a_server_error_is_a_friendly_500_page(app, client):
 
 
 def test_the_500_handler_rolls_the_session_back(app, monkeypatch):
-    from shop import catalog
+    from shop import errors
 
     calls = []
-    monkeypatch.setattr(catalog.db.session, "rollback", lambda: calls.append("rollback"))
+    monkeypatch.setattr(errors.db.session, "rollback", lambda: calls.append("rollback"))
     with app.test_request_context("/"):
-        _, status = catalog.server_error(InternalServerError())
+        _, status = errors.server_error(InternalServerError())
     assert status == 500 and "rollback" in calls
 
 

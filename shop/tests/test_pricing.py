@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from shop import pricing
-from shop.cart_service import (
+from shop.cart import pricing
+from shop.cart.rules import (
     MAX_QUANTITY_PER_LINE,
     InvalidQuantity,
     NotEnoughStock,

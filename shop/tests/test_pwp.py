@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from shop import pwp
+from shop.checkout import card_link as link_rules
+from shop.checkout import offer as offer_rules
+from shop.checkout import points as points_rules
 from shop.extensions import db
 from shop.issuer_client import (
     AccountNotFound,
@@ -23,6 +25,7 @@ from shop.issuer_client import (
 from shop.models import CardLink, Order, PwpEvent, User
 
 from .fakes import FakeIssuerClient
+from .support import bank_refusal
 
 
 def balance(
@@ -68,7 +71,7 @@ def balance(
     ],
 )
 def test_max_points_for_order_is_capped_by_order_total_balance_and_bank_maximum(bal, total_cents, expected):
-    assert pwp.max_points_for_order(bal, total_cents) == expected
+    assert offer_rules.max_points_for_order(bal, total_cents) == expected
 
 
 @pytest.mark.parametrize(
@@ -82,11 +85,11 @@ def test_max_points_for_order_is_capped_by_order_total_balance_and_bank_maximum(
     ],
 )
 def test_statement_credit_is_points_times_rate_in_cents(points, rate, credit):
-    assert pwp.credit_cents(points, Decimal(rate)) == credit
+    assert offer_rules.credit_cents(points, Decimal(rate)) == credit
 
 
 def test_offer_shows_the_credit_and_net_cost_for_a_choice():
-    offer = pwp.make_offer(balance(), 52_000)
+    offer = offer_rules.make_offer(balance(), 52_000)
     assert offer.eligible
     assert offer.maximum == 120_000
     assert offer.credit_for(50_000) == 20_000
@@ -103,7 +106,7 @@ def test_offer_shows_the_credit_and_net_cost_for_a_choice():
     ],
 )
 def test_offer_is_not_eligible_below_the_minimum_or_when_the_bank_says_no(bal, total_cents):
-    assert not pwp.make_offer(bal, total_cents).eligible
+    assert not offer_rules.make_offer(bal, total_cents).eligible
 
 
 @pytest.mark.parametrize(
@@ -116,21 +119,21 @@ def test_offer_is_not_eligible_below_the_minimum_or_when_the_bank_says_no(bal, t
     ],
 )
 def test_invalid_point_choices_are_refused_with_a_reason(points, message):
-    offer = pwp.make_offer(balance(), 52_000)
-    with pytest.raises(pwp.InvalidPoints, match=message):
-        pwp.validate_points(points, offer)
+    offer = offer_rules.make_offer(balance(), 52_000)
+    with pytest.raises(offer_rules.InvalidPoints, match=message):
+        offer_rules.validate_points(points, offer)
 
 
 @pytest.mark.parametrize("points", [1_000, 1_025, 50_000, 120_000])
 def test_valid_point_choices_pass(points):
-    assert pwp.validate_points(points, pwp.make_offer(balance(), 52_000)) == points
+    assert offer_rules.validate_points(points, offer_rules.make_offer(balance(), 52_000)) == points
 
 
 def test_premier_choices_move_in_steps_of_twenty():
-    offer = pwp.make_offer(balance(2_000_000, "0.005", 20), 52_000)
-    assert pwp.validate_points(1_020, offer) == 1_020
-    with pytest.raises(pwp.InvalidPoints, match="steps of 20"):
-        pwp.validate_points(1_025, offer)
+    offer = offer_rules.make_offer(balance(2_000_000, "0.005", 20), 52_000)
+    assert offer_rules.validate_points(1_020, offer) == 1_020
+    with pytest.raises(offer_rules.InvalidPoints, match="steps of 20"):
+        offer_rules.validate_points(1_025, offer)
 
 
 # --- Steps against the fake bank -----------------------------------------------------------------
@@ -174,16 +177,16 @@ def test_first_time_shopper_is_sent_a_code_and_verifies_it(app, paid_order):
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        assert pwp.show_offer(order) == "enrol"
-        link = pwp.send_code(order, "91234567", fake)
+        assert points_rules.show_offer(order) == "enrol"
+        link = link_rules.send_code(order, "91234567", fake)
         assert link.status == "PENDING_ACTIVATION"
         assert link.masked_phone == "****4567"
         assert fake.calls_to("enroll") == [
             {"last4": "8741", "phone": "91234567", "customer_reference": order.user.customer_reference}
         ]
-        pwp.verify_code(order, fake.last_otp("91234567"), fake)
-        assert pwp.active_link(order) is not None
-        assert pwp.show_offer(order) == "balance"
+        link_rules.verify_code(order, fake.last_otp("91234567"), fake)
+        assert link_rules.active_link(order) is not None
+        assert points_rules.show_offer(order) == "balance"
         assert events(order.id) == [("offer_shown", ""), ("code_sent", ""), ("verified", "")]
 
 
@@ -191,10 +194,11 @@ def test_a_wrong_code_says_how_many_attempts_are_left_and_is_recorded(app, paid_
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.send_code(order, "91234567", fake)
-        with pytest.raises(InvalidOtp) as caught:
-            pwp.verify_code(order, "000000" if fake.last_otp("91234567") != "000000" else "111111", fake)
+        link_rules.send_code(order, "91234567", fake)
+        with bank_refusal(InvalidOtp) as caught:
+            link_rules.verify_code(order, "000000" if fake.last_otp("91234567") != "000000" else "111111", fake)
         assert caught.value.attempts_remaining == 4
+        assert caught.value.__cause__.attempts_remaining == 4
         assert ("failed", "invalidLinkageConfirmationCode") in events(order.id)
 
 
@@ -202,39 +206,39 @@ def test_five_wrong_codes_lock_the_link_and_the_next_attempt_enrols_again(app, p
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.send_code(order, "91234567", fake)
+        link_rules.send_code(order, "91234567", fake)
         wrong = "000000" if fake.last_otp("91234567") != "000000" else "111111"
         for _ in range(4):
-            with pytest.raises(InvalidOtp):
-                pwp.verify_code(order, wrong, fake)
-        with pytest.raises(OtpLocked):
-            pwp.verify_code(order, wrong, fake)
-        assert pwp.card_link(order) is None
-        assert pwp.send_code(order, "91234567", fake).status == "PENDING_ACTIVATION"
+            with bank_refusal(InvalidOtp):
+                link_rules.verify_code(order, wrong, fake)
+        with bank_refusal(OtpLocked):
+            link_rules.verify_code(order, wrong, fake)
+        assert link_rules.card_link(order) is None
+        assert link_rules.send_code(order, "91234567", fake).status == "PENDING_ACTIVATION"
 
 
 def test_an_expired_code_is_refused(app, paid_order):
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.send_code(order, "91234567", fake)
+        link_rules.send_code(order, "91234567", fake)
         fake.advance(minutes=6)
-        with pytest.raises(OtpExpired):
-            pwp.verify_code(order, fake.last_otp("91234567"), fake)
+        with bank_refusal(OtpExpired):
+            link_rules.verify_code(order, fake.last_otp("91234567"), fake)
 
 
 def test_a_resend_inside_the_cooldown_is_refused_and_after_it_sends_a_new_code(app, paid_order):
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.send_code(order, "91234567", fake)
+        link_rules.send_code(order, "91234567", fake)
         first = fake.last_otp("91234567")
-        with pytest.raises(OtpResendTooSoon):
-            pwp.resend_code(order, fake)
+        with bank_refusal(OtpResendTooSoon):
+            link_rules.resend_code(order, fake)
         fake.advance(seconds=31)
-        pwp.resend_code(order, fake)
+        link_rules.resend_code(order, fake)
         assert len(fake.sms) == 2
-        pwp.verify_code(order, fake.last_otp("91234567"), fake)
+        link_rules.verify_code(order, fake.last_otp("91234567"), fake)
         assert first is not None
 
 
@@ -252,20 +256,20 @@ def test_enrolment_failures_are_raised_and_recorded_with_the_bank_code(app, paid
         order = db.session.get(Order, paid_order)
         order.card_last4 = last4
         db.session.commit()
-        with pytest.raises(error):
-            pwp.send_code(order, phone, fake)
+        with bank_refusal(error):
+            link_rules.send_code(order, phone, fake)
         assert events(order.id)[-1][0] == "failed"
-        assert pwp.card_link(order) is None
+        assert link_rules.card_link(order) is None
 
 
 def test_a_returning_shopper_with_an_active_link_gets_no_code(app, paid_order):
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        link = pwp.send_code(order, "91234567", fake)
-        pwp.verify_code(order, fake.last_otp("91234567"), fake)
+        link = link_rules.send_code(order, "91234567", fake)
+        link_rules.verify_code(order, fake.last_otp("91234567"), fake)
         # The bank returns the ACTIVE link for the same merchant customer, without an SMS.
-        again = pwp.send_code(order, "91234567", fake)
+        again = link_rules.send_code(order, "91234567", fake)
         assert again.status == "ACTIVE" and again.reward_link_code == link.reward_link_code
         assert len(fake.sms) == 1
 
@@ -274,9 +278,9 @@ def test_the_offer_reads_the_live_balance(app, paid_order):
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.send_code(order, "91234567", fake)
-        pwp.verify_code(order, fake.last_otp("91234567"), fake)
-        offer = pwp.points_offer(order, fake)
+        link_rules.send_code(order, "91234567", fake)
+        link_rules.verify_code(order, fake.last_otp("91234567"), fake)
+        offer = points_rules.points_offer(order, fake)
         assert (offer.available_points, offer.maximum, offer.minimum, offer.increment) == (120_000, 120_000, 1000, 25)
 
 
@@ -284,11 +288,11 @@ def test_a_link_the_bank_forgot_is_dropped_so_the_shopper_verifies_again(app, pa
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.send_code(order, "91234567", fake)
-        pwp.verify_code(order, fake.last_otp("91234567"), fake)
+        link_rules.send_code(order, "91234567", fake)
+        link_rules.verify_code(order, fake.last_otp("91234567"), fake)
         fake.links.clear()  # the sandbox was reset
-        with pytest.raises(pwp.NoActiveLink):
-            pwp.points_offer(order, fake)
+        with pytest.raises(link_rules.NoActiveLink):
+            points_rules.points_offer(order, fake)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CardLink)) == 0
 
 
@@ -297,16 +301,16 @@ def test_the_bank_being_down_is_raised_as_unavailable_and_recorded(app, paid_ord
     fake.down = True
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        with pytest.raises(IssuerUnavailable):
-            pwp.send_code(order, "91234567", fake)
+        with bank_refusal(IssuerUnavailable):
+            link_rules.send_code(order, "91234567", fake)
         assert events(order.id)[-1] == ("failed", "issuerUnavailable")
 
 
 def test_skipping_is_recorded_once(app, paid_order):
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        pwp.skip_points(order)
-        pwp.skip_points(order)
+        points_rules.skip_points(order)
+        points_rules.skip_points(order)
         assert events(order.id) == [("skipped", "")]
 
 
@@ -314,9 +318,9 @@ def test_points_are_not_offered_on_an_unpaid_or_ineligible_order(app, paid_order
     with app.app_context():
         order = db.session.get(Order, paid_order)
         order.card_points_eligible = False
-        with pytest.raises(pwp.PointsNotOffered):
-            pwp.show_offer(order)
+        with pytest.raises(link_rules.PointsNotOffered):
+            points_rules.show_offer(order)
         order.card_points_eligible = True
         order.status = "PENDING_PAYMENT"
-        with pytest.raises(pwp.PointsNotOffered):
-            pwp.show_offer(order)
+        with pytest.raises(link_rules.PointsNotOffered):
+            points_rules.show_offer(order)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from shop.search import search_products, tokenize
+from shop.catalog.search import search_products, tokenize
 
 
 def names(result) -> list[str]:

@@ -1,22 +1,20 @@
-"""The storefront: home page, categories, product pages, search, and the friendly HTML error pages."""
+"""The storefront: home page, categories, product pages and search."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import joinedload
-from werkzeug.exceptions import HTTPException
 from wtforms.fields.choices import SelectChoice
 
-from .catalog_data import CATEGORIES, FEATURED_SKUS, POPULAR_SEARCHES
-from .database import read_only
-from .extensions import db
-from .forms import AddToCartForm, SearchForm
-from .models import Category, Product
-from .page_cache import cached_for_visitors
+from ..cart.forms import AddToCartForm
+from ..catalog_data import CATEGORIES, FEATURED_SKUS, POPULAR_SEARCHES
+from ..database import read_only
+from ..extensions import db
+from ..models import Category, Product
+from ..page_cache import cached_for_visitors
+from .forms import SearchForm
 from .search import category_products, normalise_page, normalise_sort, paginate, search_products, sort_products
 
 bp = Blueprint("catalog", __name__)
@@ -138,56 +136,3 @@ def search():
         search_query=result.query,
         title=title,
     )
-
-
-# --- friendly HTML error pages ---------------------------------------------------------------------------------
-
-_ERROR_TEXT = {
-    400: (_l("Something was wrong with that request"), _l("Please go back and try again.")),
-    403: (_l("You cannot open this page"), _l("It belongs to another account, or you need to sign in first.")),
-    404: (_l("We could not find that page"), _l("The page may have moved, or the product is no longer sold.")),
-    405: (_l("That did not work"), _l("This page cannot be used that way. Please go back and try again.")),
-    413: (_l("That was too much to send"), _l("Please send less at once.")),
-    429: (_l("Please slow down"), _l("Too many requests in a short time. Wait a moment and try again.")),
-    500: (_l("Something went wrong on our side"), _l("We have been told about it. Please try again in a moment.")),
-}
-
-
-def _error_page(status: int, heading: str | None = None, message: str | None = None):
-    default_heading, default_message = _ERROR_TEXT.get(status) or _ERROR_TEXT[400 if status < 500 else 500]
-    heading, message = str(heading or default_heading), str(message or default_message)
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify({"status": status, "error": heading, "details": message}), status
-    return (
-        render_template(
-            "shop/errors/error.html",
-            status=status,
-            heading=heading,
-            message=message,
-            title=heading,
-            popular_searches=POPULAR_SEARCHES,
-        ),
-        status,
-    )
-
-
-@bp.app_errorhandler(CSRFError)
-def csrf_error(error: CSRFError):
-    return _error_page(
-        400, _("Your session expired"), _("For your security the form timed out. Please go back, reload and try again.")
-    )
-
-
-@bp.app_errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    status = error.code or 500
-    if status < 400:
-        return error
-    return _error_page(status)
-
-
-@bp.app_errorhandler(500)
-def server_error(error):
-    # Whatever failed may have left the session mid-transaction; the page itself must not reuse it.
-    db.session.rollback()
-    return _error_page(500)

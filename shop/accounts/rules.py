@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .models import User
-from .passwords import hash_password, password_matches
+from ..extensions import db
+from ..models import User
+from ..passwords import hash_password, password_matches
 
 # Checked when no account matches, so a wrong email costs as long as a wrong password (no account probing by timing).
 _DUMMY_HASH = hash_password("not-a-real-password")

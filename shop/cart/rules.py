@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from flask import current_app, g, session
 from flask_babel import gettext as _
 
+from ..extensions import db
+from ..models import Product
 from . import pricing
-from .extensions import db
-from .models import Product
 
 SESSION_KEY = "cart"
 MAX_QUANTITY_PER_LINE = 20  # a household's worth; stops a typo of 1000 from reaching checkout

@@ -1,66 +1,20 @@
-"""Shopper accounts: sign up, sign in, sign out, and the login_required guard used by checkout and orders."""
+"""Shopper accounts: sign up, sign in, sign out; the signed-in shopper is loaded for every request."""
 
 from __future__ import annotations
-
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from . import account_service
-from .cart_service import SESSION_KEY as CART_SESSION_KEY
-from .database import read_only
-from .extensions import db
+from ..cart.rules import SESSION_KEY as CART_SESSION_KEY
+from ..database import read_only
+from ..extensions import db
+from ..messages import shopper_message
+from ..models import User
+from . import rules as account_rules
 from .forms import SignInForm, SignOutForm, SignUpForm
-from .models import User
+from .guards import safe_next
 
 bp = Blueprint("accounts", __name__, url_prefix="/account")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def is_safe_next(target: str | None) -> bool:
-    """Only same-site relative paths: '/cart' yes; '//evil.example', 'https://...', '/\\evil' no."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return False
-    if any(ord(char) < 32 for char in target):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
-
-
-def safe_next(target: str | None, default: str = "/") -> str:
-    return target if is_safe_next(target) else default
-
-
-def _return_path() -> str:
-    """Where to come back to after signing in: this page for GET, the page the form was on otherwise."""
-    if request.method == "GET":
-        return request.full_path.rstrip("?")
-    referrer = request.referrer
-    if referrer:
-        parts = urlsplit(referrer)
-        if parts.netloc == request.host:
-            path = parts.path + (f"?{parts.query}" if parts.query else "")
-            if is_safe_next(path):
-                return path
-    return "/"
-
-
-def login_required(view: F) -> F:
-    """Send signed-out shoppers to sign in, then back to where they were going."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any):
-        if g.get("user") is None:
-            flash(_("Please sign in to continue."), "info")
-            return redirect(url_for("accounts.sign_in", next=_return_path()))
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
 
 
 @bp.before_app_request
@@ -87,7 +41,7 @@ def sign_in():
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
     if form.validate_on_submit():
-        user = account_service.authenticate(form.email.data, form.password.data)
+        user = account_rules.authenticate(form.email.data, form.password.data)
         if user is not None:
             _start_session(user)
             flash(_("Welcome back, %(name)s.", name=user.name), "success")
@@ -107,11 +61,11 @@ def sign_up():
     user = None
     if form.validate_on_submit():
         try:
-            user = account_service.register_shopper(
+            user = account_rules.register_shopper(
                 name=form.name.data, email=form.email.data, password=form.password.data, phone=form.phone.data or ""
             )
-        except account_service.EmailTaken:
-            form.email.errors.append(_("An account with this email already exists. Sign in instead."))
+        except account_rules.EmailTaken as error:
+            form.email.errors.append(shopper_message(error))
     if user is not None:
         _start_session(user)
         flash(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from . import cart_service
-from .accounts import safe_next
-from .database import read_only
+from ..accounts.guards import safe_next
+from ..database import read_only
+from ..messages import shopper_message
+from . import rules as cart_rules
 from .forms import AddToCartForm, CartLineForm, RemoveFromCartForm
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
@@ -16,7 +17,7 @@ bp = Blueprint("cart", __name__, url_prefix="/cart")
 @bp.get("")
 @read_only
 def view():
-    cart = cart_service.current_cart()
+    cart = cart_rules.current_cart()
     line_forms = {
         line.product.id: (CartLineForm(formdata=None, quantity=line.quantity), RemoveFromCartForm(formdata=None))
         for line in cart.lines
@@ -39,9 +40,9 @@ def add():
         flash(_("That product is no longer available."), "error")
         return redirect(url_for("catalog.home"))
     try:
-        line = cart_service.add_to_cart(product_id, form.quantity.data)
-    except cart_service.CartError as error:
-        flash(str(error), "error")
+        line = cart_rules.add_to_cart(product_id, form.quantity.data)
+    except cart_rules.CartError as error:
+        flash(shopper_message(error), "error")
         return redirect(back)
     flash(
         _("Added %(quantity)d × %(name)s to your cart.", quantity=form.quantity.data, name=line.product.name),
@@ -58,9 +59,9 @@ def update(product_id: int):
         flash(str(message), "error")
         return redirect(url_for("cart.view"))
     try:
-        cart_service.update_quantity(product_id, form.quantity.data)
-    except cart_service.CartError as error:
-        flash(str(error), "error")
+        cart_rules.update_quantity(product_id, form.quantity.data)
+    except cart_rules.CartError as error:
+        flash(shopper_message(error), "error")
     else:
         flash(_("Removed from your cart.") if form.quantity.data == 0 else _("Quantity updated."), "success")
     return redirect(url_for("cart.view"))
@@ -69,6 +70,6 @@ def update(product_id: int):
 @bp.post("/remove/<int:product_id>")
 def remove(product_id: int):
     if RemoveFromCartForm().validate_on_submit():
-        cart_service.remove_from_cart(product_id)
+        cart_rules.remove_from_cart(product_id)
         flash(_("Removed from your cart."), "success")
     return redirect(url_for("cart.view"))

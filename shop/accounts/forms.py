@@ -1,27 +1,23 @@
-"""Flask-WTF forms of the storefront: accounts, cart and search. Labels and messages go through gettext."""
+"""Flask-WTF forms of shopper accounts: sign in, sign up, sign out. Labels and messages go through gettext."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.fields.choices import SelectChoice
+from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
     Email,
     EqualTo,
-    InputRequired,
     Length,
-    NumberRange,
     Optional,
     Regexp,
     ValidationError,
 )
 
-from .cart_service import MAX_QUANTITY_PER_LINE
-from .extensions import db
-from .models import User
+from ..extensions import db
+from ..models import User
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -103,60 +99,3 @@ class SignUpForm(FlaskForm):
 
 class SignOutForm(FlaskForm):
     submit = SubmitField(_l("Sign out"))
-
-
-class AddToCartForm(FlaskForm):
-    product_id = HiddenField(validators=[DataRequired()])
-    quantity = IntegerField(
-        _l("Quantity"),
-        default=1,
-        validators=[
-            InputRequired(_l("Enter a quantity.")),
-            NumberRange(
-                min=1,
-                max=MAX_QUANTITY_PER_LINE,
-                message=_l("Choose between 1 and %(max)d.", max=MAX_QUANTITY_PER_LINE),
-            ),
-        ],
-        render_kw={"min": 1, "max": MAX_QUANTITY_PER_LINE, "inputmode": "numeric"},
-    )
-    submit = SubmitField(_l("Add to cart"))
-
-
-class CartLineForm(FlaskForm):
-    """Change one line's quantity; 0 removes it."""
-
-    quantity = IntegerField(
-        _l("Quantity"),
-        validators=[
-            NumberRange(
-                min=0,
-                max=MAX_QUANTITY_PER_LINE,
-                message=_l("Choose between 0 and %(max)d.", max=MAX_QUANTITY_PER_LINE),
-            )
-        ],
-        render_kw={"min": 0, "max": MAX_QUANTITY_PER_LINE, "inputmode": "numeric"},
-    )
-    submit = SubmitField(_l("Update"))
-
-
-class RemoveFromCartForm(FlaskForm):
-    submit = SubmitField(_l("Remove"))
-
-
-SORT_CHOICES = [
-    SelectChoice("relevance", _l("Best match")),
-    SelectChoice("price_asc", _l("Price: low to high")),
-    SelectChoice("price_desc", _l("Price: high to low")),
-]
-
-
-class SearchForm(FlaskForm):
-    """The GET search form; no CSRF because it changes nothing."""
-
-    class Meta:
-        csrf = False
-
-    q = StringField(_l("Search for"), filters=[lambda v: v.strip() if isinstance(v, str) else v])
-    category = SelectField(_l("Category"), choices=[], validate_choice=False)
-    sort = SelectField(_l("Sort by"), choices=SORT_CHOICES, default="relevance", validate_choice=False)

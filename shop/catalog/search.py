@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from .extensions import db
-from .models import Category, Product
+from ..extensions import db
+from ..models import Category, Product
 
 SORTS = ("relevance", "price_asc", "price_desc")
 MAX_QUERY_LENGTH = 100

@@ -1,4 +1,4 @@
-"""Flask-WTF forms of checkout, Pay with Points and cancelling. Labels and messages go through gettext.
+"""Flask-WTF forms of checkout: delivery, card payment, the Pay with Points steps. Labels go through gettext.
 
 The card form checks the number (Luhn) and expiry before anything reaches the gateway; its values live only
 for the request: templates never echo the number or CVC back, and nothing puts them in the session.
@@ -212,15 +212,3 @@ class PointsForm(FlaskForm):
 
 class SkipForm(FlaskForm):
     skip = SubmitField(_l("Skip"))
-
-
-class CancelOrderForm(FlaskForm):
-    submit = SubmitField(_l("Yes, cancel order"))
-
-
-class CancelLineForm(FlaskForm):
-    quantity = IntegerField(
-        _l("Quantity to cancel"),
-        validators=[InputRequired(_l("Enter how many to cancel.")), NumberRange(min=1, message=_l("At least 1."))],
-    )
-    submit = SubmitField(_l("Yes, cancel these items"))

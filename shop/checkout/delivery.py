@@ -1,0 +1,110 @@
+"""Placing the order: the cart and the delivery details become a PENDING_PAYMENT order, stock reserved."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Order, OrderLine, Product
+from ..orders.rules import OrderError, utcnow
+
+
+class EmptyCart(OrderError):
+    """There is nothing to order."""
+
+
+class OutOfStock(OrderError):
+    """Some product does not have the quantity asked for."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__("Not enough stock for: " + ", ".join(names))
+        self.names = names
+
+
+class CartLineLike(Protocol):
+    product: Product
+    quantity: int
+
+
+class CartLike(Protocol):
+    lines: list[Any]
+    subtotal_cents: int
+    delivery_fee_cents: int
+    total_cents: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    name: str
+    phone: str
+    address: str
+    district: str
+
+
+def new_reference() -> str:
+    """A fresh "HM-" + 6 digits reference not used by any order yet."""
+    while True:
+        reference = f"HM-{secrets.randbelow(900_000) + 100_000:06d}"
+        if db.session.scalar(sa.select(Order.id).where(Order.reference == reference)) is None:
+            return reference
+
+
+def create_order(user_id: int, cart: CartLike, delivery: Delivery, currency_code: str = "HKD") -> Order:
+    """Turn the cart into a PENDING_PAYMENT order: snapshot prices, reserve stock (all or nothing)."""
+    lines = [line for line in cart.lines if line.quantity > 0]
+    if not lines:
+        raise EmptyCart("Your cart is empty.")
+    short: list[str] = []
+    for line in lines:
+        # Conditional decrement: the database refuses to go below zero, however many shoppers race.
+        result = db.session.execute(
+            sa.update(Product)
+            .where(Product.id == line.product.id, Product.stock >= line.quantity)
+            .values(stock=Product.stock - line.quantity)
+        )
+        if result.rowcount != 1:
+            short.append(line.product.name)
+    if short:
+        db.session.rollback()
+        raise OutOfStock(short)
+    subtotal = sum(line.product.price_cents * line.quantity for line in lines)
+    delivery_fee = cart.delivery_fee_cents
+    order = Order(
+        reference=new_reference(),
+        user_id=user_id,
+        status="PENDING_PAYMENT",
+        currency_code=currency_code,
+        subtotal_cents=subtotal,
+        delivery_fee_cents=delivery_fee,
+        total_cents=subtotal + delivery_fee,
+        recipient_name=delivery.name,
+        recipient_phone=delivery.phone,
+        address_line=delivery.address,
+        district=delivery.district,
+        created_at=utcnow(),
+        refunded_cents=0,
+        points_used=0,
+        statement_credit_cents=0,
+        points_reversed=0,
+        credit_reversed_cents=0,
+        payment_attempts=0,
+        refund_count=0,
+        reversal_count=0,
+    )
+    order.lines = [
+        OrderLine(
+            product_id=line.product.id,
+            product_name=line.product.name,
+            unit_price_cents=line.product.price_cents,
+            quantity=line.quantity,
+            cancelled_quantity=0,
+        )
+        for line in lines
+    ]
+    db.session.add(order)
+    db.session.commit()
+    return order

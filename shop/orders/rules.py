@@ -1,0 +1,52 @@
+"""What every order use case shares: the statuses, the base error, finding a shopper's order, the clock.
+
+The use cases themselves live with their feature: placing an order (checkout/delivery.py), paying by card
+(checkout/payment.py), applying points (checkout/points.py) and cancelling (orders/cancellation.py). Every
+issuer call they make goes through orders/bank_call.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Order
+
+PAYABLE_STATUSES = ("PENDING_PAYMENT", "PAYMENT_DECLINED")
+PAID_STATUSES = ("PAID", "POINTS_APPLIED")
+
+
+class OrderError(Exception):
+    """Base of the order rules' errors; the message is safe to show."""
+
+
+class OrderNotFound(OrderError):
+    """No such order for this shopper."""
+
+
+def utcnow() -> datetime:
+    """Now, in UTC without a zone (how the shop's DateTime columns hold it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def get_order(user_id: int, reference: str, lock: bool = False) -> Order:
+    """The shopper's order by reference (another shopper's order is not found)."""
+    query = sa.select(Order).where(Order.reference == reference, Order.user_id == user_id)
+    if lock:
+        query = query.with_for_update()
+    order = db.session.scalar(query)
+    if order is None:
+        raise OrderNotFound(reference)
+    return order
+
+
+def order_history(user_id: int) -> list[Order]:
+    """The shopper's orders, newest first."""
+    return list(db.session.scalars(sa.select(Order).where(Order.user_id == user_id).order_by(Order.id.desc())))
+
+
+def is_cancellable(order: Order) -> bool:
+    """Whether anything of the order can still be cancelled (it is not cancelled already)."""
+    return order.status in PAID_STATUSES + PAYABLE_STATUSES
