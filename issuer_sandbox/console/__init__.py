@@ -6,6 +6,10 @@ from flask import Flask, Response
 
 from ..api.errors import is_api_request
 
+# Imported here, not inside a function or a try: a console module that fails to import must stop the app
+# from being created, never leave an issuer without its console.
+from . import auth, cards, controls, errors, links, overview, phone, reference, requests
+
 # Same-origin scripts, styles and images only: no inline scripts or style attributes, nothing remote.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -15,8 +19,6 @@ CONTENT_SECURITY_POLICY = (
 
 def register_console(app: Flask) -> None:
     """Register the console's blueprints, its HTML error pages and the security headers of its pages."""
-    from . import auth, cards, controls, errors, links, overview, phone, reference, requests
-
     for module in (auth, overview, cards, phone, links, requests, controls, reference, errors):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
