@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import issuer_sandbox
 from issuer_sandbox import clock, create_app, links, otp
 
 PACKAGE = Path(issuer_sandbox.__file__).parent
+ROOT = PACKAGE.parent
 # The view modules of the console and the sandbox API: they parse, call a rules function and render.
 VIEW_MODULES = sorted((PACKAGE / "console").glob("*.py")) + [PACKAGE / "api" / "sandbox.py"]
 # The one use of the session a view module may make: the 500 handler throws away what the request left half-done.
@@ -83,3 +85,24 @@ def test_one_pattern_finds_the_one_time_password_in_the_banks_sms():
 def test_times_are_written_one_way_and_a_missing_time_stays_missing():
     assert clock.iso(datetime(2026, 3, 1, 9, 30, 5, 123456)) == "2026-03-01T09:30:05Z"
     assert clock.iso(None) is None
+
+
+def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_file():
+    from e2e import harness
+
+    demo = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "gunicorn --config gunicorn.conf.py --bind" in demo
+    command = harness.gunicorn_command("issuer_sandbox:create_app()", 8001)
+    assert command[1:3] == ["--config", str(ROOT / "gunicorn.conf.py")]
+    printed = subprocess.run(
+        [*command[:-1], "--print-config", command[-1]], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    rows = (line.partition(" = ") for line in printed.splitlines())
+    settings = {key.strip(): value.strip() for key, _, value in rows}
+    # The partner API's `client_id` header survives, and the workers are the ones the bench measures.
+    assert settings.items() >= {
+        "header_map": "dangerous",
+        "worker_class": "gthread",
+        "control_socket_disable": "True",
+        "bind": "['127.0.0.1:8001']",
+    }.items()
