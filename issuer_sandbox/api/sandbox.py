@@ -11,28 +11,24 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from .. import clock, controls, inspection, ledger, links, seed
 from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink, SmsMessage
 from ..otp import otp_in_sms
 from ..request_log import writer as request_log_writer
 from .errors import ApiError
-from .parsing import (
-    amount_to_cents,
-    cents_to_amount,
-    invalid,
-    json_body,
-    optional_string,
-    parse_amount,
-    reject_unknown_fields,
-    require_string,
-)
+from .parsing import amount_to_cents, cents_to_amount, invalid, json_body, parse_amount
 
 F = TypeVar("F", bound=Callable)
+Body = TypeVar("Body", bound="RequestBody")
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox/api")
 controls_bp = Blueprint("sandbox_controls", __name__, url_prefix="/sandbox/api")
@@ -41,6 +37,92 @@ blueprints = (bp, controls_bp)
 MAX_LIMIT = 500
 MAX_CLOCK_ADVANCE_SECONDS = 10 * 366 * 24 * 3600  # ten years is plenty for any expiry test
 LINK_STATUSES = ("PENDING_ACTIVATION", "ACTIVE", "LOCKED", "UNLINKED")
+MAX_WHOLE_NUMBER = 10**12
+
+
+# --- Request bodies -------------------------------------------------------------------------------
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return value
+
+
+def _amount_shape(value: Any) -> Any:
+    """An amount arrives as a decimal string or a JSON number; api.parsing.parse_amount then checks its value."""
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise PydanticCustomError("amount_type", "must be a decimal string")
+    return value
+
+
+WholeNumber = Annotated[int, Field(ge=-MAX_WHOLE_NUMBER, le=MAX_WHOLE_NUMBER)]
+Text = Annotated[str, AfterValidator(_not_blank)]
+WireAmount = Annotated[str | int | Decimal, BeforeValidator(_amount_shape)]
+
+
+class RequestBody(BaseModel):
+    """A sandbox API body: JSON types as sent (no coercion: "100" is not a number), unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", alias_generator=to_camel, frozen=True)
+
+
+class ClockAdvance(RequestBody):
+    seconds: Annotated[int, Field(ge=0, le=MAX_CLOCK_ADVANCE_SECONDS)]
+
+
+class PointsAdjustment(RequestBody):
+    delta: WholeNumber
+    reason: Annotated[Text, Field(max_length=controls.REASON_MAX_LENGTH)]
+
+
+class TestCardholderRequest(RequestBody):
+    name: Annotated[Text, Field(max_length=80)]
+    mobile: Annotated[Text, Field(max_length=16)]
+    programme: Literal["REWARDS", "PREMIER"] | None = "REWARDS"  # None: a debit card without points
+    points: WholeNumber | None = 0
+    credit_limit: WireAmount = "50000.00"
+
+
+class FaultRequest(RequestBody):
+    endpoint: Annotated[Text, Field(max_length=80)]
+    latency_ms: WholeNumber | None = 0
+    error_status: WholeNumber | None = None
+    error_code: Annotated[str, Field(max_length=60)] | None = None
+    fail_times: WholeNumber | None = None
+    drop_response_after_commit: bool = False
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One validation error as a sentence that names the field, e.g. 'delta must be a whole number.'"""
+    field = str(error["loc"][0]) if error["loc"] else "The body"
+    context = error.get("ctx") or {}
+    sentences = {
+        "missing": f"{field} is required.",
+        "blank": f"{field} is required and must not be blank.",
+        "int_type": f"{field} must be a whole number.",
+        "bool_type": f"{field} must be true or false.",
+        "string_type": f"{field} must be a string.",
+        "amount_type": f'{field} must be a decimal string such as "50000.00".',
+        "string_too_long": f"{field} must be at most {context.get('max_length')} characters.",
+        "less_than_equal": f"{field} is too large: at most {context.get('le')}.",
+        "greater_than_equal": f"{field} is too small: at least {context.get('ge')}.",
+        "literal_error": f"{field} must be {context.get('expected')}.",
+    }
+    return sentences.get(error["type"], f"{field}: {error['msg']}.")
+
+
+def parsed_body(model: type[Body]) -> Body:
+    """The JSON body validated by ``model``; every problem, field by field, as one 400 invalidRequest."""
+    try:
+        return model.model_validate(json_body())
+    except ValidationError as error:
+        problems = error.errors(include_url=False)
+        unknown = [str(problem["loc"][0]) for problem in problems if problem["type"] == "extra_forbidden"]
+        sentences = [_problem(problem) for problem in problems if problem["type"] != "extra_forbidden"]
+        if unknown:
+            sentences.append(f"Unknown field(s): {', '.join(unknown)}.")
+        raise invalid(" ".join(dict.fromkeys(sentences))) from None
 
 
 def sandbox_key_required(view: F) -> F:
@@ -108,14 +190,7 @@ def get_clock():
 @sandbox_key_required
 def advance_clock():
     """Move the sandbox clock forward by {"seconds": N}."""
-    body = json_body()
-    reject_unknown_fields(body, {"seconds"})
-    seconds = body.get("seconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, int):
-        raise invalid("seconds is required and must be a whole number.")
-    if not 0 <= seconds <= MAX_CLOCK_ADVANCE_SECONDS:
-        raise invalid(f"seconds must be from 0 to {MAX_CLOCK_ADVANCE_SECONDS}; the clock only moves forward.")
-    clock.advance(seconds)
+    clock.advance(parsed_body(ClockAdvance).seconds)
     return jsonify(_clock_json())
 
 
@@ -179,30 +254,6 @@ def _card(last4: str) -> Card:
 
 def _rejected(error: controls.InvalidControl) -> ApiError:
     return ApiError(422, "invalidControl", str(error))
-
-
-# --- Strict field parsing -------------------------------------------------------------------------
-
-
-def _whole_number(body: dict[str, Any], name: str, *, required: bool, default: int | None = None) -> int | None:
-    """A JSON integer (not a string, boolean or fraction); None/absent gives the default when optional."""
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise invalid(f"{name} is required and must be a whole number.")
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(f"{name} must be a whole number.")
-    if abs(value) > 10**12:
-        raise invalid(f"{name} is too large.")
-    return value
-
-
-def _boolean(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if not isinstance(value, bool):
-        raise invalid(f"{name} must be true or false.")
-    return value
 
 
 # --- Representations ------------------------------------------------------------------------------
@@ -328,12 +379,10 @@ def unfreeze_card(last4: str):
 def adjust_points(last4: str):
     """{"delta": -5000, "reason": "..."}: one ADJUST ledger transaction."""
     card = _card(last4)
-    body = json_body()
-    reject_unknown_fields(body, {"delta", "reason"})
-    delta = _whole_number(body, "delta", required=True)
-    reason = require_string(body, "reason", max_length=controls.REASON_MAX_LENGTH)
+    adjustment = parsed_body(PointsAdjustment)
+    delta = adjustment.delta
     try:
-        transaction = controls.adjust_points(card, delta, reason, clock.now())
+        transaction = controls.adjust_points(card, delta, adjustment.reason, clock.now())
     except controls.InvalidControl as error:
         raise _rejected(error) from None
     except ledger.InsufficientPoints:
@@ -358,16 +407,9 @@ def adjust_points(last4: str):
 @sandbox_key_required
 def create_cardholder():
     """{"name", "mobile", "programme": "REWARDS"|"PREMIER"|null, "points", "creditLimit": "50000.00"} -> 201."""
-    body = json_body()
-    reject_unknown_fields(body, {"name", "mobile", "programme", "points", "creditLimit"})
-    name = require_string(body, "name", max_length=80)
-    mobile = require_string(body, "mobile", max_length=16)
-    programme = body.get("programme", "REWARDS")
-    if programme is not None and (not isinstance(programme, str) or programme not in ("REWARDS", "PREMIER")):
-        raise invalid('programme must be "REWARDS", "PREMIER" or null (a debit card without points).')
-    points = _whole_number(body, "points", required=False, default=0)
-    credit_limit = parse_amount(body.get("creditLimit", "50000.00"), "creditLimit")
-    wanted = controls.NewCardholder(name, mobile, programme, points or 0, amount_to_cents(credit_limit))
+    body = parsed_body(TestCardholderRequest)
+    credit_limit_cents = amount_to_cents(parse_amount(body.credit_limit, "creditLimit"))
+    wanted = controls.NewCardholder(body.name, body.mobile, body.programme, body.points or 0, credit_limit_cents)
     try:
         card = controls.create_test_cardholder(wanted, clock.now())
     except controls.InvalidControl as error:
@@ -401,17 +443,14 @@ def list_faults():
 @sandbox_key_required
 def create_fault():
     """{"endpoint", "latencyMs", "errorStatus", "errorCode", "failTimes", "dropResponseAfterCommit"} -> 201."""
-    body = json_body()
-    reject_unknown_fields(
-        body, {"endpoint", "latencyMs", "errorStatus", "errorCode", "failTimes", "dropResponseAfterCommit"}
-    )
+    body = parsed_body(FaultRequest)
     spec = controls.FaultSpec(
-        endpoint=require_string(body, "endpoint", max_length=80),
-        latency_ms=_whole_number(body, "latencyMs", required=False, default=0) or 0,
-        error_status=_whole_number(body, "errorStatus", required=False),
-        error_code=optional_string(body, "errorCode", max_length=60) or None,
-        fail_times=_whole_number(body, "failTimes", required=False),
-        drop_response_after_commit=_boolean(body, "dropResponseAfterCommit"),
+        endpoint=body.endpoint,
+        latency_ms=body.latency_ms or 0,
+        error_status=body.error_status,
+        error_code=body.error_code or None,
+        fail_times=body.fail_times,
+        drop_response_after_commit=body.drop_response_after_commit,
     )
     try:
         rule = controls.create_fault(spec, [endpoint.name for endpoint in _endpoints()], clock.now())
