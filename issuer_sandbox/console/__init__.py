@@ -1,4 +1,9 @@
-"""The Summit Bank sandbox console: HTML pages at / for testers and stakeholders, behind a password."""
+"""The Summit Bank sandbox console: HTML pages at / for testers and stakeholders, behind a password.
+
+Views here follow the issuer's one commit rule: they validate a form, call a rules function and render or
+flash. A change commits inside its rules function (``controls``, ``clock``, ``seed``), reads go through
+``inspection``; no view touches ``db.session`` (tests/test_house_rules.py checks it).
+"""
 
 from __future__ import annotations
 
