@@ -6,11 +6,9 @@ BIN := $(VENV)/bin
 SHOP_PORT ?= 8000
 ISSUER_PORT ?= 8001
 HOST ?= 127.0.0.1
-# gunicorn drops header names with underscores unless told otherwise; the partner API's `client_id`
-# header has one, so it is passed through as-is. No access log: it cost every request a locked write to the
-# terminal (about 8 % of a balance call); the sandbox console's request log shows every partner call.
-GUNICORN = $(BIN)/gunicorn --worker-class gthread --workers 2 --threads 8 --timeout 60 \
-	--header-map dangerous --no-control-socket --error-logfile -
+# Both apps run under gunicorn as gunicorn.conf.py says (gthread workers, `client_id` header kept, no access log);
+# e2e/harness.py and `make bench` start them from that same file.
+GUNICORN = $(BIN)/gunicorn --config gunicorn.conf.py
 
 .PHONY: demo test lint bench chromium install install-test clean
 

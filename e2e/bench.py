@@ -4,7 +4,7 @@ What it measures, all in one run, every throughput as a ratio to a floor measure
 
 - The floor: a bare Flask app (e2e/bench_floor.py) answering a small JSON body, always under
   `gunicorn --worker-class gthread --workers 2 --threads 8` (fixed: the apps' server settings cannot move it).
-- The issuer and the shop under the Makefile's GUNICORN line (read from the Makefile, as `make demo` runs them),
+- The issuer and the shop under gunicorn.conf.py (started by e2e/harness.py, as `make demo` runs them),
   loaded by wrk (2 threads, 16 connections, --duration seconds per figure, e2e/bench_wrk.lua): token, points
   balance and redemption (each at 1, 4, 16 and 64 connections: how cost grows), partial reversal; the shop's
   home, a category, a search and a product page.
@@ -61,15 +61,18 @@ from e2e.harness import (  # noqa: E402
     AppProcess,
     base_env,
     free_port,
-    makefile_gunicorn_command,
-    seed,
+    start_apps,
 )
-from e2e.sandbox_api import CLIENT_ID, CLIENT_SECRET, PartnerApi, SandboxApi  # noqa: E402
+from e2e.sandbox_api import CLIENT_ID, CLIENT_SECRET, REWARDS, PartnerApi, SandboxApi  # noqa: E402
 
 LUA_SCRIPT = ROOT / "e2e" / "bench_wrk.lua"
 STATEMENTS_SCRIPT = ROOT / "e2e" / "bench_statements.py"
-# Fixed, never the Makefile's line: the floor must not move when the apps' server settings change.
-FLOOR_GUNICORN = [str(BIN / "gunicorn"), "--worker-class", "gthread", "--workers", "2", "--threads", "8"]
+# Fixed, never gunicorn.conf.py: the floor must not move when the apps' server settings change. An empty --config,
+# because gunicorn reads ./gunicorn.conf.py by itself otherwise.
+FLOOR_GUNICORN = [
+    *(str(BIN / "gunicorn"), "--config", os.devnull),
+    *("--worker-class", "gthread", "--workers", "2", "--threads", "8"),
+]
 FLOOR_APP = "e2e.bench_floor:app"
 
 CONNECTIONS = 16
@@ -77,7 +80,6 @@ GROWTH_CONNECTIONS = (1, 4, 16, 64)
 WRK_THREADS = 2
 WRK_TIMEOUT = "5s"
 SHOPPERS = 20
-REWARDS = "/v1/apac/rewards"
 REDEMPTION_POINTS, REDEMPTION_AMOUNT = 1000, "520.00"  # the Rewards minimum (25-point increments)
 REVERSAL_POINTS = 25  # partial reversals of the big redemptions: 25 x 0.004 = HK$0.10, whole cents
 BIG_REDEMPTION_POINTS = 1_000_000  # the Rewards programme's most per redemption (HK$4,000)
@@ -386,32 +388,6 @@ def call(partner: PartnerApi, method: str, path: str, body: dict | None = None) 
     return response
 
 
-class BenchSandbox(SandboxApi):
-    """SandboxApi plus the test cardholders the bench creates."""
-
-    def create_cardholder(self, name: str, mobile: str, points: int, credit_limit: str = "50000.00") -> dict:
-        body = {"name": name, "mobile": mobile, "programme": "REWARDS", "points": points, "creditLimit": credit_limit}
-        return self._call("POST", "/cardholders", json=body, expected=(201,))
-
-
-def link_card(partner: PartnerApi, sandbox: SandboxApi, last4: str, mobile: str, customer: str) -> str:
-    """Enrol the card, read the OTP from the sandbox's SMS outbox and activate: an ACTIVE link code."""
-    enrol = call(
-        partner,
-        "POST",
-        f"{REWARDS}/linkage",
-        {
-            "lastFourDigitsCardNumber": last4,
-            "citiCardHolderPhoneNumber": mobile,
-            "merchantCustomerReferenceId": customer,
-        },
-    ).json()
-    if enrol["linkStatus"] != "ACTIVE":
-        otp = sandbox.latest_otp(mobile)
-        call(partner, "PUT", f"{REWARDS}/{enrol['rewardLinkCode']}/activations", {"linkageConfirmationCode": otp})
-    return enrol["rewardLinkCode"]
-
-
 def redemption_body(reference: str, points: int, amount: str) -> dict:
     return {
         "transactionReferenceNumber": reference,
@@ -503,7 +479,7 @@ def timed(results: dict[str, Result], name: str, action: Callable[[], requests.R
 def issuer_table(issuer_url: str, sandbox: SandboxApi, clients: int, per_client: int) -> list[Result]:
     """Token, balance and redemption + reversal pairs on the happy card from `clients` Python clients."""
     partners = [PartnerApi(issuer_url) for _ in range(clients)]
-    link = link_card(partners[0], sandbox, "8741", "91234567", "BENCH-TABLE")
+    link = partners[0].link_card(sandbox, "8741", "91234567", "BENCH-TABLE")
     for partner in partners:  # warm up: a token each, connections open
         call(partner, "GET", f"{REWARDS}/{link}/pointBalance")
 
@@ -775,7 +751,7 @@ class Journeys:
 
 def concurrent_journeys(shop_url: str, issuer_url: str, shoppers: int) -> Journeys:
     """`shoppers` threads, each one whole first-time checkout with a test cardholder of its own, started at once."""
-    sandbox = BenchSandbox(issuer_url)
+    sandbox = SandboxApi(issuer_url)
     run_id = secrets.token_hex(4)
     first_digit = 6  # the bench card's mobile starts with 5, the seeded cardholders' with 9
     cards = []
@@ -849,38 +825,25 @@ class Column:
         print(f"bench: FAILED ({self.backend}): {message}", file=sys.stderr, flush=True)
 
 
-def issuer_env(backend: Backend) -> dict[str, str]:
-    return base_env() | {"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url}
-
-
-def shop_env(backend: Backend, issuer: AppProcess) -> dict[str, str]:
-    return base_env() | {"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url, "SHOP_ISSUER_URL": issuer.url}
-
-
 def measure(backend: Backend, workdir: Path, wrk: Wrk, args: argparse.Namespace, tables: bool) -> Column:
     column = Column(backend.name)
-    issuer_port, shop_port = free_port(), free_port()
-    while shop_port == issuer_port:
-        shop_port = free_port()
-    issuer = AppProcess("issuer", f"http://127.0.0.1:{issuer_port}", workdir / "issuer.log")
-    shop = AppProcess("shop", f"http://127.0.0.1:{shop_port}", workdir / "shop.log")
     note(f"\n== {backend.name}: seeding and starting both apps (logs in {workdir})")
+    apps = None
     try:
-        seed(
-            [
-                ("issuer_sandbox", issuer_env(backend), issuer.log_path),
-                ("shop", shop_env(backend, issuer), shop.log_path),
-            ]
+        # The e2e harness's pair, with this backend's databases and no e2e flags: the apps as `make demo` runs them.
+        apps = start_apps(
+            workdir,
+            issuer_settings={"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url},
+            shop_settings={"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url},
+            server_flags=(),
         )
-        start(issuer, makefile_gunicorn_command("issuer_sandbox:create_app()", issuer_port), issuer_env(backend))
-        start(shop, makefile_gunicorn_command("shop:create_app()", shop_port), shop_env(backend, issuer))
-        measure_issuer(column, issuer, wrk, args, tables)
-        measure_shop(column, shop, issuer, wrk, args, tables)
-        column.rss = {"issuer": rss_of(issuer), "shop": rss_of(shop)}
+        measure_issuer(column, apps.issuer, wrk, args, tables)
+        measure_shop(column, apps.shop, apps.issuer, wrk, args, tables)
+        column.rss = {"issuer": rss_of(apps.issuer), "shop": rss_of(apps.shop)}
     except (BenchError, requests.RequestException, RuntimeError, AssertionError) as error:
         column.fail(f"stopped early: {error}")
     finally:
-        for app in (shop, issuer):  # the shop first: it is the issuer's only client
+        for app in (apps.shop, apps.issuer) if apps else ():  # the shop first: it is the issuer's only client
             if app.process is not None:
                 problem = stop_cleanly(app)
                 if problem:
@@ -903,7 +866,7 @@ def measure(backend: Backend, workdir: Path, wrk: Wrk, args: argparse.Namespace,
 
 
 def measure_issuer(column: Column, issuer: AppProcess, wrk: Wrk, args: argparse.Namespace, tables: bool) -> None:
-    sandbox = BenchSandbox(issuer.url)
+    sandbox = SandboxApi(issuer.url)
     partner = PartnerApi(issuer.url)
     token = partner.token()
     if tables:
@@ -915,7 +878,7 @@ def measure_issuer(column: Column, issuer: AppProcess, wrk: Wrk, args: argparse.
         "Bench Load", unique_mobile(5, secrets.randbelow(10_000)), BENCH_CARD_POINTS, "10000000.00"
     )
     last4 = created["last4"]
-    link = link_card(partner, sandbox, last4, created["mobile"], f"BENCH-LOAD-{secrets.token_hex(4)}")
+    link = partner.link_card(sandbox, last4, created["mobile"], f"BENCH-LOAD-{secrets.token_hex(4)}")
     balance = call(partner, "GET", f"{REWARDS}/{link}/pointBalance").json()
     rate = Decimal(balance["programConversionRate"])
     big = min(BIG_REDEMPTION_POINTS, balance["maximumPointsToRedeem"])
@@ -958,7 +921,7 @@ def measure_issuer(column: Column, issuer: AppProcess, wrk: Wrk, args: argparse.
     figure("reversal", "reversal", "reverse", [*partner_args, str(REVERSAL_POINTS), ",".join(orders)], CONNECTIONS)
 
 
-def top_up(partner: PartnerApi, sandbox: BenchSandbox, link: str, last4: str, duration: int) -> None:
+def top_up(partner: PartnerApi, sandbox: SandboxApi, link: str, last4: str, duration: int) -> None:
     """Enough points on the bench card for a redemption figure at several thousand redemptions a second."""
     wanted = max(50_000_000, duration * 8000 * REDEMPTION_POINTS)
     for _ in range(10):
@@ -1309,13 +1272,13 @@ def main() -> int:
     sqlite_column = columns[0] if columns else None
     print()
     if sqlite_column is not None and sqlite_column.issuer_table:
-        print(f"Summit Bank sandbox (Makefile GUNICORN line, SQLite): {args.clients} concurrent Python clients")
+        print(f"Summit Bank sandbox (gunicorn.conf.py, SQLite): {args.clients} concurrent Python clients")
         print("req/s: calls of that operation per second of its phase's wall time (redemption and reversal share one)")
         print()
         print_latency_table(sqlite_column.issuer_table)
         print()
     if sqlite_column is not None and sqlite_column.shop_table:
-        print(f"Harbour Mall shop (Makefile GUNICORN line, SQLite): {args.clients} concurrent Python clients")
+        print(f"Harbour Mall shop (gunicorn.conf.py, SQLite): {args.clients} concurrent Python clients")
         print("sign-in POST: the POST alone (scrypt check, 302), not the home page it redirects to")
         print()
         print_latency_table(sqlite_column.shop_table)
@@ -1335,7 +1298,7 @@ def main() -> int:
         print()
         print(
             f"wrk {WRK_THREADS} threads, {CONNECTIONS} connections unless @N says otherwise, {args.duration} s per "
-            f"figure, --timeout {WRK_TIMEOUT}; apps under the Makefile's GUNICORN line; ratio = req/s / the floor's; "
+            f"figure, --timeout {WRK_TIMEOUT}; apps under gunicorn.conf.py; ratio = req/s / the floor's; "
             f"{os.cpu_count()} CPUs"
         )
         print()

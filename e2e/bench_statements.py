@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import re
 import sys
 import tempfile
 import uuid
@@ -24,15 +23,15 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from issuer_sandbox import create_app
-from issuer_sandbox.extensions import db
-from issuer_sandbox.seed import seed_database
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python e2e/bench_statements.py` finds e2e
 
-CLIENT_ID = "harbour-mall"
-CLIENT_SECRET = "harbour-mall-secret"
-SANDBOX_KEY = "demo-sandbox-key"
+from e2e.harness import SANDBOX_KEY  # noqa: E402
+from e2e.sandbox_api import CLIENT_ID, CLIENT_SECRET, REWARDS  # noqa: E402
+from issuer_sandbox import create_app, request_log  # noqa: E402
+from issuer_sandbox.extensions import db  # noqa: E402
+from issuer_sandbox.seed import seed_database  # noqa: E402
+
 HAPPY_LAST4, HAPPY_PHONE = "8741", "91234567"
-REWARDS = "/v1/apac/rewards"
 # Counted like any statement, and reported apart: BEGIN (IMMEDIATE), SAVEPOINT, RELEASE, COMMIT, ROLLBACK.
 TRANSACTION_CONTROL = {"BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK"}
 
@@ -77,7 +76,7 @@ def count_statements(database_url: str) -> list[str]:
             "/sandbox/api/sms", query_string={"phone": HAPPY_PHONE}, headers={"X-Sandbox-Key": SANDBOX_KEY}
         )
         _expect(sms, 200)
-        otp = re.search(r"\b(\d{6})\b", sms.json[0]["body"]).group(1)  # newest first
+        otp = sms.json[0]["otp"]  # newest first; the sandbox reads the code out of the text
         _expect(client.put(f"{REWARDS}/{code}/activations", json={"linkageConfirmationCode": otp}, headers=headers()))
 
     def redeem(reference: str):
@@ -108,6 +107,7 @@ def count_statements(database_url: str) -> list[str]:
         _expect(redeem("BENCH-STMT-1"), 200)
     finally:
         event.remove(engine, "before_cursor_execute", listener)
+    request_log.writer(app).flush()  # now, while the database exists: not at exit, after its folder is gone
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -1,16 +1,18 @@
-"""Start both apps as real processes (gunicorn, as `make demo` does) on free ports with fresh databases."""
+"""Start both apps as real processes (gunicorn, as `make demo` does) on free ports with fresh databases.
+
+The e2e suite (conftest.py) and `make bench` (bench.py) both start their pair with ``start_apps``.
+"""
 
 from __future__ import annotations
 
 import atexit
 import os
-import re
-import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ CONSOLE_PASSWORD = "demo"
 # Shorter than any latency a timeout scenario injects, so those scenarios take seconds, not minutes.
 SHOP_ISSUER_TIMEOUT_SECONDS = 3
 HEALTH_TIMEOUT_SECONDS = 30
+E2E_SHOP_SETTINGS = {"SHOP_ISSUER_TIMEOUT_SECONDS": str(SHOP_ISSUER_TIMEOUT_SECONDS)}
 
 
 def free_port() -> int:
@@ -33,47 +36,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def makefile_gunicorn_command(app_spec: str, port: int) -> list[str]:
-    """The Makefile's GUNICORN line exactly as `make demo` runs it (read from the Makefile), bound to one port.
+# How `make demo` runs both apps: the one source of the server settings (the Makefile passes it with --config).
+GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
+# What the e2e suite adds on top: its own number of workers, a quick stop (no test waits out a request that sleeps
+# on injected latency) and an access log, kept with a failed test's server logs.
+E2E_SERVER_FLAGS = (
+    "--workers",
+    os.environ.get("E2E_GUNICORN_WORKERS", "2"),
+    "--graceful-timeout",
+    "3",
+    "--access-logfile",
+    "-",
+)
 
-    `make bench` measures the apps under this; the e2e suite uses ``gunicorn_command`` below.
-    """
-    makefile = (ROOT / "Makefile").read_text()
-    match = re.search(r"^GUNICORN\s*=\s*((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
-    if match is None:
-        raise RuntimeError(f"no GUNICORN = ... line in {ROOT / 'Makefile'}")
-    line = match.group(1).replace("\\\n", " ").replace("$(BIN)", str(BIN))
-    return [*shlex.split(line), "--bind", f"127.0.0.1:{port}", app_spec]
 
-
-def gunicorn_command(app_spec: str, port: int) -> list[str]:
-    """The Makefile's GUNICORN line, bound to one port."""
-    workers = os.environ.get("E2E_GUNICORN_WORKERS", "2")
-    return [
-        str(BIN / "gunicorn"),
-        "--worker-class",
-        "gthread",
-        "--workers",
-        workers,
-        "--threads",
-        "8",
-        "--timeout",
-        "60",
-        # Stopping must not wait out a request that sleeps on injected latency.
-        "--graceful-timeout",
-        "3",
-        # Several pairs run at once under xdist: none may take over the shared default control socket.
-        "--no-control-socket",
-        "--header-map",
-        "dangerous",
-        "--access-logfile",
-        "-",
-        "--error-logfile",
-        "-",
-        "--bind",
-        f"127.0.0.1:{port}",
-        app_spec,
-    ]
+def gunicorn_command(app_spec: str, port: int, flags: tuple[str, ...] = ()) -> list[str]:
+    """gunicorn with gunicorn.conf.py, as `make demo` runs it, bound to one port; ``flags`` override the file."""
+    return [str(BIN / "gunicorn"), "--config", str(GUNICORN_CONFIG), *flags, "--bind", f"127.0.0.1:{port}", app_spec]
 
 
 @dataclass
@@ -209,8 +188,20 @@ def seed(commands: list[tuple[str, dict[str, str], Path]]) -> None:
         raise RuntimeError("\n".join(failures))
 
 
-def start_apps(workdir: Path) -> Apps:
-    """Seed fresh SQLite databases in `workdir`, start the issuer then the shop, and wait until both are healthy."""
+def start_apps(
+    workdir: Path,
+    *,
+    issuer_settings: Mapping[str, str] | None = None,
+    shop_settings: Mapping[str, str] = E2E_SHOP_SETTINGS,
+    server_flags: tuple[str, ...] = E2E_SERVER_FLAGS,
+) -> Apps:
+    """Seed both databases, start the issuer then the shop on free ports, and wait until both are healthy.
+
+    The defaults are the e2e suite's: fresh SQLite files in ``workdir``, ``E2E_SHOP_SETTINGS`` (a short
+    shop-to-issuer timeout) and ``E2E_SERVER_FLAGS``. ``make bench`` passes its own databases and no flags: the
+    apps exactly as `make demo` runs them. Settings are ISSUER_* / SHOP_* environment variables; the shop is
+    always pointed at this issuer.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     issuer_port, shop_port = free_port(), free_port()
     while shop_port == issuer_port:
@@ -220,17 +211,16 @@ def start_apps(workdir: Path) -> Apps:
     apps = Apps(issuer=issuer, shop=shop, workdir=workdir)
 
     issuer_env = base_env() | {"ISSUER_DATABASE_URL": f"sqlite:///{workdir / 'issuer.sqlite3'}"}
-    shop_env = base_env() | {
-        "SHOP_DATABASE_URL": f"sqlite:///{workdir / 'shop.sqlite3'}",
-        "SHOP_ISSUER_URL": issuer.url,
-        "SHOP_ISSUER_TIMEOUT_SECONDS": str(SHOP_ISSUER_TIMEOUT_SECONDS),
-    }
+    issuer_env |= issuer_settings or {}
+    shop_env = base_env() | {"SHOP_DATABASE_URL": f"sqlite:///{workdir / 'shop.sqlite3'}"}
+    shop_env |= shop_settings
+    shop_env["SHOP_ISSUER_URL"] = issuer.url
     seed([("issuer_sandbox", issuer_env, issuer.log_path), ("shop", shop_env, shop.log_path)])
 
     atexit.register(apps.stop)  # if the session dies without running its finalizers
     try:
-        issuer.start(gunicorn_command("issuer_sandbox:create_app()", issuer_port), issuer_env)
-        shop.start(gunicorn_command("shop:create_app()", shop_port), shop_env)
+        issuer.start(gunicorn_command("issuer_sandbox:create_app()", issuer_port, server_flags), issuer_env)
+        shop.start(gunicorn_command("shop:create_app()", shop_port, server_flags), shop_env)
         issuer.wait_healthy()
         shop.wait_healthy()
     except BaseException:

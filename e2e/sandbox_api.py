@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 import time
 import uuid
 from typing import Any
@@ -14,7 +13,7 @@ from .harness import SANDBOX_KEY
 
 CLIENT_ID = "harbour-mall"
 CLIENT_SECRET = "harbour-mall-secret"
-OTP_PATTERN = re.compile(r"\b(\d{6})\b")
+REWARDS = "/v1/apac/rewards"
 
 
 class SandboxApi:
@@ -47,12 +46,12 @@ class SandboxApi:
         return [message["body"] for message in self.sms(phone)]
 
     def latest_otp(self, phone: str) -> str:
-        """The code in the newest SMS to `phone`."""
+        """The code in the newest SMS to `phone`, as the sandbox reads it out of the text (its `otp` field)."""
         messages = self.sms(phone)
         assert messages, f"no SMS was sent to {phone}"
-        match = OTP_PATTERN.search(messages[0]["body"])
-        assert match, f"no 6-digit code in {messages[0]['body']!r}"
-        return match.group(1)
+        assert messages[0]["otp"], f"no one-time password in {messages[0]['body']!r}"
+        assert messages[0]["otp"] in messages[0]["body"]
+        return messages[0]["otp"]
 
     def wait_for_otp(self, phone: str, count: int = 1, timeout: float = 10) -> str:
         """The newest code once at least `count` messages reached `phone` (polled, bounded)."""
@@ -60,6 +59,11 @@ class SandboxApi:
         return self.latest_otp(phone)
 
     # Cards and the ledger
+    def create_cardholder(self, name: str, mobile: str, points: int, credit_limit: str = "50000.00") -> dict:
+        """A new Rewards cardholder with one card (its number in the answer) and these opening points."""
+        body = {"name": name, "mobile": mobile, "programme": "REWARDS", "points": points, "creditLimit": credit_limit}
+        return self._call("POST", "/cardholders", json=body, expected=(201,))
+
     def card(self, last4: str) -> dict:
         """The card, its points balance, its ledger entries and its statement."""
         return self._call("GET", f"/cards/{last4}")
@@ -190,3 +194,21 @@ class PartnerApi:
 
     def put(self, path: str, **kwargs) -> requests.Response:
         return self.request("PUT", path, **kwargs)
+
+    def link_card(self, sandbox: SandboxApi, last4: str, mobile: str, customer: str) -> str:
+        """Enrol the card, read the OTP from the sandbox's SMS outbox and activate: an ACTIVE link code."""
+        enrol = self.post(
+            f"{REWARDS}/linkage",
+            json={
+                "lastFourDigitsCardNumber": last4,
+                "citiCardHolderPhoneNumber": mobile,
+                "merchantCustomerReferenceId": customer,
+            },
+        )
+        assert enrol.status_code == 200, f"enrol {last4} -> {enrol.status_code}: {enrol.text[:300]}"
+        link = enrol.json()
+        if link["linkStatus"] != "ACTIVE":
+            confirmation = {"linkageConfirmationCode": sandbox.latest_otp(mobile)}
+            activate = self.put(f"{REWARDS}/{link['rewardLinkCode']}/activations", json=confirmation)
+            assert activate.status_code in (200, 204), f"activate -> {activate.status_code}: {activate.text[:300]}"
+        return link["rewardLinkCode"]

@@ -44,11 +44,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import cli, health
     from .api import register_api
+    from .console import register_console
 
     app.register_blueprint(health.bp)
     register_api(app)
     cli.register(app)
-    _register_optional_blueprints(app)
+    register_console(app)
     return app
 
 
@@ -63,11 +64,3 @@ def _apply_secrets(app: Flask) -> None:
     for key in missing:
         app.config[key] = DEMO_SECRETS[key]
 
-
-def _register_optional_blueprints(app: Flask) -> None:
-    """The console registers itself when present (it is built separately from the partner API)."""
-    try:
-        from .console import register_console
-    except ImportError:
-        return
-    register_console(app)

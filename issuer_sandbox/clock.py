@@ -5,6 +5,7 @@ Times are naive UTC datetimes throughout the issuer (SQLite has no time zones); 
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 import sqlalchemy as sa
 from flask import has_request_context, request
@@ -58,6 +59,12 @@ def advance(seconds: int) -> int:
     return offset
 
 
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a Z, as the partner API writes times."""
-    return moment.replace(microsecond=0).isoformat() + "Z"
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as every issuer API writes times; None (a time not reached yet) stays None."""
+    return None if moment is None else moment.replace(microsecond=0).isoformat() + "Z"

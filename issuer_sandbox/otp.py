@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from typing import Any
 from .models import RewardLink
 
 OTP_DIGITS = 6
+# The code in the bank's OTP SMS (links.otp_sms_text): the six digits alone, so one pattern both finds them
+# (``search(...).group()``) and masks them (``sub``). Other digit runs in the text are left alone.
+OTP_IN_SMS = re.compile(r"(?<![0-9])[0-9]{6}(?= is your one-time password)")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,12 @@ class ResendTooSoon(OtpError):
 
 class MaxResendsExceeded(OtpError):
     """Every allowed resend was used; enrol again for a fresh link."""
+
+
+def otp_in_sms(text: str) -> str | None:
+    """The one-time password an SMS of the bank carries, or None for any other message."""
+    match = OTP_IN_SMS.search(text)
+    return match.group() if match else None
 
 
 def generate_otp() -> str:

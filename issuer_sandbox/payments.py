@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import statement
+from .clock import iso
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
 from .models import Card, PartnerClient, Payment, Refund
@@ -151,10 +152,6 @@ def _public_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(10).upper()}"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat() + "Z"
-
-
 # --- Payments -----------------------------------------------------------------------------------
 
 
@@ -269,7 +266,7 @@ def _capture_or_decline(
             "issuedBySummit": summit_card is not None,
             "pointsEligible": points_eligible(summit_card),
         },
-        "createdAt": _iso(now),
+        "createdAt": iso(now),
     }
     payment.response_body = json.dumps(body)
     return body
@@ -323,7 +320,7 @@ def payment_view(payment: Payment) -> dict[str, Any]:
                 "refundId": refund.refund_id,
                 "status": refund.status,
                 "amount": refund.amount_cents,
-                "createdAt": _iso(refund.created_at),
+                "createdAt": iso(refund.created_at),
             }
             for refund in payment.refunds
         ],
@@ -420,7 +417,7 @@ def _refund(
         "paymentId": payment.payment_id,
         "refundedAmount": payment.refunded_cents,
         "remainingRefundableAmount": _remaining(payment),
-        "createdAt": _iso(now),
+        "createdAt": iso(now),
     }
     refund.response_body = json.dumps(body)
     return body

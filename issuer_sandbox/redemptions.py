@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from . import ledger, statement
 from .api.parsing import cents_to_amount  # a pure formatter: this module never touches the request
+from .clock import iso
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
@@ -187,10 +188,6 @@ def _public_id(prefix: str) -> str:
 def _merchant_name(partner_client_id: int) -> str:
     partner = db.session.get(PartnerClient, partner_client_id)
     return partner.merchant_name if partner else ""
-
-
-def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat() + "Z"
 
 
 # --- Links and balance --------------------------------------------------------------------------
@@ -568,14 +565,14 @@ def redemption_details(redemption: Redemption) -> dict[str, Any]:
         "transactionAmount": cents_to_amount(redemption.transaction_amount_cents),
         "pointsReversed": redemption.points_reversed,
         "remainingReversiblePoints": redemption.points - redemption.points_reversed,
-        "createdAt": _iso(redemption.created_at),
+        "createdAt": iso(redemption.created_at),
         "reversals": [
             {
                 "reversalId": reversal.reversal_id,
                 "reversalReferenceNumber": reversal.reversal_reference,
                 "pointsReversed": reversal.points,
                 "amountReversed": cents_to_amount(reversal.amount_cents),
-                "createdAt": _iso(reversal.created_at),
+                "createdAt": iso(reversal.created_at),
             }
             for reversal in redemption.reversals
         ],

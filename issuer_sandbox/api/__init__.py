@@ -7,10 +7,10 @@ from .errors import register_error_handlers
 
 
 def register_api(app: Flask) -> None:
-    from . import gateway, links, observability, openapi, redemptions, sandbox, sandbox_controls, token
+    from . import gateway, links, observability, openapi, redemptions, sandbox, token
 
     register_error_handlers(app)
-    for module in (token, links, redemptions, gateway, sandbox, sandbox_controls, openapi):
-        csrf.exempt(module.bp)  # JSON APIs authenticate with tokens and keys, not cookies
-        observability.instrument(module.bp)
-        app.register_blueprint(module.bp)
+    for blueprint in (token.bp, links.bp, redemptions.bp, gateway.bp, *sandbox.blueprints, openapi.bp):
+        csrf.exempt(blueprint)  # JSON APIs authenticate with tokens and keys, not cookies
+        observability.instrument(blueprint)
+        app.register_blueprint(blueprint)

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from .. import clock, faults, request_log
 from ..database import reading, write_intent
 from ..extensions import db
+from ..otp import OTP_IN_SMS
 from . import call_context
 from .errors import error_response, is_api_request
 
@@ -41,7 +42,6 @@ _SECRET_KEYS = {
 _CARD_NUMBER_KEYS = {"number", "cardnumber", "pan"}
 # A run of 13-19 digits (spaces or dashes allowed between them) is treated as a card number.
 _CARD_NUMBER = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
-_SMS_OTP = re.compile(r"(?<![0-9])[0-9]{6}(?= is your one-time password)")
 
 
 def instrument(bp: Blueprint) -> None:
@@ -232,7 +232,7 @@ def _mask_field(key: str, value: Any) -> Any:
 def mask_text(text: str) -> str:
     """Card numbers down to their last four, OTP digits of an SMS text hidden."""
     text = _CARD_NUMBER.sub(lambda match: "*" * 12 + re.sub(r"[^0-9]", "", match.group())[-4:], text)
-    return _SMS_OTP.sub("******", text)
+    return OTP_IN_SMS.sub("******", text)
 
 
 def _dropped(response: Response) -> Response:

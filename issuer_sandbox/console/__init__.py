@@ -1,10 +1,19 @@
-"""The Summit Bank sandbox console: HTML pages at / for testers and stakeholders, behind a password."""
+"""The Summit Bank sandbox console: HTML pages at / for testers and stakeholders, behind a password.
+
+Views here follow the issuer's one commit rule: they validate a form, call a rules function and render or
+flash. A change commits inside its rules function (``controls``, ``clock``, ``seed``), reads go through
+``inspection``; no view touches ``db.session`` (tests/test_house_rules.py checks it).
+"""
 
 from __future__ import annotations
 
 from flask import Flask, Response
 
 from ..api.errors import is_api_request
+
+# Imported here, not inside a function or a try: a console module that fails to import must stop the app
+# from being created, never leave an issuer without its console.
+from . import auth, cards, controls, errors, links, overview, phone, reference, requests
 
 # Same-origin scripts, styles and images only: no inline scripts or style attributes, nothing remote.
 CONTENT_SECURITY_POLICY = (
@@ -15,8 +24,6 @@ CONTENT_SECURITY_POLICY = (
 
 def register_console(app: Flask) -> None:
     """Register the console's blueprints, its HTML error pages and the security headers of its pages."""
-    from . import auth, cards, controls, errors, links, overview, phone, reference, requests
-
     for module in (auth, overview, cards, phone, links, requests, controls, reference, errors):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 
-from ..console_forms import ActionForm, LoginForm
+from .forms import ActionForm, LoginForm
 
 F = TypeVar("F", bound=Callable[..., Any])
 

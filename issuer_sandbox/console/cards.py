@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from .. import clock, controls, ledger
-from ..console_forms import ActionForm, AdjustPointsForm, CardholderForm, credit_limit_cents
 from ..seed import format_card_number
 from .auth import login_required
+from .forms import ActionForm, AdjustPointsForm, CardholderForm, credit_limit_cents
 
 bp = Blueprint("console_cards", __name__)
 

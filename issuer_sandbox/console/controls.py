@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 
 from .. import clock, controls
-from ..console_forms import ActionForm, ClockForm, FaultForm, choices
 from .auth import login_required
+from .forms import ActionForm, ClockForm, FaultForm, choices
 
 bp = Blueprint("console_controls", __name__)
 

@@ -7,8 +7,8 @@ from itertools import groupby
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from .. import clock, controls
-from ..console_forms import ActionForm
 from .auth import login_required
+from .forms import ActionForm
 
 bp = Blueprint("console_links", __name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template, request, url_for
 
-from ..console_forms import PhoneForm, choices
-from ..extensions import db
-from ..models import Cardholder, SmsMessage
+from .. import clock, inspection
+from ..models import SmsMessage
+from ..otp import OTP_IN_SMS, otp_in_sms
 from .auth import login_required, login_required_json
+from .forms import PhoneForm, choices
 
 bp = Blueprint("console_phone", __name__)
 
@@ -25,45 +25,34 @@ def format_phone(phone: str) -> str:
 
 
 def _holders(phone: str) -> str:
-    names = db.session.scalars(sa.select(Cardholder.name).where(Cardholder.phone == phone).order_by(Cardholder.id))
-    return ", ".join(names)
+    return ", ".join(inspection.holder_names(phone))
 
 
 def _phone_choices() -> list[tuple[str, str]]:
     """Every cardholder's mobile (with the holder's name), then any other number the outbox wrote to."""
     labels: dict[str, str] = {}
-    for phone, name in db.session.execute(sa.select(Cardholder.phone, Cardholder.name).order_by(Cardholder.id)):
+    for phone, name in inspection.cardholder_phones():
         if phone in labels:
             labels[phone] += f", {name}"
         else:
             labels[phone] = f"{format_phone(phone)} · {name}"
-    for phone in db.session.scalars(sa.select(SmsMessage.phone).distinct().order_by(SmsMessage.phone)):
+    for phone in inspection.outbox_phones():
         labels.setdefault(phone, format_phone(phone))
     return list(labels.items())
 
 
 def _messages(phone: str) -> list[SmsMessage]:
-    return list(
-        db.session.scalars(
-            sa.select(SmsMessage)
-            .where(SmsMessage.phone == phone)
-            .order_by(SmsMessage.sent_at.desc(), SmsMessage.id.desc())
-            .limit(MESSAGE_LIMIT)
-        )
-    )
-
-
-OTP_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+    return inspection.sms_messages(phone, MESSAGE_LIMIT)
 
 
 def otp_parts(body: str) -> list[tuple[str, bool]]:
-    """Split a message so its 6-digit code can be shown in bold: [(text, is_code), ...]."""
+    """Split a message so its one-time password can be shown in bold: [(text, is_code), ...]."""
     parts: list[tuple[str, bool]] = []
     position = 0
-    for match in OTP_IN_TEXT.finditer(body):
+    for match in OTP_IN_SMS.finditer(body):
         if match.start() > position:
             parts.append((body[position : match.start()], False))
-        parts.append((match.group(1), True))
+        parts.append((match.group(), True))
         position = match.end()
     if position < len(body):
         parts.append((body[position:], False))
@@ -117,7 +106,8 @@ def messages_json():
                 {
                     "id": message.id,
                     "body": message.body,
-                    "sentAt": message.sent_at.replace(microsecond=0).isoformat() + "Z",
+                    "sentAt": clock.iso(message.sent_at),
+                    "otp": otp_in_sms(message.body),  # phone.js shows it in bold
                     "sentAtDisplay": _display_time(message.sent_at),
                 }
                 for message in _messages(phone)

@@ -26,7 +26,7 @@ from issuer_sandbox.models import (
     RedemptionReversal,
     RewardLink,
 )
-from issuer_sandbox.tokens import token_hash as hash_token
+from issuer_sandbox.tokens import token_hash
 
 from .conftest import CLIENT_ID, PartnerApi
 
@@ -70,7 +70,7 @@ def partner_api(app: Flask, client_id: str = CLIENT_ID) -> PartnerApi:
         now = clock.now()
         db.session.add(
             AccessToken(
-                token_hash=hash_token(token),
+                token_hash=token_hash(token),
                 partner_client_id=partner_id(client_id),
                 scope="/api",
                 issued_at=now,

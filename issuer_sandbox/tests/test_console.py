@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from issuer_sandbox import clock, controls
 from issuer_sandbox.console.auth import LAST_SEEN
@@ -297,7 +298,22 @@ def test_the_phone_feed_returns_the_messages_newest_first_as_json(api, console):
     ids = [message["id"] for message in data["messages"]]
     assert len(ids) == 2 and ids == sorted(ids, reverse=True)
     assert "one-time password" in data["messages"][0]["body"]
+    assert f"{data['messages'][0]['otp']} is your one-time password" in data["messages"][0]["body"]
     assert console.get("/phone/messages.json?phone=9123x").status_code == 400
+
+
+def test_the_phone_shows_only_the_one_time_password_in_bold(app, api, console):
+    enrol(api, customer="C-1")
+    with app.app_context():
+        code = db.session.scalars(sa.select(SmsMessage.body)).one().split(": ")[1][:6]
+        other = "Summit Bank: statement 123456 is ready."
+        db.session.add(SmsMessage(phone="91234567", body=other, sent_at=clock.now()))
+        db.session.commit()
+    html = console.get("/phone?phone=91234567").get_data(as_text=True)
+    assert f'<strong class="sms-code">{code}</strong> is your one-time password' in html
+    assert "statement 123456 is ready." in html and html.count('class="sms-code"') == 1
+    feed = console.get("/phone/messages.json?phone=91234567").json["messages"]
+    assert [message["otp"] for message in feed] == [None, code]
 
 
 def test_merchant_links_are_grouped_per_customer_with_their_status(app, api, console):

@@ -171,6 +171,36 @@ def test_a_body_that_is_not_a_json_object_is_refused(client, raw):
     assert response.status_code == 400 and response.json["code"] == "invalidRequest"
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "details"),
+    [
+        (
+            "/sandbox/api/cards/8741/points",
+            {"delta": "x", "reason": " ", "extra": 1, "more": 2},
+            "delta must be a whole number. reason is required and must not be blank. Unknown field(s): extra, more.",
+        ),
+        ("/sandbox/api/cards/8741/points", {"delta": -(10**13), "reason": "x"}, "delta is too small"),
+        (
+            "/sandbox/api/cardholders",
+            {"name": "TAM", "mobile": "98765432", "programme": "GOLD", "creditLimit": True},
+            "programme must be 'REWARDS' or 'PREMIER'. creditLimit must be a decimal string",
+        ),
+        (
+            "/sandbox/api/faults",
+            {"endpoint": "links.enroll", "errorCode": 5, "dropResponseAfterCommit": None},
+            "errorCode must be a string. dropResponseAfterCommit must be true or false.",
+        ),
+        ("/sandbox/api/clock/advance", {}, "seconds is required."),
+        ("/sandbox/api/clock/advance", {"seconds": -1}, "seconds is too small: at least 0."),
+    ],
+)
+def test_every_problem_of_a_body_is_named_field_by_field_in_one_answer(client, path, body, details):
+    response = client.post(path, json=body, headers=KEY)
+    assert response.status_code == 400
+    assert response.json["type"] == "invalid" and response.json["code"] == "invalidRequest"
+    assert details in response.json["details"]
+
+
 def test_a_body_without_the_json_content_type_is_refused(client):
     response = client.post("/sandbox/api/cards/8741/points", data="delta=5", headers=KEY)
     assert response.status_code == 400 and "Content-Type: application/json" in response.json["details"]

@@ -13,7 +13,6 @@
   var empty = document.getElementById("sms-empty");
   var live = document.getElementById("phone-live");
   var announce = document.getElementById("phone-announce");
-  var codePattern = /(^|[^0-9])([0-9]{6})(?![0-9])/g;
   var known = {};
   var stopped = false;
 
@@ -30,22 +29,21 @@
     return p;
   }
 
-  // The message text with its 6-digit code in bold; text nodes only, never HTML from the server.
-  function bodyWithCode(body) {
+  // The message text with its one-time password in bold (the server says which digits: one pattern, in
+  // issuer_sandbox/otp.py); text nodes only, never HTML from the server.
+  function bodyWithCode(body, otp) {
     var p = paragraph("sms-body");
-    var position = 0;
-    var match;
-    codePattern.lastIndex = 0;
-    while ((match = codePattern.exec(body)) !== null) {
-      var start = match.index + match[1].length;
-      p.appendChild(document.createTextNode(body.slice(position, start)));
-      var strong = document.createElement("strong");
-      strong.className = "sms-code";
-      strong.textContent = match[2];
-      p.appendChild(strong);
-      position = start + 6;
+    var start = otp ? body.indexOf(otp + " ") : -1;
+    if (start < 0) {
+      p.textContent = body;
+      return p;
     }
-    p.appendChild(document.createTextNode(body.slice(position)));
+    p.appendChild(document.createTextNode(body.slice(0, start)));
+    var strong = document.createElement("strong");
+    strong.className = "sms-code";
+    strong.textContent = otp;
+    p.appendChild(strong);
+    p.appendChild(document.createTextNode(body.slice(start + otp.length)));
     return p;
   }
 
@@ -54,7 +52,7 @@
     li.className = isNew ? "sms sms-new" : "sms";
     li.setAttribute("data-id", String(message.id));
     li.appendChild(paragraph("sms-sender", sender));
-    li.appendChild(bodyWithCode(message.body));
+    li.appendChild(bodyWithCode(message.body, message.otp));
     var time = document.createElement("time");
     time.setAttribute("datetime", message.sentAt);
     time.textContent = message.sentAtDisplay;

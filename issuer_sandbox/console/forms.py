@@ -16,7 +16,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from . import controls
+from .. import controls
 
 
 def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:

@@ -1,0 +1,108 @@
+"""How the issuer is put together: views never touch the session, the console cannot vanish, one copy of each helper."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import issuer_sandbox
+from issuer_sandbox import clock, create_app, links, otp
+
+PACKAGE = Path(issuer_sandbox.__file__).parent
+ROOT = PACKAGE.parent
+# The view modules of the console and the sandbox API: they parse, call a rules function and render.
+VIEW_MODULES = sorted((PACKAGE / "console").glob("*.py")) + [PACKAGE / "api" / "sandbox.py"]
+# The one use of the session a view module may make: the 500 handler throws away what the request left half-done.
+ALLOWED_SESSION_CALLS = {("errors.py", "rollback")}
+
+
+def _session_uses(path: Path) -> list[tuple[int, str]]:
+    """(line, attribute) of every ``<something>.session.<attribute>`` and bare ``.session`` on ``db``."""
+    uses = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+            inner = node.value
+            if inner.attr == "session" and isinstance(inner.value, ast.Name) and inner.value.id == "db":
+                uses.append((node.lineno, node.attr))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("extensions"):
+            if any(alias.name == "db" for alias in node.names) and path.name != "errors.py":
+                uses.append((node.lineno, "import db"))
+    return uses
+
+
+@pytest.mark.parametrize("path", VIEW_MODULES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_console_and_sandbox_api_views_never_touch_the_database_session(path):
+    offending = [
+        f"{path.name}:{line} db.session.{attribute}" if attribute != "import db" else f"{path.name}:{line} imports db"
+        for line, attribute in _session_uses(path)
+        if (path.name, attribute) not in ALLOWED_SESSION_CALLS
+    ]
+    assert not offending, "rules modules commit and read; views call them: " + ", ".join(offending)
+
+
+def test_the_session_check_catches_a_view_that_commits(tmp_path):
+    view = tmp_path / "cards.py"
+    view.write_text("from ..extensions import db\n\ndef freeze():\n    db.session.commit()\n")
+    assert _session_uses(view) == [(1, "import db"), (4, "commit")]
+
+
+def test_the_view_modules_checked_include_every_console_module_and_the_merged_sandbox_api():
+    names = {f"{path.parent.name}/{path.name}" for path in VIEW_MODULES}
+    assert {"console/cards.py", "console/phone.py", "console/requests.py", "api/sandbox.py"} <= names
+    assert not (PACKAGE / "api" / "sandbox_controls.py").exists()
+    assert not (PACKAGE / "console_forms.py").exists()
+
+
+@pytest.mark.parametrize("broken", ["issuer_sandbox.console", "issuer_sandbox.console.phone"])
+def test_a_console_module_that_fails_to_import_stops_the_app_from_being_created(monkeypatch, tmp_path, broken):
+    for name in [name for name in sys.modules if name.startswith("issuer_sandbox.console")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delattr(issuer_sandbox, "console", raising=False)
+    monkeypatch.setitem(sys.modules, broken, None)  # the next import of it raises ImportError
+
+    with pytest.raises(ImportError, match=broken.replace(".", r"\.")):
+        create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'issuer.sqlite3'}"})
+
+
+def test_the_console_is_registered_on_every_app(app):
+    assert {"console_auth", "console_phone", "console_reference", "console_errors"} <= set(app.blueprints)
+    assert {"sandbox", "sandbox_controls"} <= set(app.blueprints)
+
+
+def test_one_pattern_finds_the_one_time_password_in_the_banks_sms():
+    text = links.otp_sms_text("Summit Bank", "012345", "8741", "Harbour Mall", 300)
+
+    assert otp.otp_in_sms(text) == "012345"
+    assert otp.OTP_IN_SMS.sub("******", text).startswith("Summit Bank: ****** is your one-time password")
+    assert otp.otp_in_sms("Your order 123456 has shipped.") is None
+
+
+def test_times_are_written_one_way_and_a_missing_time_stays_missing():
+    assert clock.iso(datetime(2026, 3, 1, 9, 30, 5, 123456)) == "2026-03-01T09:30:05Z"
+    assert clock.iso(None) is None
+
+
+def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_file():
+    from e2e import harness
+
+    demo = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "gunicorn --config gunicorn.conf.py --bind" in demo
+    command = harness.gunicorn_command("issuer_sandbox:create_app()", 8001)
+    assert command[1:3] == ["--config", str(ROOT / "gunicorn.conf.py")]
+    printed = subprocess.run(
+        [*command[:-1], "--print-config", command[-1]], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    rows = (line.partition(" = ") for line in printed.splitlines())
+    settings = {key.strip(): value.strip() for key, _, value in rows}
+    # The partner API's `client_id` header survives, and the workers are the ones the bench measures.
+    assert settings.items() >= {
+        "header_map": "dangerous",
+        "worker_class": "gthread",
+        "control_socket_disable": "True",
+        "bind": "['127.0.0.1:8001']",
+    }.items()
