@@ -10,8 +10,8 @@ on by default (commands, tests, every view that may write), off for GET requests
 ``@read_only`` (the catalogue, search, the cart, order history, the sign-in and sign-up forms). Some GET
 pages of the shop do write (an order page settles points left unconfirmed, the points page records its
 events), so the shop marks what only reads rather than trusting the method. The rule that goes with
-BEGIN IMMEDIATE stays: never keep a write transaction open while waiting on the issuer (order_service and
-pwp commit their intent and end the transaction before each call; the issuer client checks it).
+BEGIN IMMEDIATE stays: never keep a write transaction open while waiting on the issuer (every bank call goes
+through orders/bank_call.call_bank, which commits the intent first; the issuer client checks it).
 
 Writers queue in order, not by polling: SQLite's busy handler retries a locked BEGIN IMMEDIATE after
 sleeps of up to 100 ms, so under load a writer could wait a second while others took the lock ahead of it.
