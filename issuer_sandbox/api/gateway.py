@@ -25,8 +25,9 @@ from .parsing import (
     require_reference,
     require_string,
 )
+from .paths import GATEWAY, route
 
-bp = Blueprint("gateway", __name__, url_prefix="/gateway/v1")
+bp = Blueprint("gateway", __name__)
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 CARD_NUMBER_PATTERN = re.compile(r"^[0-9 ]{1,30}$")
@@ -35,7 +36,7 @@ PAYMENT_FIELDS = {"amount", "currency", "card", "merchantReference"}
 CARD_FIELDS = {"number", "expiryMonth", "expiryYear", "cvc", "holderName"}
 
 
-@bp.post("/payments")
+@route(bp, f"{GATEWAY}/payments", ["POST"])
 @gateway_required
 def create_payment():
     """Charge a card: 201 with status CAPTURED or DECLINED (a decline is not an error)."""
@@ -53,11 +54,12 @@ def create_payment():
     except payments.IdempotencyKeyReused as error:
         raise idempotency_conflict(error) from None
     response = outcome_response(outcome)
-    response.headers["Location"] = f"{bp.url_prefix}/payments/{outcome.body['paymentId']}"
+    # The payment's URL under the path this call came in on (primary or alias).
+    response.headers["Location"] = f"{request.path.rstrip('/')}/{outcome.body['paymentId']}"
     return response
 
 
-@bp.get("/payments/<payment_id>")
+@route(bp, f"{GATEWAY}/payments/<payment_id>", ["GET"])
 @gateway_required
 def get_payment(payment_id: str):
     """One payment with its refunds: how the shop learns the outcome after a timeout."""
@@ -68,7 +70,7 @@ def get_payment(payment_id: str):
     return jsonify(payments.payment_view(payment))
 
 
-@bp.get("/payments")
+@route(bp, f"{GATEWAY}/payments", ["GET"])
 @gateway_required
 def list_payments():
     """The merchant's payments with one merchant reference (oldest first)."""
@@ -79,7 +81,7 @@ def list_payments():
     return jsonify({"payments": [payments.payment_view(payment) for payment in found]})
 
 
-@bp.post("/payments/<payment_id>/refunds")
+@route(bp, f"{GATEWAY}/payments/<payment_id>/refunds", ["POST"])
 @gateway_required
 def create_refund(payment_id: str):
     """Refund part or all of a captured payment."""

@@ -12,8 +12,9 @@ from ..models import RewardLink
 from .auth import partner_required
 from .errors import ApiError
 from .parsing import invalid, json_body, reject_unknown_fields, require_string
+from .paths import REWARDS, route
 
-bp = Blueprint("links", __name__, url_prefix="/v1/apac/rewards")
+bp = Blueprint("links", __name__)
 
 LAST_FOUR = re.compile(r"^[0-9]{4}$", re.ASCII)
 CUSTOMER_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$", re.ASCII)
@@ -72,7 +73,7 @@ def _otp_expires_at(link: RewardLink) -> str | None:
     return clock.iso(link.otp_expires_at) if link.otp_expires_at and link.status == links.PENDING else None
 
 
-@bp.post("/linkage")
+@route(bp, f"{REWARDS}/linkage", ["POST"])
 @partner_required
 def enroll():
     """Enrol a card: match last four + mobile, then the ACTIVE link or a new one with an OTP by SMS."""
@@ -103,7 +104,7 @@ def enroll():
     )
 
 
-@bp.post("/<string:code>/activations/otp")
+@route(bp, f"{REWARDS}/<string:code>/activations/otp", ["POST"])
 @partner_required
 def resend_otp(code: str):
     """Send a new OTP for a pending link; the previous one stops working."""
@@ -119,7 +120,7 @@ def resend_otp(code: str):
     ), 202
 
 
-@bp.put("/<string:code>/activations")
+@route(bp, f"{REWARDS}/<string:code>/activations", ["PUT"])
 @partner_required
 def activate(code: str):
     """Verify the OTP typed by the shopper and activate the link."""
@@ -136,7 +137,7 @@ def activate(code: str):
     return jsonify({"linkStatus": links.ACTIVE})
 
 
-@bp.delete("/<string:code>")
+@route(bp, f"{REWARDS}/<string:code>", ["DELETE"])
 @partner_required
 def unlink(code: str):
     """End the link; its code is unknown from now on."""

@@ -10,11 +10,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-bp = Blueprint("openapi", __name__)
+from .paths import GATEWAY, REWARDS, TOKEN_PATH, primary
 
-TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
-REWARDS = "/v1/apac/rewards"
-GATEWAY = "/gateway/v1"
+bp = Blueprint("openapi", __name__)
 
 Schema = dict[str, Any]
 
@@ -37,9 +35,12 @@ def openapi_document(bank_name: str = "Summit Bank") -> dict[str, Any]:
             "description": (
                 "The partner API keeps the paths and field names of the public Citi Pay with Points API "
                 "(Hong Kong, v1 APAC rewards); reversals, status look-ups, OTP resend and the card gateway are "
-                "this sandbox's own. Every error is JSON `{type, code, details}`: `type` is `invalid` (fix the "
-                "request), `error` (auth, not found, conflict) or `fatal` (retry later). Partner API amounts are "
-                "decimal strings; card gateway amounts are integer cents."
+                "this sandbox's own. As at the real issuer, every call sits under one base path, `/gcb/api`: the "
+                "token call, `/gcb/api/v1/apac/rewards/...` and `/gcb/api/gateway/v1/...`; the unprefixed "
+                "`/v1/...` and `/gateway/...` paths are aliases of the same operations. Every error is JSON "
+                "`{type, code, details}`: `type` is `invalid` (fix the request), `error` (auth, not found, "
+                "conflict) or `fatal` (retry later). Partner API amounts are decimal strings; card gateway "
+                "amounts are integer cents."
             ),
         },
         "servers": [{"url": "/", "description": "This sandbox"}],
@@ -288,8 +289,29 @@ PAYMENT_DETAIL_EXAMPLE = {
 
 
 def _paths() -> dict[str, Any]:
+    """Every call at its primary path under /gcb/api, then the same operations at their unprefixed aliases."""
+    aliases = _alias_paths()
+    paths: dict[str, Any] = {TOKEN_PATH: {"post": _token_operation()}}
+    paths.update({primary(alias): item for alias, item in aliases.items()})
+    paths.update({alias: _as_alias(alias, item) for alias, item in aliases.items()})
+    return paths
+
+
+def _as_alias(alias: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The same operations, said to be aliases (operation ids must be unique, so they gain a suffix)."""
+    note = f"Alias of `{primary(alias)}`, kept for clients written before the `/gcb/api` base path."
     return {
-        TOKEN_PATH: {"post": _token_operation()},
+        method: {
+            **operation,
+            "operationId": f"{operation['operationId']}Unprefixed",
+            "description": f"{note} {operation.get('description', '')}".strip(),
+        }
+        for method, operation in item.items()
+    }
+
+
+def _alias_paths() -> dict[str, Any]:
+    return {
         f"{REWARDS}/linkage": {"post": _enroll_operation()},
         f"{REWARDS}/{{rewardLinkCode}}/activations/otp": {"post": _resend_operation()},
         f"{REWARDS}/{{rewardLinkCode}}/activations": {"put": _activate_operation()},

@@ -22,6 +22,7 @@ from .parsing import (
     require_points,
     require_string,
 )
+from .paths import REWARDS, route
 
 bp = Blueprint("redemptions", __name__)
 
@@ -100,7 +101,7 @@ def _reversal_order(body: dict[str, Any]) -> redemptions.ReversalOrder:
     )
 
 
-@bp.get("/v1/apac/rewards/<reward_link_code>/pointBalance")
+@route(bp, f"{REWARDS}/<reward_link_code>/pointBalance", ["GET"])
 @partner_required
 def point_balance(reward_link_code: str):
     """The linked card's points, their value and the limits of one redemption."""
@@ -121,7 +122,7 @@ def point_balance(reward_link_code: str):
     )
 
 
-@bp.post("/v1/apac/rewards/<reward_link_code>/redemption")
+@route(bp, f"{REWARDS}/<reward_link_code>/redemption", ["POST"])
 @partner_required
 def redeem(reward_link_code: str):
     """Redeem points as a statement credit; a repeated transactionReferenceNumber replays the first answer."""
@@ -135,7 +136,7 @@ def redeem(reward_link_code: str):
     return _stored_response(outcome)
 
 
-@bp.get("/v1/apac/rewards/redemption/<order_id>")
+@route(bp, f"{REWARDS}/redemption/<order_id>", ["GET"])
 @partner_required
 def redemption_by_order_id(order_id: str):
     """A redemption and its reversals, by orderId."""
@@ -146,7 +147,7 @@ def redemption_by_order_id(order_id: str):
     return jsonify(redemptions.redemption_details(redemption))
 
 
-@bp.get("/v1/apac/rewards/redemption")
+@route(bp, f"{REWARDS}/redemption", ["GET"])
 @partner_required
 def redemption_by_reference():
     """A redemption and its reversals, by the merchant's transactionReferenceNumber."""
@@ -158,7 +159,7 @@ def redemption_by_reference():
     return jsonify(redemptions.redemption_details(redemption))
 
 
-@bp.post("/v1/apac/rewards/redemption/reversals")
+@route(bp, f"{REWARDS}/redemption/reversals", ["POST"])
 @partner_required
 def reverse():
     """Reverse some or all of a redemption; a repeated reversalReferenceNumber replays the first answer."""

@@ -6,10 +6,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import clock, tokens
 from .errors import ApiError
+from .paths import TOKEN_PATH
 
 bp = Blueprint("token", __name__)
-
-TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
 
 
 def _invalid_client(details: str) -> Response:

@@ -21,8 +21,7 @@ from .conftest import CLIENT_ID, CLIENT_SECRET, basic_auth
 API_DIR = Path(__file__).resolve().parents[1] / "api"
 DOCUMENTED_PREFIXES = ("/gcb/", "/v1/", "/gateway/")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
-EXPECTED_PATHS = {
-    ("post", "/gcb/api/clientCredentials/oauth2/token/hk/gcb"),
+ALIAS_PATHS = {
     ("post", "/v1/apac/rewards/linkage"),
     ("post", "/v1/apac/rewards/{rewardLinkCode}/activations/otp"),
     ("put", "/v1/apac/rewards/{rewardLinkCode}/activations"),
@@ -36,6 +35,12 @@ EXPECTED_PATHS = {
     ("get", "/gateway/v1/payments"),
     ("get", "/gateway/v1/payments/{paymentId}"),
     ("post", "/gateway/v1/payments/{paymentId}/refunds"),
+}
+# Every partner and gateway call at its primary path under /gcb/api, and at its unprefixed alias.
+EXPECTED_PATHS = {
+    ("post", "/gcb/api/clientCredentials/oauth2/token/hk/gcb"),
+    *ALIAS_PATHS,
+    *{(method, f"/gcb/api{path}") for method, path in ALIAS_PATHS},
 }
 
 
@@ -85,6 +90,17 @@ def test_the_document_describes_the_paths_of_the_design(document):
     assert documented_operations(document) == EXPECTED_PATHS
 
 
+def test_each_alias_documents_the_same_operation_as_its_primary_path(document):
+    for method, alias in ALIAS_PATHS:
+        primary = document["paths"][f"/gcb/api{alias}"][method]
+        aliased = document["paths"][alias][method]
+
+        assert aliased["operationId"] == primary["operationId"] + "Unprefixed"
+        assert aliased["description"].startswith(f"Alias of `/gcb/api{alias}`")
+        same = ("responses", "parameters", "requestBody", "security", "summary", "tags")
+        assert {key: aliased.get(key) for key in same} == {key: primary.get(key) for key in same}
+
+
 def test_served_document_is_the_same_dict_and_needs_no_token(client, document):
     response = client.get("/openapi.json")
 
@@ -119,14 +135,14 @@ def _parameter_names(document: dict, operation: dict) -> set[str]:
 
 def test_partner_calls_document_the_client_id_and_uuid_headers(document):
     for method, path, operation in operations_of(document):
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/gcb/api/v1/")):
             names = _parameter_names(document, operation)
             assert {("header", "client_id"), ("header", "uuid")} <= names, (method, path)
 
 
 def test_money_moving_gateway_calls_document_the_idempotency_key(document):
     for method, path, operation in operations_of(document):
-        if path.startswith("/gateway/") and method == "post":
+        if path.startswith(("/gateway/", "/gcb/api/gateway/")) and method == "post":
             assert ("header", "Idempotency-Key") in _parameter_names(document, operation), path
 
 
