@@ -12,7 +12,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from shop import issuer_client as ic
 
-BASE = "http://issuer.test"
+BASE = "http://issuer.test/gcb/api"  # the API base: every path is relative to it
 
 
 class ScriptedTransport(BaseAdapter):
@@ -34,9 +34,10 @@ class ScriptedTransport(BaseAdapter):
 
     def send(self, request, **kwargs):
         self.requests.append(request)
-        if request.path_url.startswith(ic.TOKEN_PATH):
+        if is_token_request(request):
             self.token_count += 1
-            return self._response(request, 200, {"access_token": f"token-{self.token_count}", "expires_in": 1800}, {})
+            token = {"access_token": f"token-{self.token_count}", "token_type": "Bearer", "expires_in": 1800}
+            return self._response(request, 200, token, {})
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
@@ -57,7 +58,11 @@ class ScriptedTransport(BaseAdapter):
         pass
 
     def calls(self) -> list[requests.PreparedRequest]:
-        return [r for r in self.requests if not r.path_url.startswith(ic.TOKEN_PATH)]
+        return [r for r in self.requests if not is_token_request(r)]
+
+
+def is_token_request(request: requests.PreparedRequest) -> bool:
+    return request.path_url == "/gcb/api" + ic.TOKEN_PATH
 
 
 @pytest.fixture
@@ -89,10 +94,21 @@ REDEMPTION = {
     "availablePointBalance": 70000,
     "creditPostingDate": "2026-11-27",
 }
+REDEMPTION_DETAILS = {**REDEMPTION, "transactionReferenceNumber": "HM-000123", "reversals": []}
+REVERSAL = {
+    "reversalId": "RVS-1",
+    "pointsReversed": 50000,
+    "amountReversed": "200.00",
+    "remainingReversiblePoints": 0,
+    "availablePointBalance": 120000,
+}
 PAYMENT = {
     "paymentId": "PAY-1",
     "status": "CAPTURED",
     "declineCode": None,
+    "amount": 52000,
+    "currency": "HKD",
+    "merchantReference": "HM-000123",
     "card": {"last4": "8741", "brand": "VISA", "issuedBySummit": True, "pointsEligible": True},
 }
 
@@ -110,7 +126,7 @@ def test_every_call_carries_the_bearer_token_client_id_uuid_and_accept(client, t
     assert first.headers["client_id"] == "harbour-mall"
     assert first.headers["Accept"] == "application/json"
     assert first.headers["uuid"] != second.headers["uuid"]
-    assert first.path_url == "/v1/apac/rewards/LINK1/pointBalance"
+    assert first.path_url == "/gcb/api/v1/apac/rewards/LINK1/pointBalance"
     assert transport.token_count == 1  # the token is cached
 
 
@@ -168,9 +184,9 @@ def test_verify_and_resend_use_the_link_paths(client, transport):
     assert client.verify_otp("LINK1", "123456") == "ACTIVE"
     assert client.resend_otp("LINK1").resends_remaining == 2
     verify, resend = transport.calls()
-    assert (verify.method, verify.path_url) == ("PUT", "/v1/apac/rewards/LINK1/activations")
+    assert (verify.method, verify.path_url) == ("PUT", "/gcb/api/v1/apac/rewards/LINK1/activations")
     assert body_of(verify) == {"linkageConfirmationCode": "123456"}
-    assert (resend.method, resend.path_url) == ("POST", "/v1/apac/rewards/LINK1/activations/otp")
+    assert (resend.method, resend.path_url) == ("POST", "/gcb/api/v1/apac/rewards/LINK1/activations/otp")
 
 
 def test_redeem_sends_the_amount_as_a_decimal_string_and_parses_cents(client, transport):
@@ -194,27 +210,20 @@ def test_redeem_sends_the_amount_as_a_decimal_string_and_parses_cents(client, tr
 
 
 def test_look_ups_by_order_id_and_reference(client, transport):
-    with_reversal = {
-        **REDEMPTION,
-        "reversals": [{"reversalId": "RVS-1", "pointsReversed": 25000, "amountReversed": "100.00"}],
-    }
-    transport.reply(200, with_reversal).reply(200, REDEMPTION)
-    assert client.get_redemption("RDM-1").points_reversed == 25000
+    reversal = {"reversalId": "RVS-1", "reversalReferenceNumber": "HM-000123-R1", "pointsReversed": 25000}
+    with_reversal = {**REDEMPTION_DETAILS, "reversals": [{**reversal, "amountReversed": "100.00"}]}
+    transport.reply(200, with_reversal).reply(200, REDEMPTION_DETAILS)
+    looked_up = client.get_redemption("RDM-1")
+    assert (looked_up.points_reversed, looked_up.transaction_reference) == (25000, "HM-000123")
+    assert [(r.reference, r.amount_reversed_cents) for r in looked_up.reversals] == [("HM-000123-R1", 10000)]
     assert client.find_redemption("HM-000123").order_id == "RDM-1"
-    assert transport.calls()[1].path_url == "/v1/apac/rewards/redemption?transactionReferenceNumber=HM-000123"
+    by_id, by_reference = transport.calls()
+    assert by_id.path_url == "/gcb/api/v1/apac/rewards/redemption/RDM-1"
+    assert by_reference.path_url == "/gcb/api/v1/apac/rewards/redemption?transactionReferenceNumber=HM-000123"
 
 
 def test_reverse_sends_its_reference(client, transport):
-    transport.reply(
-        200,
-        {
-            "reversalId": "RVS-1",
-            "pointsReversed": 50000,
-            "amountReversed": "200.00",
-            "remainingReversiblePoints": 0,
-            "availablePointBalance": 120000,
-        },
-    )
+    transport.reply(200, REVERSAL)
     reversal = client.reverse("RDM-1", "HM-000123-R1", 50000)
     assert body_of(transport.calls()[0]) == {
         "orderId": "RDM-1",
@@ -248,15 +257,16 @@ def test_pay_sends_the_idempotency_key_and_amount_in_cents(client, transport):
 
 
 def test_refund_and_payment_look_ups(client, transport):
-    transport.reply(201, {"refundId": "RFD-1", "status": "SUCCEEDED"}).reply(200, {"payments": [PAYMENT]})
+    transport.reply(201, {"refundId": "RFD-1", "status": "SUCCEEDED", "amount": 20000})
+    transport.reply(200, {"payments": [PAYMENT]})
     refund = client.refund("PAY-1", 20_000, "HM-000123-F1")
     payments = client.find_payments("HM-000123")
     refund_request, look_up = transport.calls()
-    assert refund_request.path_url == "/gateway/v1/payments/PAY-1/refunds"
+    assert refund_request.path_url == "/gcb/api/gateway/v1/payments/PAY-1/refunds"
     assert refund_request.headers["Idempotency-Key"] == "HM-000123-F1"
     assert body_of(refund_request) == {"amount": 20000}
     assert (refund.refund_id, refund.amount_cents) == ("RFD-1", 20_000)
-    assert look_up.path_url == "/gateway/v1/payments?merchantReference=HM-000123"
+    assert look_up.path_url == "/gcb/api/gateway/v1/payments?merchantReference=HM-000123"
     assert [p.payment_id for p in payments] == ["PAY-1"]
 
 
@@ -382,5 +392,5 @@ def test_the_app_builds_its_client_from_config_once(app):
     with app.app_context():
         client = ic.get_issuer_client()
         assert client is ic.get_issuer_client()
-        assert (client.base_url, client.client_id) == ("http://127.0.0.1:9", "harbour-mall")
+        assert (client.base_url, client.client_id) == ("http://127.0.0.1:9/gcb/api", "harbour-mall")
         assert client.timeout == app.config["ISSUER_TIMEOUT_SECONDS"]
