@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
@@ -52,6 +52,8 @@ from .issuer_models import (
     Reversal,
     ReversalAnswer,
     TokenAnswer,
+    to_cents,
+    whole_cents,
 )
 
 # The bank serves its whole partner API under one base path; every path below is relative to it.
@@ -187,14 +189,9 @@ def cents_to_amount(cents: int) -> str:
 def amount_to_cents(amount: Any) -> int:
     """A decimal amount from the wire ("200.00", or a JSON number parsed as Decimal) as exact cents."""
     try:
-        value = Decimal(str(amount))
-    except (InvalidOperation, ValueError) as error:
-        raise InvalidResponse("invalidResponse", f"Not an amount: {amount!r}") from error
-    cents = value * 100
-    if cents != cents.to_integral_value():
-        # The bank promises exact cents; rounding here would hide a disagreement about money.
-        raise InvalidResponse("invalidResponse", f"Amount is not whole cents: {amount!r}")
-    return int(cents.to_integral_value(rounding=ROUND_HALF_UP))
+        return to_cents(whole_cents(amount))
+    except ValueError as error:
+        raise InvalidResponse("invalidResponse", f"Amount {amount!r} {error}") from None
 
 
 # --- Reading answers ----------------------------------------------------------------------------

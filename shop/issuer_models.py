@@ -40,7 +40,8 @@ def _decimal(value: object) -> Decimal:
     return number
 
 
-def _whole_cents(value: object) -> Decimal:
+def whole_cents(value: object) -> Decimal:
+    """A wire amount as Decimal, refused (ValueError) unless it is a finite number of whole cents."""
     number = _decimal(value)
     if number * 100 != (number * 100).to_integral_value():
         # The bank promises exact cents; rounding here would hide a disagreement about money.
@@ -78,7 +79,7 @@ def _date(value: object) -> date:
 # Written back as the bank writes them (the fake bank builds its bodies with these models).
 _AS_TEXT = PlainSerializer(str, return_type=str, when_used="json")
 Rate = Annotated[Decimal, PlainValidator(_decimal), Field(gt=0), _AS_TEXT]
-Amount = Annotated[Decimal, PlainValidator(_whole_cents), _AS_TEXT]
+Amount = Annotated[Decimal, PlainValidator(whole_cents), Field(ge=0), _AS_TEXT]
 Timestamp = Annotated[
     datetime, PlainValidator(_timestamp), PlainSerializer(lambda t: t.isoformat() + "Z", return_type=str)
 ]

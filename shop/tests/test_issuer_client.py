@@ -450,6 +450,7 @@ def pay(bank):
         (lambda c: c.balance("LINK1"), 200, without(BALANCE, "minimumPointsToRedeem"), "minimumPointsToRedeem"),
         (lambda c: c.find_redemption("HM-000123"), 200, REDEMPTION, "transactionReferenceNumber"),
         (lambda c: c.get_redemption("RDM-1"), 200, {**REDEMPTION_DETAILS, "redeemedAmount": "2.005"}, "whole cents"),
+        (lambda c: c.get_redemption("RDM-1"), 200, {**REDEMPTION_DETAILS, "redeemedAmount": "-200.00"}, "redeemed"),
         (lambda c: c.get_payment("PAY-1"), 200, {**PAYMENT, "amount": "520.00"}, "amount"),
         (lambda c: c.get_payment("PAY-1"), 200, without(PAYMENT, "card"), "card"),
         (lambda c: c.find_payments("HM-000123"), 200, [PAYMENT], "not a JSON object"),
