@@ -13,7 +13,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from .. import clock, payments
 from ..payments import CardDetails, Outcome
 from .auth import gateway_required
-from .errors import ApiError
 from .parsing import (
     REFERENCE_PATTERN,
     invalid,
@@ -47,12 +46,9 @@ def create_payment():
     currency = require_currency(body, "currency")
     card = parse_card(require_object(body, "card"))
     reference = require_reference(body, "merchantReference")
-    try:
-        outcome = payments.create_payment(
-            g.partner_client, key, amount, currency, card, reference, clock.now(), fingerprint_key()
-        )
-    except payments.IdempotencyKeyReused as error:
-        raise idempotency_conflict(error) from None
+    outcome = payments.create_payment(
+        g.partner_client, key, amount, currency, card, reference, clock.now(), fingerprint_key()
+    )
     response = outcome_response(outcome)
     # The payment's URL under the path this call came in on (primary or alias).
     response.headers["Location"] = f"{request.path.rstrip('/')}/{outcome.body['paymentId']}"
@@ -63,10 +59,7 @@ def create_payment():
 @gateway_required
 def get_payment(payment_id: str):
     """One payment with its refunds: how the shop learns the outcome after a timeout."""
-    try:
-        payment = payments.find_payment(g.partner_client, payment_id)
-    except payments.PaymentNotFound:
-        raise payment_not_found(payment_id) from None
+    payment = payments.find_payment(g.partner_client, payment_id)
     return jsonify(payments.payment_view(payment))
 
 
@@ -89,16 +82,7 @@ def create_refund(payment_id: str):
     body = json_body()
     reject_unknown_fields(body, {"amount"})
     amount = require_cents(body, "amount")
-    try:
-        outcome = payments.refund_payment(g.partner_client, payment_id, key, amount, clock.now())
-    except payments.PaymentNotFound:
-        raise payment_not_found(payment_id) from None
-    except payments.PaymentNotRefundable as error:
-        raise ApiError(422, "paymentNotRefundable", str(error)) from None
-    except payments.ExceedsRefundableAmount as error:
-        raise ApiError(422, "exceedsRefundableAmount", str(error), remainingRefundableAmount=error.remaining) from None
-    except payments.IdempotencyKeyReused as error:
-        raise idempotency_conflict(error) from None
+    outcome = payments.refund_payment(g.partner_client, payment_id, key, amount, clock.now())
     return outcome_response(outcome)
 
 
@@ -166,11 +150,3 @@ def outcome_response(outcome: Outcome) -> Response:
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def idempotency_conflict(error: Exception) -> ApiError:
-    return ApiError(409, "idempotencyKeyReused", str(error))
-
-
-def payment_not_found(payment_id: str) -> ApiError:
-    return ApiError(404, "paymentNotFound", f"There is no payment {payment_id!r} for this merchant.")
