@@ -6,7 +6,8 @@ from .sandbox_api import PartnerApi, SandboxApi
 
 HAPPY_CARD = "8741"
 HAPPY_PHONE = "91234567"
-REWARDS = "/v1/apac/rewards"
+REWARDS = "/gcb/api/v1/apac/rewards"  # the primary path, under the real issuer's base path
+REWARDS_ALIAS = "/v1/apac/rewards"  # today's unprefixed alias of the same calls
 
 
 def test_a_partner_walks_token_enrol_otp_activate_balance_redeem_reverse_and_status_over_http(
@@ -62,7 +63,7 @@ def test_a_partner_walks_token_enrol_otp_activate_balance_redeem_reverse_and_sta
     assert redeem.json()["availablePointBalance"] == 70_000
     order_id = redeem.json()["orderId"]
 
-    replay = partner.post(f"{REWARDS}/{link}/redemption", json=redemption_body)
+    replay = partner.post(f"{REWARDS_ALIAS}/{link}/redemption", json=redemption_body)
     assert replay.status_code == 200, replay.text
     assert replay.headers.get("Idempotent-Replayed") == "true"
     assert replay.json()["orderId"] == order_id

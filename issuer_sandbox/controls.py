@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from werkzeug.routing import Rule
 
 from . import clock, faults, ledger, links, seed, statement
+from .errors import RuleError
 from .extensions import db
 from .models import (
     Card,
@@ -53,24 +54,38 @@ ERROR_CODE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,59}$")
 CARD_PREFIXES = {"REWARDS": "496601", "PREMIER": "496602", None: "496603"}
 
 
-class ControlError(Exception):
+class ControlError(RuleError):
     """Base of the sandbox controls' named failures."""
+
+    sandbox_only = True
 
 
 class InvalidControl(ControlError):
     """The tester asked for something the sandbox cannot do; the message says what to change."""
 
+    status = 422
+    code = "invalidControl"
+
 
 class CardNotFound(ControlError):
     """No card ends in these four digits."""
+
+    status = 404
+    code = "cardNotFound"
 
 
 class FaultNotFound(ControlError):
     """No fault rule has this id."""
 
+    status = 404
+    code = "faultNotFound"
+
 
 class LinkNotFound(ControlError):
     """No reward link has this id."""
+
+    status = 404
+    code = "linkNotFound"
 
 
 @contextmanager

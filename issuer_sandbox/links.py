@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from . import otp
+from .errors import RuleError
 from .extensions import db
 from .models import Card, Cardholder, PartnerClient, RewardLink, SmsMessage
 
@@ -27,36 +28,61 @@ _PHONE_SEPARATORS = re.compile(r"[\s-]+")
 _PHONE = re.compile(r"(?:\+?852)?([0-9]{8})", re.ASCII)
 
 
-class LinkError(Exception):
+class LinkError(RuleError):
     """Base of the link rule violations."""
 
 
 class LinkNotFound(LinkError):
     """No live link with that code belongs to this partner (another partner's link is not found either)."""
 
+    status = 404
+    code = "invalidRewardLinkCode"
+
+    @property
+    def details(self) -> str:
+        return "The rewardLinkCode is unknown to this client or no longer linked."  # never echo the code
+
 
 class InvalidPhoneNumber(LinkError, ValueError):
     """Not an 8-digit Hong Kong mobile number."""
+
+    status = 400
+    code = "invalidRequest"
 
 
 class AccountNotFound(LinkError):
     """No Summit card matches the last four digits and the cardholder's mobile."""
 
+    status = 404
+    code = "accountNotFound"
+
 
 class NotEligibleToRedeem(LinkError):
     """The card matched but is frozen or not in a points programme."""
+
+    status = 422
+    code = "notEligibleToRedeem"
 
 
 class OtpDeliveryFailed(LinkError):
     """The SMS could not be delivered to the card's registered mobile."""
 
+    status = 503
+    code = "otpDeliveryFailed"
+
 
 class LinkAlreadyActive(LinkError):
     """The link is already active: there is nothing to verify."""
 
+    status = 409
+    code = "linkAlreadyActive"
+
 
 class LinkLocked(LinkError):
     """Too many wrong codes locked this link; enrol again for a fresh one."""
+
+    status = 423
+    code = "maxAttemptsExceeded"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .errors import RuleError
 from .models import RewardLink
 
 OTP_DIGITS = 6
@@ -46,36 +47,64 @@ class OtpPolicy:
         )
 
 
-class OtpError(Exception):
+class OtpError(RuleError):
     """Base of the OTP rule violations."""
 
 
 class OtpInvalid(OtpError):
     """The code does not match; the attempt was counted."""
 
+    status = 422
+    code = "invalidLinkageConfirmationCode"
+
     def __init__(self, attempts_remaining: int) -> None:
         super().__init__(f"The one-time password is wrong; {attempts_remaining} attempt(s) left.")
         self.attempts_remaining = attempts_remaining
+
+    @property
+    def details(self) -> str:
+        return "The one-time password is wrong."
+
+    def extra_fields(self) -> dict[str, Any]:
+        return {"attemptsRemaining": self.attempts_remaining}
 
 
 class OtpExpired(OtpError):
     """The current OTP is past its expiry (or was already used); request a new one."""
 
+    status = 422
+    code = "otpExpired"
+
 
 class MaxAttemptsExceeded(OtpError):
     """Too many wrong codes: the link is locked."""
+
+    status = 423
+    code = "maxAttemptsExceeded"
 
 
 class ResendTooSoon(OtpError):
     """A new OTP was requested within the cooldown."""
 
+    status = 429
+    code = "otpResendTooSoon"
+
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"Wait {retry_after_seconds} s before requesting another one-time password.")
         self.retry_after_seconds = retry_after_seconds
 
+    def extra_fields(self) -> dict[str, Any]:
+        return {"retryAfterSeconds": self.retry_after_seconds}
+
+    def extra_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
 
 class MaxResendsExceeded(OtpError):
     """Every allowed resend was used; enrol again for a fresh link."""
+
+    status = 429
+    code = "maxResendsExceeded"
 
 
 def otp_in_sms(text: str) -> str | None:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from . import statement
 from .clock import iso
+from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
 from .models import Card, PartnerClient, Payment, Refund
@@ -42,29 +43,48 @@ INSUFFICIENT_CREDIT = "insufficientCredit"
 DECLINE_CODES = (INVALID_CARD_NUMBER, EXPIRED_CARD, INCORRECT_CVC, CARD_FROZEN, INSUFFICIENT_CREDIT)
 
 
-class PaymentError(Exception):
+class PaymentError(RuleError):
     """Base of the gateway's named failures."""
 
 
 class IdempotencyKeyReused(PaymentError):
     """The Idempotency-Key was already used with a different request body."""
 
+    status = 409
+    code = "idempotencyKeyReused"
+
 
 class PaymentNotFound(PaymentError):
     """No payment with that id belongs to this merchant."""
+
+    status = 404
+    code = "paymentNotFound"
+
+    @property
+    def details(self) -> str:
+        return f"There is no payment {self.args[0]!r} for this merchant."
 
 
 class PaymentNotRefundable(PaymentError):
     """The payment was declined, so there is nothing to refund."""
 
+    status = 422
+    code = "paymentNotRefundable"
+
 
 class ExceedsRefundableAmount(PaymentError):
     """The refund is larger than what is left of the captured amount."""
+
+    status = 422
+    code = "exceedsRefundableAmount"
 
     def __init__(self, requested: int, remaining: int) -> None:
         super().__init__(f"The refund of {requested} cents exceeds the {remaining} cents left to refund.")
         self.requested = requested
         self.remaining = remaining
+
+    def extra_fields(self) -> dict[str, Any]:
+        return {"remainingRefundableAmount": self.remaining}
 
 
 @dataclass(frozen=True)

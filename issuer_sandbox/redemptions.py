@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from . import ledger, statement
 from .api.parsing import cents_to_amount  # a pure formatter: this module never touches the request
 from .clock import iso
+from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
@@ -39,60 +40,99 @@ MINIMUM_TRANSACTION_CENTS = 1_000  # HK$10: smaller purchases cannot be paid wit
 MAX_DESCRIPTION_LENGTH = 140
 
 
-class RedemptionError(Exception):
+class RedemptionError(RuleError):
     """Base of the redemption rules' named failures."""
 
 
 class InactiveLink(RedemptionError):
     """The link exists but is not ACTIVE (its OTP was never verified, or it is locked)."""
 
+    status = 422
+    code = "inactiveRewardLinkCode"
+
 
 class NotEligibleToRedeem(RedemptionError):
     """The card is frozen or not in a points programme."""
+
+    status = 422
+    code = "notEligibleToRedeem"
 
 
 class CurrencyMismatch(RedemptionError):
     """The purchase is in a currency other than the programme's."""
 
+    status = 400
+    code = "invalidRequest"
+
 
 class BelowMinimumTransactionAmount(RedemptionError):
     """The purchase is too small to pay with points."""
+
+    status = 422
+    code = "belowMinimumTransactionAmount"
 
 
 class BelowMinimumPoints(RedemptionError):
     """Fewer points than the programme's minimum per redemption."""
 
+    status = 422
+    code = "belowMinimumPointsAllowed"
+
 
 class ExceedsMaximumPoints(RedemptionError):
     """More points than the programme allows in one redemption."""
+
+    status = 422
+    code = "exceedsMaximumPointsAllowed"
 
 
 class ExceedsMaximumAmount(RedemptionError):
     """The points are worth more than the purchase they would offset."""
 
+    status = 422
+    code = "exceedsMaximumAmountAllowed"
+
 
 class InvalidPointsIncrement(RedemptionError):
     """The points are not a multiple of the programme's increment, so the credit would not be whole cents."""
+
+    status = 422
+    code = "invalidPointsAndAmountCombination"
 
 
 class InsufficientPointBalance(RedemptionError):
     """The card does not hold that many points."""
 
+    status = 422
+    code = "inSufficientPointBalance"
+
 
 class TransactionAlreadyRedeemed(RedemptionError):
     """The transactionReferenceNumber was already used with a different request."""
+
+    status = 409
+    code = "transactionAlreadyRedeemed"
 
 
 class RedemptionNotFound(RedemptionError):
     """No redemption with that id or reference belongs to this partner."""
 
+    status = 404
+    code = "redemptionNotFound"
+
 
 class ExceedsReversiblePoints(RedemptionError):
     """The reversal asks for more points than are left to reverse."""
 
+    status = 422
+    code = "exceedsReversiblePoints"
+
 
 class ReversalAlreadyProcessed(RedemptionError):
     """The reversalReferenceNumber was already used with a different request."""
+
+    status = 409
+    code = "reversalAlreadyProcessed"
 
 
 @dataclass(frozen=True)

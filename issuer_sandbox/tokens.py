@@ -13,14 +13,21 @@ from functools import cache
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
+from .errors import RuleError
 from .extensions import db
 from .models import AccessToken, PartnerClient
 
 API_SCOPE = "/api"
 
 
-class InvalidClient(Exception):
+class InvalidClient(RuleError):
     """Unknown client_id or wrong secret (deliberately the same error for both)."""
+
+    status = 401
+    code = "invalidClient"
+
+    def extra_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="Summit Bank partner API"'}
 
 
 # Expired tokens are deleted by a token call at most once a minute per process, not by every call.

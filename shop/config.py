@@ -17,6 +17,9 @@ DEFAULTS = {
     "PAGE_CACHE_MAX_PAGES": 512,
     "PAGE_CACHE_SECONDS": 60,  # a safety net only: a page is rendered again as soon as stock or prices change
     "ISSUER_URL": "http://127.0.0.1:8001",
+    # The one base URL of the bank's API (token, rewards and gateway paths are relative to it); None:
+    # ISSUER_URL + "/gcb/api", so a deployment that sets only SHOP_ISSUER_URL keeps working.
+    "ISSUER_API_URL": None,
     "ISSUER_TIMEOUT_SECONDS": 5,  # every issuer call has a timeout
     "ISSUER_CONNECT_TIMEOUT_SECONDS": 2,
     "FREE_DELIVERY_THRESHOLD_CENTS": 50000,  # free delivery from HK$500

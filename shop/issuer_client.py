@@ -1,12 +1,17 @@
 """The only code in the shop that speaks to Summit Bank: the partner API and the card gateway, over HTTP.
 
 One class with typed methods. Every call has explicit timeouts and the partner headers; money travels as
-decimal strings (Decimal, never float); error bodies {type, code, details} become named exceptions:
+decimal strings (Decimal, never float). Every path is relative to one base URL, the bank's API base
+(``<issuer>/gcb/api`` by default, setting ``ISSUER_API_URL``). Answers are read strictly with the shop's own
+models (``issuer_models``); error bodies {type, code, details} become named exceptions:
 
 - ``IssuerError``: the bank answered with an error (``.code``, ``.status``, ``.details``, ``.body``);
+- ``InvalidResponse``: the bank answered a call that changes no money with a body the shop cannot read (a
+  required field missing or of the wrong type): code ``invalidResponse``, and nothing is stored;
 - ``IssuerUnavailable``: the bank could not be reached or answered 5xx on a call that changes no money;
-- ``OutcomeUnknown``: a call that changes money timed out or lost its connection (or got a 5xx): it may or may
-  not have happened, so the caller must look it up by its reference, never guess.
+- ``OutcomeUnknown``: a call that changes money timed out or lost its connection (or got a 5xx), or the bank
+  said yes with an answer the shop cannot read (code ``invalidResponse``: the money may well have moved, but
+  the shop does not know the ids or amounts): the caller must look it up by its reference, never guess.
 """
 
 from __future__ import annotations
@@ -16,23 +21,51 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
 import requests
 from flask import current_app
+from pydantic import ValidationError
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+from .issuer_models import (
+    ActivationAnswer,
+    Answer,
+    Balance,
+    BalanceAnswer,
+    Enrollment,
+    EnrollmentAnswer,
+    ErrorAnswer,
+    OtpResent,
+    OtpResentAnswer,
+    Payment,
+    PaymentAnswer,
+    PaymentListAnswer,
+    Redemption,
+    RedemptionAnswer,
+    RedemptionDetailsAnswer,
+    Refund,
+    RefundAnswer,
+    Reversal,
+    ReversalAnswer,
+    TokenAnswer,
+    to_cents,
+    whole_cents,
+)
+
+# The bank serves its whole partner API under one base path; every path below is relative to it.
+API_BASE_PATH = "/gcb/api"
+TOKEN_PATH = "/clientCredentials/oauth2/token/hk/gcb"
 REWARDS_PATH = "/v1/apac/rewards"
 PAYMENTS_PATH = "/gateway/v1/payments"
 TOKEN_MARGIN_SECONDS = 60  # refetch a little before the bank's expiry, so a token never dies mid-call
 CENT = Decimal("0.01")
 
 log = logging.getLogger(__name__)
+AnswerModel = TypeVar("AnswerModel", bound=Answer | TokenAnswer)
 
 
 # --- Errors -------------------------------------------------------------------------------------
@@ -47,6 +80,10 @@ class IssuerError(Exception):
         self.details = details
         self.status = status
         self.body = body or {}
+
+
+class InvalidResponse(IssuerError):
+    """The bank's answer breaks the contract (a required field missing or mistyped): nothing was stored."""
 
 
 class IssuerUnavailable(IssuerError):
@@ -152,120 +189,70 @@ def cents_to_amount(cents: int) -> str:
 def amount_to_cents(amount: Any) -> int:
     """A decimal amount from the wire ("200.00", or a JSON number parsed as Decimal) as exact cents."""
     try:
-        value = Decimal(str(amount))
-    except (InvalidOperation, ValueError) as error:
-        raise IssuerError("invalidResponse", f"Not an amount: {amount!r}") from error
-    cents = value * 100
-    if cents != cents.to_integral_value():
-        # The bank promises exact cents; rounding here would hide a disagreement about money.
-        raise IssuerError("invalidResponse", f"Amount is not whole cents: {amount!r}")
-    return int(cents.to_integral_value(rounding=ROUND_HALF_UP))
+        return to_cents(whole_cents(amount))
+    except ValueError as error:
+        raise InvalidResponse("invalidResponse", f"Amount {amount!r} {error}") from None
 
 
-def _decimal(value: Any, default: str = "0") -> Decimal:
+# --- Reading answers ----------------------------------------------------------------------------
+
+
+def decode_json(content: bytes) -> Any:
+    """The body as JSON, numbers with a fraction as Decimal: money never passes through float."""
+    return json.loads(content, parse_float=Decimal)
+
+
+def parse_answer(model: type[AnswerModel], content: bytes, *, status: int = 200, money: bool = False) -> AnswerModel:
+    """A success body read strictly with its model (an empty body reads as ``{}``).
+
+    Raises InvalidResponse, or OutcomeUnknown for a call that changes money: the bank said yes, so the money may
+    have moved, and only a look-up by reference can say what the shop should record.
+    """
+    error_class = OutcomeUnknown if money else InvalidResponse
     try:
-        return Decimal(str(value if value is not None else default))
-    except InvalidOperation as error:
-        raise IssuerError("invalidResponse", f"Not a decimal: {value!r}") from error
-
-
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        body = decode_json(content) if content else {}
     except ValueError:
-        return None
-    # The shop works in naive UTC, as the bank's sandbox clock does.
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+        raise error_class("invalidResponse", "The bank's answer is not JSON.", status) from None
+    if not isinstance(body, dict):
+        raise error_class("invalidResponse", "The bank's answer is not a JSON object.", status)
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise error_class("invalidResponse", _field_problems(model, error), status, body) from None
 
 
-# --- Response shapes ----------------------------------------------------------------------------
+def _field_problems(model: type[Answer | TokenAnswer], error: ValidationError) -> str:
+    """Which fields were wrong and how, without echoing their values (an answer may hold a customer's data)."""
+    problems = [
+        ".".join(str(part) for part in problem["loc"]) + ": " + problem["msg"]
+        for problem in error.errors(include_url=False, include_input=False)
+    ]
+    return f"{model.__name__} does not match the contract: " + "; ".join(problems)
 
 
-@dataclass(frozen=True)
-class Enrollment:
-    reward_link_code: str
-    link_status: str  # PENDING_ACTIVATION | ACTIVE
-    masked_phone: str
-    otp_expires_at: datetime | None
-
-    @property
-    def is_active(self) -> bool:
-        return self.link_status == "ACTIVE"
-
-
-@dataclass(frozen=True)
-class OtpResent:
-    otp_expires_at: datetime | None
-    resends_remaining: int | None
-
-
-@dataclass(frozen=True)
-class Balance:
-    is_redemption_eligible: bool
-    available_points: int
-    conversion_rate: Decimal  # currency per point
-    currency_code: str
-    increment: int
-    minimum: int
-    maximum: int
-
-
-@dataclass(frozen=True)
-class Reversal:
-    reversal_id: str
-    points_reversed: int
-    amount_reversed_cents: int
-    reference: str = ""
-    remaining_reversible_points: int | None = None
-    available_point_balance: int | None = None
-
-
-@dataclass(frozen=True)
-class Redemption:
-    order_id: str
-    status: str
-    points_redeemed: int
-    redeemed_amount_cents: int
-    available_point_balance: int | None = None
-    credit_posting_date: str = ""
-    transaction_reference: str = ""
-    reversals: tuple[Reversal, ...] = ()
-    replayed: bool = False
-
-    @property
-    def points_reversed(self) -> int:
-        return sum(reversal.points_reversed for reversal in self.reversals)
-
-
-@dataclass(frozen=True)
-class Payment:
-    payment_id: str
-    status: str  # CAPTURED | DECLINED | REFUNDED | PARTIALLY_REFUNDED
-    decline_code: str | None
-    last4: str
-    brand: str
-    issued_by_summit: bool
-    points_eligible: bool
-    amount_cents: int | None = None
-    merchant_reference: str = ""
-    refunded_cents: int = 0
-    replayed: bool = False
-
-    @property
-    def captured(self) -> bool:
-        """Money was taken (refunds since then do not undo the capture)."""
-        return self.status in ("CAPTURED", "REFUNDED", "PARTIALLY_REFUNDED")
-
-
-@dataclass(frozen=True)
-class Refund:
-    refund_id: str
-    status: str
-    amount_cents: int | None = None
+def parse_error(status: int, content: bytes, *, reason: str = "", money: bool = False) -> IssuerError:
+    """The named exception for an error answer; a body that is not the error model counts by its status alone."""
+    answer: ErrorAnswer | None = None
+    body: dict[str, Any] = {}
+    try:
+        decoded = decode_json(content) if content else None
+        if isinstance(decoded, dict):
+            body = decoded
+            answer = ErrorAnswer.model_validate(decoded)
+    except (ValueError, ValidationError):
+        answer = None
+    code = answer.code if answer else f"http{status}"
+    details = (answer.details if answer else "") or reason
+    if status >= 500 and money:
+        # A 5xx from a money call may have come after the commit: look it up, never assume.
+        return OutcomeUnknown(code, details, status, body)
+    if status >= 500 and code not in ERRORS_BY_CODE:
+        return IssuerUnavailable(code, details, status, body)
+    if status == 404 and code not in ERRORS_BY_CODE:
+        return NotFound(code, details, status, body)
+    if status == 409 and code not in ERRORS_BY_CODE:
+        return AlreadyProcessed(code, details, status, body)
+    return ERRORS_BY_CODE.get(code, IssuerError)(code, details, status, body)
 
 
 @dataclass
@@ -279,7 +266,11 @@ class _Token:
 
 @dataclass
 class IssuerClient:
-    """Summit Bank's partner API and card gateway, as the shop's partner client sees them."""
+    """Summit Bank's partner API and card gateway, as the shop's partner client sees them.
+
+    ``base_url`` is the bank's API base (e.g. ``http://127.0.0.1:8001/gcb/api``): the token, rewards and gateway
+    paths are all relative to it.
+    """
 
     base_url: str
     client_id: str
@@ -324,60 +315,45 @@ class IssuerClient:
             raise IssuerUnavailable("issuerUnavailable", f"Token request failed: {type(error).__name__}") from None
         if response.status_code != 200:
             raise self._error(response, money=False)
-        body = self._json(response)
-        token = body.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise IssuerError("invalidResponse", "The token response has no access_token.", response.status_code)
-        expires_in = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 300
-        lifetime = max(expires_in - TOKEN_MARGIN_SECONDS, expires_in // 2)
-        return _Token(token, time.monotonic() + lifetime)
+        answer = parse_answer(TokenAnswer, response.content, status=response.status_code)
+        lifetime = max(answer.expires_in - TOKEN_MARGIN_SECONDS, answer.expires_in // 2)
+        return _Token(answer.access_token, time.monotonic() + lifetime)
 
     # Partner API ------------------------------------------------------------------------------
 
     def enroll(self, last4: str, phone: str, customer_reference: str) -> Enrollment:
         """Link the shopper's card; the bank texts an OTP unless the link is already ACTIVE."""
-        body = self._call(
+        answer, _ = self._call(
             "POST",
             f"{REWARDS_PATH}/linkage",
+            EnrollmentAnswer,
             json={
                 "lastFourDigitsCardNumber": last4,
                 "citiCardHolderPhoneNumber": phone,
                 "merchantCustomerReferenceId": customer_reference,
             },
         )
-        return Enrollment(
-            reward_link_code=str(body.get("rewardLinkCode", "")),
-            link_status=str(body.get("linkStatus", "")),
-            masked_phone=str(body.get("maskedPhoneNumber", "")),
-            otp_expires_at=_datetime(body.get("otpExpiresAt")),
-        )
+        return answer.to_result()
 
     def resend_otp(self, reward_link_code: str) -> OtpResent:
         """Ask the bank for a new OTP (the old one stops working)."""
-        body = self._call("POST", f"{REWARDS_PATH}/{reward_link_code}/activations/otp")
-        remaining = body.get("resendsRemaining")
-        return OtpResent(_datetime(body.get("otpExpiresAt")), remaining if isinstance(remaining, int) else None)
+        answer, _ = self._call("POST", f"{REWARDS_PATH}/{reward_link_code}/activations/otp", OtpResentAnswer)
+        return answer.to_result()
 
     def verify_otp(self, reward_link_code: str, otp: str) -> str:
         """Activate the link with the OTP the shopper typed. Returns the link status (ACTIVE)."""
-        body = self._call(
-            "PUT", f"{REWARDS_PATH}/{reward_link_code}/activations", json={"linkageConfirmationCode": otp}
+        answer, _ = self._call(
+            "PUT",
+            f"{REWARDS_PATH}/{reward_link_code}/activations",
+            ActivationAnswer,
+            json={"linkageConfirmationCode": otp},
         )
-        return str(body.get("linkStatus", "ACTIVE"))
+        return answer.link_status
 
     def balance(self, reward_link_code: str) -> Balance:
         """The live points balance and the programme's redemption rules."""
-        body = self._call("GET", f"{REWARDS_PATH}/{reward_link_code}/pointBalance")
-        available = _int(body.get("availablePointBalance"))
-        return Balance(
-            is_redemption_eligible=bool(body.get("isRedemptionEligible", False)),
-            available_points=available,
-            conversion_rate=_decimal(body.get("programConversionRate")),
-            currency_code=str(body.get("currencyCode", "HKD")),
-            increment=max(_int(body.get("redemptionPointIncrement"), 1), 1),
-            minimum=_int(body.get("minimumPointsToRedeem")),
-            maximum=_int(body.get("maximumPointsToRedeem"), available),
-        )
+        answer, _ = self._call("GET", f"{REWARDS_PATH}/{reward_link_code}/pointBalance", BalanceAnswer)
+        return answer.to_result()
 
     def redeem(
         self,
@@ -389,9 +365,10 @@ class IssuerClient:
         currency_code: str = "HKD",
     ) -> Redemption:
         """Redeem points against a purchase; ``reference`` (the order) makes a retry safe."""
-        body, response = self._call(
+        answer, response = self._call(
             "POST",
             f"{REWARDS_PATH}/{reward_link_code}/redemption",
+            RedemptionAnswer,
             json={
                 "transactionReferenceNumber": reference,
                 "redemptionOrder": {
@@ -402,37 +379,38 @@ class IssuerClient:
                 },
             },
             money=True,
-            with_response=True,
         )
-        return _redemption(body, replayed=_replayed(response), reference=reference)
+        return answer.to_result(reference, replayed=_replayed(response))
 
     def get_redemption(self, order_id: str) -> Redemption:
         """A redemption and its reversals, by the bank's order id."""
-        return _redemption(self._call("GET", f"{REWARDS_PATH}/redemption/{order_id}"))
+        answer, _ = self._call("GET", f"{REWARDS_PATH}/redemption/{order_id}", RedemptionDetailsAnswer)
+        return answer.to_result()
 
     def find_redemption(self, reference: str) -> Redemption:
         """The redemption made with this transaction reference (raises NotFound if none)."""
-        body = self._call("GET", f"{REWARDS_PATH}/redemption", params={"transactionReferenceNumber": reference})
-        items = body.get("redemptions") if isinstance(body.get("redemptions"), list) else None
-        if items is not None:
-            if not items:
-                raise NotFound("redemptionNotFound", f"No redemption with reference {reference}.", 404)
-            body = items[0]
-        return _redemption(body, reference=reference)
+        answer, _ = self._call(
+            "GET",
+            f"{REWARDS_PATH}/redemption",
+            RedemptionDetailsAnswer,
+            params={"transactionReferenceNumber": reference},
+        )
+        return answer.to_result()
 
     def reverse(self, order_id: str, reference: str, points: int) -> Reversal:
         """Give back some or all of a redemption's points; ``reference`` makes a retry safe."""
-        body = self._call(
+        answer, _ = self._call(
             "POST",
             f"{REWARDS_PATH}/redemption/reversals",
+            ReversalAnswer,
             json={"orderId": order_id, "reversalReferenceNumber": reference, "pointsToReverse": points},
             money=True,
         )
-        return _reversal(body, reference=reference)
+        return answer.to_result(reference)
 
     def unlink(self, reward_link_code: str) -> None:
         """Remove the link (the shopper will verify again next time)."""
-        self._call("DELETE", f"{REWARDS_PATH}/{reward_link_code}")
+        self._call("DELETE", f"{REWARDS_PATH}/{reward_link_code}", None)
 
     # Card gateway -----------------------------------------------------------------------------
 
@@ -450,9 +428,10 @@ class IssuerClient:
         currency_code: str = "HKD",
     ) -> Payment:
         """Charge a card. The card details go to the gateway only; nothing here keeps or logs them."""
-        body, response = self._call(
+        answer, response = self._call(
             "POST",
             PAYMENTS_PATH,
+            PaymentAnswer,
             json={
                 "amount": amount_cents,
                 "currency": currency_code,
@@ -467,37 +446,32 @@ class IssuerClient:
             },
             headers={"Idempotency-Key": idempotency_key},
             money=True,
-            with_response=True,
         )
-        return _payment(body, replayed=_replayed(response), merchant_reference=merchant_reference)
+        return answer.to_result(merchant_reference, replayed=_replayed(response))
 
     def get_payment(self, payment_id: str) -> Payment:
         """A payment by the gateway's id."""
-        return _payment(self._call("GET", f"{PAYMENTS_PATH}/{payment_id}"))
+        answer, _ = self._call("GET", f"{PAYMENTS_PATH}/{payment_id}", PaymentAnswer)
+        return answer.to_result()
 
     def find_payments(self, merchant_reference: str) -> list[Payment]:
         """Every payment the gateway holds for this merchant reference (how a timed-out payment is resolved)."""
-        body = self._call("GET", PAYMENTS_PATH, params={"merchantReference": merchant_reference})
-        items = body.get("payments", body.get("data", []))
-        if not isinstance(items, list):
-            raise IssuerError("invalidResponse", "The payment look-up did not return a list.")
-        return [_payment(item, merchant_reference=merchant_reference) for item in items if isinstance(item, dict)]
+        answer, _ = self._call(
+            "GET", PAYMENTS_PATH, PaymentListAnswer, params={"merchantReference": merchant_reference}
+        )
+        return [payment.to_result(merchant_reference) for payment in answer.payments]
 
     def refund(self, payment_id: str, amount_cents: int, idempotency_key: str) -> Refund:
         """Refund part or all of a captured payment."""
-        body = self._call(
+        answer, _ = self._call(
             "POST",
             f"{PAYMENTS_PATH}/{payment_id}/refunds",
+            RefundAnswer,
             json={"amount": amount_cents},
             headers={"Idempotency-Key": idempotency_key},
             money=True,
         )
-        amount = body.get("amount")
-        return Refund(
-            refund_id=str(body.get("refundId", "")),
-            status=str(body.get("status", "")),
-            amount_cents=amount if isinstance(amount, int) else amount_cents,
-        )
+        return answer.to_result()
 
     # Transport --------------------------------------------------------------------------------
 
@@ -505,26 +479,29 @@ class IssuerClient:
         self,
         method: str,
         path: str,
+        model: type[AnswerModel] | None,
         *,
         json: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         money: bool = False,
-        with_response: bool = False,
-    ) -> Any:
-        """Send one call with the partner headers; on a refused token fetch a new one and try once more.
+    ) -> tuple[Any, requests.Response]:
+        """Send one call with the partner headers and read the answer with ``model`` (None: no body expected).
 
-        A 401 means the bank did nothing, so repeating even a money-changing call then is safe.
+        On a refused token fetch a new one and try once more: a 401 means the bank did nothing, so repeating
+        even a money-changing call then is safe.
         """
         for attempt in (1, 2):
             response = self._send(method, path, json=json, params=params, headers=headers, money=money)
-            if response.status_code == 401 and attempt == 1 and _code(response) == "invalidToken":
-                self.invalidate_token()
-                continue
             if response.status_code >= 400:
-                raise self._error(response, money=money)
-            body = self._json(response) if response.content else {}
-            return (body, response) if with_response else body
+                error = self._error(response, money=money)
+                if response.status_code == 401 and attempt == 1 and error.code == "invalidToken":
+                    self.invalidate_token()
+                    continue
+                raise error
+            if model is None:
+                return None, response
+            return parse_answer(model, response.content, status=response.status_code, money=money), response
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method, path, *, json, params, headers, money: bool) -> requests.Response:
@@ -553,39 +530,9 @@ class IssuerClient:
                 raise OutcomeUnknown("outcomeUnknown", f"{method} {path}: {name}") from None
             raise IssuerUnavailable("issuerUnavailable", f"{method} {path}: {name}") from None
 
-    def _error(self, response: requests.Response, *, money: bool) -> IssuerError:
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        code = str(body.get("code") or f"http{response.status_code}")
-        details = str(body.get("details") or response.reason or "")
-        if response.status_code >= 500 and money:
-            # A 5xx from a money call may have come after the commit: look it up, never assume.
-            return OutcomeUnknown(code, details, response.status_code, body)
-        if response.status_code >= 500 and code not in ERRORS_BY_CODE:
-            return IssuerUnavailable(code, details, response.status_code, body)
-        if response.status_code == 404 and code not in ERRORS_BY_CODE:
-            return NotFound(code, details, response.status_code, body)
-        if response.status_code == 409 and code not in ERRORS_BY_CODE:
-            return AlreadyProcessed(code, details, response.status_code, body)
-        error_class = ERRORS_BY_CODE.get(code, IssuerError)
-        return error_class(code, details, response.status_code, body)
-
     @staticmethod
-    def _json(response: requests.Response) -> dict[str, Any]:
-        try:
-            # Numbers with a fraction are parsed as Decimal: money never passes through float.
-            body = json.loads(response.content, parse_float=Decimal)
-        except ValueError as error:
-            raise IssuerError("invalidResponse", "The bank's answer is not JSON.", response.status_code) from error
-        if isinstance(body, list):
-            return {"data": body}
-        if not isinstance(body, dict):
-            raise IssuerError("invalidResponse", "The bank's answer is not a JSON object.", response.status_code)
-        return body
+    def _error(response: requests.Response, *, money: bool) -> IssuerError:
+        return parse_error(response.status_code, response.content, reason=response.reason or "", money=money)
 
 
 def _never_sent(error: requests.RequestException) -> bool:
@@ -598,76 +545,8 @@ def _never_sent(error: requests.RequestException) -> bool:
     return False
 
 
-def _code(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
-
-
 def _replayed(response: requests.Response) -> bool:
     return response.headers.get("Idempotent-Replayed", "").lower() == "true"
-
-
-def _int(value: Any, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return default
-
-
-def _reversal(body: dict[str, Any], reference: str = "") -> Reversal:
-    remaining = body.get("remainingReversiblePoints")
-    balance = body.get("availablePointBalance")
-    return Reversal(
-        reversal_id=str(body.get("reversalId", "")),
-        points_reversed=_int(body.get("pointsReversed")),
-        amount_reversed_cents=amount_to_cents(body.get("amountReversed", "0")),
-        reference=str(body.get("reversalReferenceNumber") or reference),
-        remaining_reversible_points=_int(remaining) if remaining is not None else None,
-        available_point_balance=_int(balance) if balance is not None else None,
-    )
-
-
-def _redemption(body: dict[str, Any], replayed: bool = False, reference: str = "") -> Redemption:
-    reversals = body.get("reversals") if isinstance(body.get("reversals"), list) else []
-    balance = body.get("availablePointBalance")
-    return Redemption(
-        order_id=str(body.get("orderId", "")),
-        status=str(body.get("status", "")),
-        points_redeemed=_int(body.get("pointsRedeemed")),
-        redeemed_amount_cents=amount_to_cents(body.get("redeemedAmount", "0")),
-        available_point_balance=_int(balance) if balance is not None else None,
-        credit_posting_date=str(body.get("creditPostingDate") or ""),
-        transaction_reference=str(body.get("transactionReferenceNumber") or reference),
-        reversals=tuple(_reversal(item) for item in reversals if isinstance(item, dict)),
-        replayed=replayed,
-    )
-
-
-def _payment(body: dict[str, Any], replayed: bool = False, merchant_reference: str = "") -> Payment:
-    card = body.get("card") if isinstance(body.get("card"), dict) else {}
-    amount = body.get("amount")
-    refunded = body.get("refundedAmount", body.get("amountRefunded", 0))
-    return Payment(
-        payment_id=str(body.get("paymentId", "")),
-        status=str(body.get("status", "")),
-        decline_code=body.get("declineCode") or None,
-        last4=str(card.get("last4", "")),
-        brand=str(card.get("brand", "")),
-        issued_by_summit=bool(card.get("issuedBySummit", False)),
-        points_eligible=bool(card.get("pointsEligible", False)),
-        amount_cents=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
-        merchant_reference=str(body.get("merchantReference") or merchant_reference),
-        refunded_cents=_int(refunded),
-        replayed=replayed,
-    )
 
 
 # --- The app's client ---------------------------------------------------------------------------
@@ -693,6 +572,11 @@ def no_transaction_open(method: str, path: str) -> None:
     log.error(message)
 
 
+def api_base_url(config: Mapping[str, Any]) -> str:
+    """The one base URL of the bank's API: ``ISSUER_API_URL``, or ``ISSUER_URL`` + ``/gcb/api`` when unset."""
+    return config.get("ISSUER_API_URL") or config["ISSUER_URL"].rstrip("/") + API_BASE_PATH
+
+
 def get_issuer_client() -> IssuerClient:
     """The app's issuer client, created on first use from config; tests install a fake in its place."""
     extensions = current_app.extensions
@@ -700,7 +584,7 @@ def get_issuer_client() -> IssuerClient:
     if client is None:
         config = current_app.config
         client = IssuerClient(
-            base_url=config["ISSUER_URL"],
+            base_url=api_base_url(config),
             client_id=config["ISSUER_CLIENT_ID"],
             client_secret=config["ISSUER_CLIENT_SECRET"],
             timeout=config["ISSUER_TIMEOUT_SECONDS"],

@@ -11,39 +11,47 @@ from flask import g, request
 
 from .. import clock, tokens
 from . import call_context
-from .errors import ApiError
+from .errors import ClientHeaderInvalid, RequestInvalid, TokenInvalid
 
 F = TypeVar("F", bound=Callable)
 
 UUID_PATTERN = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+# The header most often lost on the way: say why, and how to run the sandbox so it arrives.
+MISSING_CLIENT_HEADER = (
+    "The client_id header is required. If you sent it, something on the way dropped it: some servers and "
+    "proxies drop header names with underscores (Flask's development server, `flask run`, does, and so do "
+    "nginx and gunicorn by default). Run the sandbox with `make demo`, which starts gunicorn with "
+    "`--header-map dangerous` so the header arrives, or let your proxy pass underscores through "
+    "(nginx: `underscores_in_headers on;`)."
+)
 
 
 def authenticate_bearer(require_client_header: bool = True) -> tokens.Partner:
     """Resolve the bearer token to its partner (one query), or raise the documented 401/400."""
     token = call_context.bearer_token()
     if token is None:
-        raise ApiError(401, "invalidToken", "Send 'Authorization: Bearer <access_token>'.")
+        raise TokenInvalid("Send 'Authorization: Bearer <access_token>'.")
     context = call_context.current()
     if context is not None and context.token_presented == token:
         client = context.partner  # read with the call's context before the handler
     else:
         client = tokens.partner_for_token(token, clock.now())
     if client is None:
-        raise ApiError(401, "invalidToken", "The access token is unknown or has expired; request a new one.")
+        raise TokenInvalid("The access token is unknown or has expired; request a new one.")
     client_header = request.headers.get("client_id")
     if require_client_header and not client_header:
-        raise ApiError(401, "invalidClient", "The client_id header is required.")
+        raise ClientHeaderInvalid(MISSING_CLIENT_HEADER)
     if client_header is not None and client_header != client.client_id:
-        raise ApiError(401, "invalidClient", "The client_id header does not match the access token.")
+        raise ClientHeaderInvalid("The client_id header does not match the access token.")
     return client
 
 
 def require_request_uuid() -> str:
     request_uuid = request.headers.get("uuid", "")
     if not request_uuid:
-        raise ApiError(400, "invalidRequest", "The uuid header (a request id) is required.")
+        raise RequestInvalid("The uuid header (a request id) is required.")
     if not UUID_PATTERN.match(request_uuid):
-        raise ApiError(400, "invalidRequest", "The uuid header must be a UUID (letters, digits and dashes).")
+        raise RequestInvalid("The uuid header must be a UUID (letters, digits and dashes).")
     return request_uuid
 
 

@@ -13,7 +13,6 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from .. import clock, payments
 from ..payments import CardDetails, Outcome
 from .auth import gateway_required
-from .errors import ApiError
 from .parsing import (
     REFERENCE_PATTERN,
     invalid,
@@ -25,8 +24,9 @@ from .parsing import (
     require_reference,
     require_string,
 )
+from .paths import GATEWAY, route
 
-bp = Blueprint("gateway", __name__, url_prefix="/gateway/v1")
+bp = Blueprint("gateway", __name__)
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 CARD_NUMBER_PATTERN = re.compile(r"^[0-9 ]{1,30}$")
@@ -35,7 +35,7 @@ PAYMENT_FIELDS = {"amount", "currency", "card", "merchantReference"}
 CARD_FIELDS = {"number", "expiryMonth", "expiryYear", "cvc", "holderName"}
 
 
-@bp.post("/payments")
+@route(bp, f"{GATEWAY}/payments", ["POST"])
 @gateway_required
 def create_payment():
     """Charge a card: 201 with status CAPTURED or DECLINED (a decline is not an error)."""
@@ -46,29 +46,24 @@ def create_payment():
     currency = require_currency(body, "currency")
     card = parse_card(require_object(body, "card"))
     reference = require_reference(body, "merchantReference")
-    try:
-        outcome = payments.create_payment(
-            g.partner_client, key, amount, currency, card, reference, clock.now(), fingerprint_key()
-        )
-    except payments.IdempotencyKeyReused as error:
-        raise idempotency_conflict(error) from None
+    outcome = payments.create_payment(
+        g.partner_client, key, amount, currency, card, reference, clock.now(), fingerprint_key()
+    )
     response = outcome_response(outcome)
-    response.headers["Location"] = f"{bp.url_prefix}/payments/{outcome.body['paymentId']}"
+    # The payment's URL under the path this call came in on (primary or alias).
+    response.headers["Location"] = f"{request.path.rstrip('/')}/{outcome.body['paymentId']}"
     return response
 
 
-@bp.get("/payments/<payment_id>")
+@route(bp, f"{GATEWAY}/payments/<payment_id>", ["GET"])
 @gateway_required
 def get_payment(payment_id: str):
     """One payment with its refunds: how the shop learns the outcome after a timeout."""
-    try:
-        payment = payments.find_payment(g.partner_client, payment_id)
-    except payments.PaymentNotFound:
-        raise payment_not_found(payment_id) from None
+    payment = payments.find_payment(g.partner_client, payment_id)
     return jsonify(payments.payment_view(payment))
 
 
-@bp.get("/payments")
+@route(bp, f"{GATEWAY}/payments", ["GET"])
 @gateway_required
 def list_payments():
     """The merchant's payments with one merchant reference (oldest first)."""
@@ -79,7 +74,7 @@ def list_payments():
     return jsonify({"payments": [payments.payment_view(payment) for payment in found]})
 
 
-@bp.post("/payments/<payment_id>/refunds")
+@route(bp, f"{GATEWAY}/payments/<payment_id>/refunds", ["POST"])
 @gateway_required
 def create_refund(payment_id: str):
     """Refund part or all of a captured payment."""
@@ -87,16 +82,7 @@ def create_refund(payment_id: str):
     body = json_body()
     reject_unknown_fields(body, {"amount"})
     amount = require_cents(body, "amount")
-    try:
-        outcome = payments.refund_payment(g.partner_client, payment_id, key, amount, clock.now())
-    except payments.PaymentNotFound:
-        raise payment_not_found(payment_id) from None
-    except payments.PaymentNotRefundable as error:
-        raise ApiError(422, "paymentNotRefundable", str(error)) from None
-    except payments.ExceedsRefundableAmount as error:
-        raise ApiError(422, "exceedsRefundableAmount", str(error), remainingRefundableAmount=error.remaining) from None
-    except payments.IdempotencyKeyReused as error:
-        raise idempotency_conflict(error) from None
+    outcome = payments.refund_payment(g.partner_client, payment_id, key, amount, clock.now())
     return outcome_response(outcome)
 
 
@@ -164,11 +150,3 @@ def outcome_response(outcome: Outcome) -> Response:
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
-
-
-def idempotency_conflict(error: Exception) -> ApiError:
-    return ApiError(409, "idempotencyKeyReused", str(error))
-
-
-def payment_not_found(payment_id: str) -> ApiError:
-    return ApiError(404, "paymentNotFound", f"There is no payment {payment_id!r} for this merchant.")

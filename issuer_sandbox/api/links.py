@@ -7,13 +7,12 @@ import re
 from flask import Blueprint, Response, current_app, g, jsonify
 
 from .. import clock, links, otp
-from ..extensions import db
 from ..models import RewardLink
 from .auth import partner_required
-from .errors import ApiError
 from .parsing import invalid, json_body, reject_unknown_fields, require_string
+from .paths import REWARDS, route
 
-bp = Blueprint("links", __name__, url_prefix="/v1/apac/rewards")
+bp = Blueprint("links", __name__)
 
 LAST_FOUR = re.compile(r"^[0-9]{4}$", re.ASCII)
 CUSTOMER_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$", re.ASCII)
@@ -26,53 +25,17 @@ def _policy() -> otp.OtpPolicy:
 
 
 def _link(code: str) -> RewardLink:
-    """The calling partner's live link, or 404 invalidRewardLinkCode."""
-    try:
-        if len(code) > MAX_LINK_CODE_LENGTH:
-            raise links.LinkNotFound(code)
-        return links.find_link(g.partner_client.id, code)
-    except links.LinkNotFound:
-        raise ApiError(404, "invalidRewardLinkCode", "There is no such reward link for this client.") from None
-
-
-def _link_error(error: links.LinkError | otp.OtpError) -> ApiError:
-    """The documented status and code of each named rule exception."""
-    if isinstance(error, otp.OtpInvalid):
-        return ApiError(
-            422,
-            "invalidLinkageConfirmationCode",
-            "The one-time password is wrong.",
-            attemptsRemaining=error.attempts_remaining,
-        )
-    if isinstance(error, otp.ResendTooSoon):
-        return ApiError(429, "otpResendTooSoon", str(error), retryAfterSeconds=error.retry_after_seconds)
-    table: dict[type[Exception], tuple[int, str]] = {
-        links.InvalidPhoneNumber: (400, "invalidRequest"),
-        links.AccountNotFound: (404, "accountNotFound"),
-        links.NotEligibleToRedeem: (422, "notEligibleToRedeem"),
-        links.OtpDeliveryFailed: (503, "otpDeliveryFailed"),
-        links.LinkAlreadyActive: (409, "linkAlreadyActive"),
-        links.LinkLocked: (423, "maxAttemptsExceeded"),
-        otp.OtpExpired: (422, "otpExpired"),
-        otp.MaxAttemptsExceeded: (423, "maxAttemptsExceeded"),
-        otp.MaxResendsExceeded: (429, "maxResendsExceeded"),
-    }
-    status, code = table[type(error)]
-    return ApiError(status, code, str(error))
-
-
-def _error_response(error: ApiError) -> Response:
-    response = error.to_response()
-    if "retryAfterSeconds" in error.extra:
-        response.headers["Retry-After"] = str(error.extra["retryAfterSeconds"])
-    return response
+    """The calling partner's live link, or 404 invalidRewardLinkCode (links.LinkNotFound)."""
+    if len(code) > MAX_LINK_CODE_LENGTH:
+        raise links.LinkNotFound(code)
+    return links.find_link(g.partner_client.id, code)
 
 
 def _otp_expires_at(link: RewardLink) -> str | None:
     return clock.iso(link.otp_expires_at) if link.otp_expires_at and link.status == links.PENDING else None
 
 
-@bp.post("/linkage")
+@route(bp, f"{REWARDS}/linkage", ["POST"])
 @partner_required
 def enroll():
     """Enrol a card: match last four + mobile, then the ACTIVE link or a new one with an OTP by SMS."""
@@ -85,13 +48,9 @@ def enroll():
         raise invalid("lastFourDigitsCardNumber must be the last four digits of the card number.")
     phone = require_string(body, "citiCardHolderPhoneNumber", 20)
     customer = require_string(body, "merchantCustomerReferenceId", 64, CUSTOMER_REFERENCE)
-    try:
-        result = links.enroll(
-            g.partner_client, customer, last4, phone, clock.now(), _policy(), current_app.config["BANK_NAME"]
-        )
-    except (links.LinkError, otp.OtpError) as error:
-        db.session.rollback()
-        return _error_response(_link_error(error))
+    result = links.enroll(
+        g.partner_client, customer, last4, phone, clock.now(), _policy(), current_app.config["BANK_NAME"]
+    )
     link = result.link
     return jsonify(
         {
@@ -103,23 +62,19 @@ def enroll():
     )
 
 
-@bp.post("/<string:code>/activations/otp")
+@route(bp, f"{REWARDS}/<string:code>/activations/otp", ["POST"])
 @partner_required
 def resend_otp(code: str):
     """Send a new OTP for a pending link; the previous one stops working."""
     link = _link(code)
     policy = _policy()
-    try:
-        links.resend_otp(link, clock.now(), policy, current_app.config["BANK_NAME"])
-    except (links.LinkError, otp.OtpError) as error:
-        db.session.rollback()
-        return _error_response(_link_error(error))
+    links.resend_otp(link, clock.now(), policy, current_app.config["BANK_NAME"])
     return jsonify(
         {"otpExpiresAt": _otp_expires_at(link), "resendsRemaining": otp.resends_remaining(link, policy)}
     ), 202
 
 
-@bp.put("/<string:code>/activations")
+@route(bp, f"{REWARDS}/<string:code>/activations", ["PUT"])
 @partner_required
 def activate(code: str):
     """Verify the OTP typed by the shopper and activate the link."""
@@ -129,14 +84,11 @@ def activate(code: str):
     candidate = require_string(body, "linkageConfirmationCode", 6)
     if not OTP_CODE.match(candidate):
         raise invalid("linkageConfirmationCode must be the 6-digit one-time password.")
-    try:
-        links.activate(link, candidate, clock.now(), _policy())
-    except (links.LinkError, otp.OtpError) as error:
-        return _error_response(_link_error(error))  # a wrong code stays counted: the rule committed it
+    links.activate(link, candidate, clock.now(), _policy())  # a wrong code stays counted: the rule commits it
     return jsonify({"linkStatus": links.ACTIVE})
 
 
-@bp.delete("/<string:code>")
+@route(bp, f"{REWARDS}/<string:code>", ["DELETE"])
 @partner_required
 def unlink(code: str):
     """End the link; its code is unknown from now on."""

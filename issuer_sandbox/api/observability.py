@@ -24,11 +24,10 @@ from ..database import reading, write_intent
 from ..extensions import db
 from ..otp import OTP_IN_SMS
 from . import call_context
-from .errors import error_response, is_api_request
+from .errors import INJECTED_FAULT, error_response, is_api_request
 
 LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
 MAX_LOGGED_BODY = 4000
-FAULT_DEFAULT_STATUS = 503
 
 _SECRET_KEYS = {
     "cvc",
@@ -86,8 +85,8 @@ def _before_request() -> Response | None:
     g.obs_fault = fault
     if fault is not None and (fault.error_status or fault.error_code):
         return error_response(
-            fault.error_status or FAULT_DEFAULT_STATUS,
-            fault.error_code or "sandboxInjectedFault",
+            fault.error_status or INJECTED_FAULT[0],
+            fault.error_code or INJECTED_FAULT[1],
             "A fault injected in the Summit Bank sandbox answered this call; the request was not processed.",
         )
     return None

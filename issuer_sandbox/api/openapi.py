@@ -10,11 +10,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-bp = Blueprint("openapi", __name__)
+from .errors import HTTP_ERRORS, INJECTED_FAULT, error_type, oauth_error
+from .paths import GATEWAY, REWARDS, TOKEN_PATH, primary
 
-TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
-REWARDS = "/v1/apac/rewards"
-GATEWAY = "/gateway/v1"
+bp = Blueprint("openapi", __name__)
 
 Schema = dict[str, Any]
 
@@ -37,9 +36,18 @@ def openapi_document(bank_name: str = "Summit Bank") -> dict[str, Any]:
             "description": (
                 "The partner API keeps the paths and field names of the public Citi Pay with Points API "
                 "(Hong Kong, v1 APAC rewards); reversals, status look-ups, OTP resend and the card gateway are "
-                "this sandbox's own. Every error is JSON `{type, code, details}`: `type` is `invalid` (fix the "
-                "request), `error` (auth, not found, conflict) or `fatal` (retry later). Partner API amounts are "
-                "decimal strings; card gateway amounts are integer cents."
+                "this sandbox's own. As at the real issuer, every call sits under one base path, `/gcb/api`: the "
+                "token call, `/gcb/api/v1/apac/rewards/...` and `/gcb/api/gateway/v1/...`; the unprefixed "
+                "`/v1/...` and `/gateway/...` paths are aliases of the same operations. Every error is JSON "
+                "`{type, code, details}`, `type` as in the real issuer's tables: `invalid` when the request "
+                "breaks the specification (400, 405, 413, 415), `error` when a business rule or state refused it "
+                "(401, 403, 404, 409, 422, 423), `fatal` to retry later (429, 5xx). The token call's errors also "
+                "carry OAuth 2.0's `error` and `error_description`. Any path may answer `notFound` (404) or "
+                "`methodNotAllowed` (405, see `components.responses`); any call may meet a sandbox fault rule "
+                "(`sandboxInjectedFault`, 503 unless the rule says otherwise). A partner call needs the "
+                "`client_id` header: servers and proxies that drop header names with underscores (Flask's "
+                "development server, gunicorn without `--header-map dangerous`, nginx by default) lose it. "
+                "Partner API amounts are decimal strings; card gateway amounts are integer cents."
             ),
         },
         "servers": [{"url": "/", "description": "This sandbox"}],
@@ -54,6 +62,7 @@ def openapi_document(bank_name: str = "Summit Bank") -> dict[str, Any]:
             "securitySchemes": _security_schemes(),
             "parameters": _parameters(),
             "headers": _headers(),
+            "responses": _any_call_responses(),
             "schemas": _schemas(),
         },
     }
@@ -81,6 +90,14 @@ GATEWAY_AUTH_ERRORS = [
     (500, "internalError", "The bank could not process the request; retry later."),
 ]
 BODY_ERRORS = [(413, "requestTooLarge", "The body is larger than the limit (64 KiB).")]
+# Every documented call is one a sandbox fault rule may answer instead of the bank.
+FAULT_ERRORS = [
+    (
+        *INJECTED_FAULT,
+        "A fault rule set in the sandbox answered instead of the bank (the rule may choose another status "
+        "and code); nothing was processed.",
+    )
+]
 
 
 def _ref(name: str) -> Schema:
@@ -107,8 +124,11 @@ def _ok(description: str, schema_name: str | None, example: Any = None, headers:
     return response
 
 
-def _errors(errors: list[tuple[int, str, str]]) -> dict[str, Any]:
-    """One response per status, its `code` limited to the documented codes, one example per code."""
+def _errors(errors: list[tuple[int, str, str]], oauth: bool = False) -> dict[str, Any]:
+    """One response per status, its `code` limited to the documented codes, one example per code.
+
+    ``oauth``: the token call's errors, which add OAuth 2.0's ``error`` and ``error_description``.
+    """
     by_status: dict[int, list[tuple[str, str]]] = {}
     for status, code, details in errors:
         if code not in (c for c, _ in by_status.get(status, [])):
@@ -118,11 +138,11 @@ def _errors(errors: list[tuple[int, str, str]]) -> dict[str, Any]:
         codes = by_status[status]
         schema = {
             "allOf": [
-                _ref("Error"),
+                _ref("OAuthError" if oauth else "Error"),
                 {"type": "object", "properties": {"code": {"enum": [code for code, _ in codes]}}},
             ]
         }
-        examples = {code: {"type": _error_type(status), "code": code, "details": details} for code, details in codes}
+        examples = {code: _error_example(status, code, details, oauth) for code, details in codes}
         responses[str(status)] = {
             "description": "; ".join(f"`{code}`: {details}" for code, details in codes),
             **_json(schema, examples),
@@ -130,12 +150,11 @@ def _errors(errors: list[tuple[int, str, str]]) -> dict[str, Any]:
     return responses
 
 
-def _error_type(status: int) -> str:
-    if status in (400, 413, 415, 422):
-        return "invalid"
-    if status == 429 or status >= 500:
-        return "fatal"
-    return "error"
+def _error_example(status: int, code: str, details: str, oauth: bool) -> dict[str, Any]:
+    example = {"type": error_type(status), "code": code, "details": details}
+    if oauth:
+        example |= {"error": oauth_error(status, code), "error_description": details}
+    return example
 
 
 def _operation(
@@ -157,7 +176,7 @@ def _operation(
         operation["parameters"] = parameters
     if request_body:
         operation["requestBody"] = request_body
-    operation["responses"] = {**responses, **_errors(errors)}
+    operation["responses"] = {**responses, **_errors([*errors, *FAULT_ERRORS], oauth=operation_id == "getAccessToken")}
     operation["security"] = security if security is not None else PARTNER_SECURITY
     return operation
 
@@ -288,8 +307,29 @@ PAYMENT_DETAIL_EXAMPLE = {
 
 
 def _paths() -> dict[str, Any]:
+    """Every call at its primary path under /gcb/api, then the same operations at their unprefixed aliases."""
+    aliases = _alias_paths()
+    paths: dict[str, Any] = {TOKEN_PATH: {"post": _token_operation()}}
+    paths.update({primary(alias): item for alias, item in aliases.items()})
+    paths.update({alias: _as_alias(alias, item) for alias, item in aliases.items()})
+    return paths
+
+
+def _as_alias(alias: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The same operations, said to be aliases (operation ids must be unique, so they gain a suffix)."""
+    note = f"Alias of `{primary(alias)}`, kept for clients written before the `/gcb/api` base path."
     return {
-        TOKEN_PATH: {"post": _token_operation()},
+        method: {
+            **operation,
+            "operationId": f"{operation['operationId']}Unprefixed",
+            "description": f"{note} {operation.get('description', '')}".strip(),
+        }
+        for method, operation in item.items()
+    }
+
+
+def _alias_paths() -> dict[str, Any]:
+    return {
         f"{REWARDS}/linkage": {"post": _enroll_operation()},
         f"{REWARDS}/{{rewardLinkCode}}/activations/otp": {"post": _resend_operation()},
         f"{REWARDS}/{{rewardLinkCode}}/activations": {"put": _activate_operation()},
@@ -730,6 +770,20 @@ def _parameters() -> dict[str, Any]:
     }
 
 
+def _any_call_responses() -> dict[str, Any]:
+    """Errors any path under the API prefixes may answer, whatever the operation."""
+    responses = {}
+    for name, status, details in (
+        ("NotFound", 404, "No operation has this path."),
+        ("MethodNotAllowed", 405, "The path does not serve this method (the Allow header lists those it does)."),
+    ):
+        code = HTTP_ERRORS[status][0]
+        schema = {"allOf": [_ref("Error"), {"type": "object", "properties": {"code": {"enum": [code]}}}]}
+        example = {"type": error_type(status), "code": code, "details": HTTP_ERRORS[status][1]}
+        responses[name] = {"description": f"`{code}`: {details}", **_json(schema, {code: example})}
+    return responses
+
+
 def _headers() -> dict[str, Any]:
     return {
         "RequestUuid": {"description": "The request's uuid header, echoed.", "schema": {"type": "string"}},
@@ -793,6 +847,32 @@ def _schemas() -> dict[str, Any]:
             },
             ["type", "code", "details"],
         ),
+        "OAuthError": {
+            "allOf": [
+                _ref("Error"),
+                {
+                    "type": "object",
+                    "description": "The token call's errors also carry OAuth 2.0's fields (RFC 6749 §5.2).",
+                    "properties": {
+                        "error": {
+                            "type": "string",
+                            "enum": [
+                                "invalid_request",
+                                "invalid_client",
+                                "invalid_grant",
+                                "unauthorized_client",
+                                "unsupported_grant_type",
+                                "invalid_scope",
+                                "server_error",
+                                "temporarily_unavailable",
+                            ],
+                        },
+                        "error_description": {"type": "string"},
+                    },
+                    "required": ["error", "error_description"],
+                },
+            ]
+        },
         "Reference": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "examples": ["HM-000123"]},
         "TokenRequest": _object(
             {

@@ -1,6 +1,6 @@
 """Strict parsing of JSON request bodies: amounts as Decimal (never float), points as whole numbers.
 
-Every failure raises ApiError(400, "invalidRequest", <what is wrong>) before anything is written.
+Every failure raises RequestInvalid (400 invalidRequest, <what is wrong>) before anything is written.
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from typing import Any
 
 from flask import request
 
-from .errors import ApiError
+from .errors import RequestInvalid
 
 REFERENCE_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 MAX_POINTS = 10**12
 MAX_AMOUNT = Decimal("100000000.00")  # HK$100 million: far above any card limit
 
 
-def invalid(details: str) -> ApiError:
-    return ApiError(400, "invalidRequest", details)
+def invalid(details: str) -> RequestInvalid:
+    return RequestInvalid(details)
 
 
 def _reject_constant(name: str) -> Any:
@@ -34,7 +34,7 @@ def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     try:
         body = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except ApiError:
+    except RequestInvalid:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise invalid("The body is not valid JSON.") from None

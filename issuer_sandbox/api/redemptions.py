@@ -8,9 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .. import clock, redemptions
-from ..links import LinkNotFound
 from .auth import partner_required
-from .errors import ApiError
 from .parsing import (
     REFERENCE_PATTERN,
     invalid,
@@ -22,36 +20,11 @@ from .parsing import (
     require_points,
     require_string,
 )
+from .paths import REWARDS, route
 
 bp = Blueprint("redemptions", __name__)
 
-# Rule failures and the documented status and code of each.
-_ERRORS: dict[type[Exception], tuple[int, str]] = {
-    LinkNotFound: (404, "invalidRewardLinkCode"),
-    redemptions.InactiveLink: (422, "inactiveRewardLinkCode"),
-    redemptions.NotEligibleToRedeem: (422, "notEligibleToRedeem"),
-    redemptions.CurrencyMismatch: (400, "invalidRequest"),
-    redemptions.BelowMinimumTransactionAmount: (422, "belowMinimumTransactionAmount"),
-    redemptions.BelowMinimumPoints: (422, "belowMinimumPointsAllowed"),
-    redemptions.ExceedsMaximumPoints: (422, "exceedsMaximumPointsAllowed"),
-    redemptions.ExceedsMaximumAmount: (422, "exceedsMaximumAmountAllowed"),
-    redemptions.InvalidPointsIncrement: (422, "invalidPointsAndAmountCombination"),
-    redemptions.InsufficientPointBalance: (422, "inSufficientPointBalance"),
-    redemptions.TransactionAlreadyRedeemed: (409, "transactionAlreadyRedeemed"),
-    redemptions.RedemptionNotFound: (404, "redemptionNotFound"),
-    redemptions.ExceedsReversiblePoints: (422, "exceedsReversiblePoints"),
-    redemptions.ReversalAlreadyProcessed: (409, "reversalAlreadyProcessed"),
-}
-
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _api_error(error: Exception) -> ApiError:
-    status, code = _ERRORS[type(error)]
-    details = str(error)
-    if isinstance(error, LinkNotFound):
-        details = "The rewardLinkCode is unknown to this client or no longer linked."
-    return ApiError(status, code, details)
 
 
 def _stored_response(outcome: redemptions.Outcome) -> Response:
@@ -100,14 +73,11 @@ def _reversal_order(body: dict[str, Any]) -> redemptions.ReversalOrder:
     )
 
 
-@bp.get("/v1/apac/rewards/<reward_link_code>/pointBalance")
+@route(bp, f"{REWARDS}/<reward_link_code>/pointBalance", ["GET"])
 @partner_required
 def point_balance(reward_link_code: str):
     """The linked card's points, their value and the limits of one redemption."""
-    try:
-        balance = redemptions.point_balance(g.partner_client.id, reward_link_code)
-    except (redemptions.RedemptionError, LinkNotFound) as error:
-        raise _api_error(error) from None
+    balance = redemptions.point_balance(g.partner_client.id, reward_link_code)
     return jsonify(
         {
             "isRedemptionEligible": balance.eligible,
@@ -121,50 +91,38 @@ def point_balance(reward_link_code: str):
     )
 
 
-@bp.post("/v1/apac/rewards/<reward_link_code>/redemption")
+@route(bp, f"{REWARDS}/<reward_link_code>/redemption", ["POST"])
 @partner_required
 def redeem(reward_link_code: str):
     """Redeem points as a statement credit; a repeated transactionReferenceNumber replays the first answer."""
     order = _redemption_order(json_body())
-    try:
-        outcome = redemptions.redeem(
-            g.partner_client.id, reward_link_code, order, clock.now(), g.partner_client.merchant_name
-        )
-    except (redemptions.RedemptionError, LinkNotFound) as error:
-        raise _api_error(error) from None
+    outcome = redemptions.redeem(
+        g.partner_client.id, reward_link_code, order, clock.now(), g.partner_client.merchant_name
+    )
     return _stored_response(outcome)
 
 
-@bp.get("/v1/apac/rewards/redemption/<order_id>")
+@route(bp, f"{REWARDS}/redemption/<order_id>", ["GET"])
 @partner_required
 def redemption_by_order_id(order_id: str):
     """A redemption and its reversals, by orderId."""
-    try:
-        redemption = redemptions.find_redemption(g.partner_client.id, order_id)
-    except redemptions.RedemptionError as error:
-        raise _api_error(error) from None
+    redemption = redemptions.find_redemption(g.partner_client.id, order_id)
     return jsonify(redemptions.redemption_details(redemption))
 
 
-@bp.get("/v1/apac/rewards/redemption")
+@route(bp, f"{REWARDS}/redemption", ["GET"])
 @partner_required
 def redemption_by_reference():
     """A redemption and its reversals, by the merchant's transactionReferenceNumber."""
     reference = _reference(request.args.to_dict(), "transactionReferenceNumber")
-    try:
-        redemption = redemptions.find_redemption_by_reference(g.partner_client.id, reference)
-    except redemptions.RedemptionError as error:
-        raise _api_error(error) from None
+    redemption = redemptions.find_redemption_by_reference(g.partner_client.id, reference)
     return jsonify(redemptions.redemption_details(redemption))
 
 
-@bp.post("/v1/apac/rewards/redemption/reversals")
+@route(bp, f"{REWARDS}/redemption/reversals", ["POST"])
 @partner_required
 def reverse():
     """Reverse some or all of a redemption; a repeated reversalReferenceNumber replays the first answer."""
     order = _reversal_order(json_body())
-    try:
-        outcome = redemptions.reverse(g.partner_client.id, order, clock.now(), g.partner_client.merchant_name)
-    except redemptions.RedemptionError as error:
-        raise _api_error(error) from None
+    outcome = redemptions.reverse(g.partner_client.id, order, clock.now(), g.partner_client.merchant_name)
     return _stored_response(outcome)

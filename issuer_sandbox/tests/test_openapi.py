@@ -11,18 +11,25 @@ import sqlalchemy as sa
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate
 
-from issuer_sandbox.api.errors import error_type
+from issuer_sandbox.api import auth as api_auth
+from issuer_sandbox.api import gateway as api_gateway
+from issuer_sandbox.api import links as api_links
+from issuer_sandbox.api import parsing as api_parsing
+from issuer_sandbox.api import redemptions as api_redemptions
+from issuer_sandbox.api import token as api_token
+from issuer_sandbox.api.errors import HTTP_ERRORS, error_type, partner_error_codes, rule_error_response
 from issuer_sandbox.api.openapi import openapi_document
+from issuer_sandbox.errors import error_classes
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import SmsMessage
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, basic_auth
 
 API_DIR = Path(__file__).resolve().parents[1] / "api"
+TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
 DOCUMENTED_PREFIXES = ("/gcb/", "/v1/", "/gateway/")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
-EXPECTED_PATHS = {
-    ("post", "/gcb/api/clientCredentials/oauth2/token/hk/gcb"),
+ALIAS_PATHS = {
     ("post", "/v1/apac/rewards/linkage"),
     ("post", "/v1/apac/rewards/{rewardLinkCode}/activations/otp"),
     ("put", "/v1/apac/rewards/{rewardLinkCode}/activations"),
@@ -36,6 +43,12 @@ EXPECTED_PATHS = {
     ("get", "/gateway/v1/payments"),
     ("get", "/gateway/v1/payments/{paymentId}"),
     ("post", "/gateway/v1/payments/{paymentId}/refunds"),
+}
+# Every partner and gateway call at its primary path under /gcb/api, and at its unprefixed alias.
+EXPECTED_PATHS = {
+    ("post", "/gcb/api/clientCredentials/oauth2/token/hk/gcb"),
+    *ALIAS_PATHS,
+    *{(method, f"/gcb/api{path}") for method, path in ALIAS_PATHS},
 }
 
 
@@ -85,6 +98,17 @@ def test_the_document_describes_the_paths_of_the_design(document):
     assert documented_operations(document) == EXPECTED_PATHS
 
 
+def test_each_alias_documents_the_same_operation_as_its_primary_path(document):
+    for method, alias in ALIAS_PATHS:
+        primary = document["paths"][f"/gcb/api{alias}"][method]
+        aliased = document["paths"][alias][method]
+
+        assert aliased["operationId"] == primary["operationId"] + "Unprefixed"
+        assert aliased["description"].startswith(f"Alias of `/gcb/api{alias}`")
+        same = ("responses", "parameters", "requestBody", "security", "summary", "tags")
+        assert {key: aliased.get(key) for key in same} == {key: primary.get(key) for key in same}
+
+
 def test_served_document_is_the_same_dict_and_needs_no_token(client, document):
     response = client.get("/openapi.json")
 
@@ -119,14 +143,14 @@ def _parameter_names(document: dict, operation: dict) -> set[str]:
 
 def test_partner_calls_document_the_client_id_and_uuid_headers(document):
     for method, path, operation in operations_of(document):
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/gcb/api/v1/")):
             names = _parameter_names(document, operation)
             assert {("header", "client_id"), ("header", "uuid")} <= names, (method, path)
 
 
 def test_money_moving_gateway_calls_document_the_idempotency_key(document):
     for method, path, operation in operations_of(document):
-        if path.startswith("/gateway/") and method == "post":
+        if path.startswith(("/gateway/", "/gcb/api/gateway/")) and method == "post":
             assert ("header", "Idempotency-Key") in _parameter_names(document, operation), path
 
 
@@ -232,15 +256,59 @@ def test_each_operation_documents_the_error_codes_of_the_design(document, method
     assert expected <= _codes_by_operation(document)[(method, path)]
 
 
-def test_every_error_code_the_api_raises_is_documented(document):
-    """A new code in a handler must be added to the document too."""
-    documented = {code for codes in _codes_by_operation(document).values() for _, code in codes}
-    raised = set()
-    for module in ("auth", "token", "links", "redemptions", "gateway", "parsing"):
-        source = (API_DIR / f"{module}.py").read_text()
-        raised |= set(re.findall(r"\b[45]\d\d,\s*\"([A-Za-z]+)\"", source))
+def _any_call_codes(document: dict) -> set[tuple[int, str]]:
+    """The codes of components.responses: errors any path may answer (404 notFound, 405 methodNotAllowed)."""
+    codes = set()
+    for response in document["components"]["responses"].values():
+        media = response["content"]["application/json"]
+        for example in media["examples"].values():
+            codes.add((HTTP_STATUS_OF[example["value"]["code"]], example["value"]["code"]))
+    return codes
 
-    assert raised - documented == set()
+
+HTTP_STATUS_OF = {code: status for status, (code, _) in HTTP_ERRORS.items()}
+
+
+def test_the_document_lists_exactly_the_codes_the_api_can_answer(document):
+    """Read from the error table itself (every rule error's status and code, the HTTP-level codes, the fault
+    and internal error): a new code is documented, and no documented code is one the API cannot answer."""
+    documented = set().union(*_codes_by_operation(document).values()) | _any_call_codes(document)
+
+    assert documented == partner_error_codes()
+
+
+def test_the_error_table_holds_every_code_of_the_design(document):
+    table = partner_error_codes()
+
+    assert {
+        (405, "methodNotAllowed"),
+        (503, "sandboxInjectedFault"),
+        (500, "internalError"),
+        (404, "notFound"),
+        (401, "invalidClient"),
+        (401, "invalidToken"),
+        (423, "maxAttemptsExceeded"),
+        (429, "otpResendTooSoon"),
+    } <= table
+    codes = [code for _, code in table]
+    assert len(codes) == len(set(codes)), "one code, one status"
+
+
+def test_every_rule_error_carries_a_status_and_code_the_handler_renders(app):
+    with app.test_request_context("/gcb/api/v1/apac/rewards/linkage"):
+        for cls in error_classes():
+            error = cls.__new__(cls)
+            Exception.__init__(error, "why")
+            error.__dict__.update(attempts_remaining=2, retry_after_seconds=30, remaining=100)
+            response = rule_error_response(error)
+            assert (response.status_code, response.json["code"]) == (cls.status, cls.code), cls
+            assert response.json["type"] == error_type(cls.status), cls
+
+
+def test_partner_api_modules_raise_only_errors_from_the_table():
+    """ApiError takes any status and code: only the sandbox controls use it, the partner API never does."""
+    for module in (api_auth, api_gateway, api_links, api_parsing, api_redemptions, api_token):
+        assert not hasattr(module, "ApiError"), module.__name__
 
 
 def test_error_examples_follow_the_error_shape(document):
@@ -249,7 +317,8 @@ def test_error_examples_follow_the_error_shape(document):
             if int(status) < 400:
                 continue
             for name, example in response["content"]["application/json"]["examples"].items():
-                assert set(example["value"]) == {"type", "code", "details"}, (method, path, name)
+                oauth = {"error", "error_description"} if path == TOKEN_PATH else set()
+                assert set(example["value"]) == {"type", "code", "details", *oauth}, (method, path, name)
                 assert example["value"]["type"] == error_type(int(status)), (method, path, name)
 
 

@@ -13,6 +13,7 @@ from issuer_sandbox.models import AccessToken
 from issuer_sandbox.tokens import token_hash
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, basic_auth
+from .test_observability import add_fault
 
 TOKEN_PATH = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
 FORM = {"grant_type": "client_credentials", "scope": "/api"}
@@ -76,7 +77,14 @@ def test_bad_client_credentials_are_invalid_client_with_a_basic_challenge(client
     response = request_token(client, auth=auth)
 
     assert response.status_code == 401, description
-    assert response.json == {"type": "error", "code": "invalidClient", "details": response.json["details"]}
+    details = response.json["details"]
+    assert response.json == {
+        "type": "error",
+        "code": "invalidClient",
+        "details": details,
+        "error": "invalid_client",  # RFC 6749 §5.2, for standard OAuth client libraries
+        "error_description": details,
+    }
     assert response.headers["WWW-Authenticate"].startswith("Basic")
     assert "access_token" not in response.json
 
@@ -89,21 +97,23 @@ def test_a_bearer_header_on_the_token_endpoint_is_invalid_client(client):
 
 
 @pytest.mark.parametrize(
-    ("data", "status", "code"),
+    ("data", "status", "code", "oauth_error"),
     [
-        ({"grant_type": "password"}, 400, "unsupportedGrantType"),
-        ({"grant_type": "authorization_code", "scope": "/api"}, 400, "unsupportedGrantType"),
-        ({"scope": "/api"}, 400, "invalidRequest"),
-        ({"grant_type": ""}, 400, "invalidRequest"),
-        ({"grant_type": "client_credentials", "scope": "/admin"}, 400, "invalidScope"),
+        ({"grant_type": "password"}, 400, "unsupportedGrantType", "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "scope": "/api"}, 400, "unsupportedGrantType", "unsupported_grant_type"),
+        ({"scope": "/api"}, 400, "invalidRequest", "invalid_request"),
+        ({"grant_type": ""}, 400, "invalidRequest", "invalid_request"),
+        ({"grant_type": "client_credentials", "scope": "/admin"}, 400, "invalidScope", "invalid_scope"),
     ],
 )
-def test_bad_grant_requests_get_their_documented_code(client, data, status, code):
+def test_bad_grant_requests_get_their_documented_code_and_oauth_error(client, data, status, code, oauth_error):
     response = request_token(client, data=data)
 
     assert response.status_code == status
     assert response.json["code"] == code
     assert response.json["type"] == "invalid"
+    assert response.json["error"] == oauth_error
+    assert response.json["error_description"] == response.json["details"]
 
 
 def test_a_json_body_instead_of_a_form_is_invalid_request(client):
@@ -119,7 +129,24 @@ def test_other_methods_on_the_token_endpoint_are_json_405(client, method):
 
     assert response.status_code == 405
     assert response.json["code"] == "methodNotAllowed"
+    assert (response.json["type"], response.json["error"]) == ("invalid", "invalid_request")
     assert "POST" in response.headers["Allow"]
+
+
+def test_a_fault_on_the_token_call_says_retry_later_in_oauth_terms_too(app, client):
+    add_fault(app, "token.issue_token", error_status=503)
+    response = request_token(client)
+
+    assert response.status_code == 503
+    assert response.json["code"] == "sandboxInjectedFault"
+    assert (response.json["type"], response.json["error"]) == ("fatal", "temporarily_unavailable")
+
+
+def test_errors_of_the_partner_api_carry_no_oauth_fields(client):
+    response = client.get("/gcb/api/v1/apac/rewards/RL-x/pointBalance")
+
+    assert response.status_code == 401
+    assert set(response.json) == {"type", "code", "details"}
 
 
 def test_a_fresh_token_opens_the_partner_api(client):
@@ -151,3 +178,18 @@ def test_a_token_does_not_work_with_another_client_id_header(client):
 
     assert response.status_code == 401
     assert response.json["code"] == "invalidClient"
+
+
+def test_a_partner_call_without_the_client_id_header_says_what_probably_dropped_it(client):
+    token = request_token(client).json["access_token"]
+    headers = partner_headers(token)
+    del headers["client_id"]
+
+    response = client.get("/gcb/api/v1/apac/rewards/RL-x/pointBalance", headers=headers)
+
+    assert response.status_code == 401
+    assert (response.json["type"], response.json["code"]) == ("error", "invalidClient")
+    details = response.json["details"]
+    assert "The client_id header is required" in details
+    assert "underscores" in details and "Flask's development server" in details
+    assert "--header-map dangerous" in details and "make demo" in details

@@ -5,7 +5,14 @@ idempotent references. Faults are injected per method:
 
 - ``fail_before(method, error)``: the next call raises ``error`` and changes nothing (e.g. the bank is down);
 - ``fail_after(method, error)``: the next call does its work, then raises ``error`` (a dropped response);
-- ``during(method, action)``: the next call first runs ``action()`` (e.g. another tab acting meanwhile).
+- ``during(method, action)``: the next call first runs ``action()`` (e.g. another tab acting meanwhile);
+- ``alter_answer(method, change)``: the next answer's JSON body is passed to ``change(body)`` before the shop
+  reads it (e.g. a field dropped: the bank breaking its contract).
+
+Every answer goes through the same models as the real client: the fake builds each body with the model of
+``shop/issuer_models.py``, writes it as JSON, and the client's own ``parse_answer`` reads it back, so a field
+the client requires cannot be forgotten here. Refusals are error bodies ``{type, code, details}`` turned into
+exceptions by the client's ``parse_error``, so the fake and the client agree on which code is which exception.
 
 Every call also checks that the shop holds no database lock while it waits on the bank: inside an app context
 on SQLite, it takes the write lock from a separate connection with a short timeout (``LockHeldDuringIssuerCall``
@@ -14,44 +21,54 @@ if that fails), as another shopper's request would. ``lock_probes`` counts the c
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import has_app_context
 
 from shop.extensions import db
 from shop.issuer_client import (
-    AccountNotFound,
-    AlreadyProcessed,
     Balance,
     Enrollment,
-    InvalidOtp,
-    InvalidRewardLink,
     IssuerError,
     IssuerUnavailable,
-    MaxResendsExceeded,
-    NotEligibleToRedeem,
-    NotFound,
-    OtpDeliveryFailed,
-    OtpExpired,
-    OtpLocked,
-    OtpResendTooSoon,
     OtpResent,
     Payment,
     Redemption,
-    RedemptionRejected,
     Refund,
     Reversal,
+    cents_to_amount,
+    parse_answer,
+    parse_error,
+)
+from shop.issuer_models import (
+    ActivationAnswer,
+    Answer,
+    BalanceAnswer,
+    CardSummary,
+    EnrollmentAnswer,
+    ErrorAnswer,
+    OtpResentAnswer,
+    PaymentAnswer,
+    PaymentListAnswer,
+    RedemptionAnswer,
+    RedemptionDetailsAnswer,
+    RefundAnswer,
+    ReversalAnswer,
+    ReversalEntry,
 )
 
 NOW = datetime(2026, 11, 26, 9, 0, 0)
+MONEY_METHODS = frozenset({"redeem", "reverse", "pay", "refund"})  # a 5xx or an unreadable answer: outcome unknown
 LOCK_PROBE_TIMEOUT_SECONDS = 0.2
+AnswerModel = TypeVar("AnswerModel", bound=Answer)
 
 
 class LockHeldDuringIssuerCall(AssertionError):
@@ -125,6 +142,14 @@ class FakeLink:
 
 
 @dataclass
+class FakeReversal:
+    reversal_id: str
+    reference: str
+    points: int
+    amount_cents: int
+
+
+@dataclass
 class FakeRedemption:
     order_id: str
     reference: str
@@ -132,7 +157,15 @@ class FakeRedemption:
     card: FakeCard
     points: int
     amount_cents: int
-    reversals: list[Reversal] = field(default_factory=list)
+    posted_on: date
+    reversals: list[FakeReversal] = field(default_factory=list)
+
+
+def error_type(status: int) -> str:
+    """The error ``type`` of DESIGN.md's tables: invalid (the request), error (a rule or state), fatal (retry)."""
+    if status in (400, 413, 415):
+        return "invalid"
+    return "fatal" if status == 429 or status >= 500 else "error"
 
 
 class FakeIssuerClient:
@@ -146,15 +179,16 @@ class FakeIssuerClient:
         self.links: dict[str, FakeLink] = {}
         self.sms: list[tuple[str, str]] = []  # (phone, otp), oldest first
         self.redemptions: dict[str, FakeRedemption] = {}  # by reference
-        self.reversals: dict[str, tuple[tuple, Reversal]] = {}  # by reversal reference
-        self.payments: dict[str, tuple[tuple, Payment]] = {}  # by idempotency key
-        self.refunds: dict[tuple[str, str], tuple[int, Refund]] = {}  # by (payment id, key)
+        self.reversals: dict[str, tuple[tuple, ReversalAnswer]] = {}  # by reversal reference
+        self.payments: dict[str, tuple[tuple, PaymentAnswer]] = {}  # by idempotency key
+        self.refunds: dict[tuple[str, str], tuple[int, RefundAnswer]] = {}  # by (payment id, key)
         self.refunded: dict[str, int] = defaultdict(int)  # payment id -> cents refunded
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.now = NOW
         self._before: dict[str, list[Exception]] = defaultdict(list)
         self._after: dict[str, list[Exception]] = defaultdict(list)
         self._during: dict[str, list[Callable[[], Any]]] = defaultdict(list)
+        self._alterations: dict[str, list[Callable[[dict[str, Any]], Any]]] = defaultdict(list)
         self.down = False
         self.check_locks = True
         self.lock_probes: list[str] = []  # the calls during which the database was found writable
@@ -169,6 +203,10 @@ class FakeIssuerClient:
 
     def during(self, method: str, action: Callable[[], Any]) -> None:
         self._during[method].append(action)
+
+    def alter_answer(self, method: str, change: Callable[[dict[str, Any]], Any]) -> None:
+        """The next answer of ``method`` is changed on the wire: ``change`` edits the JSON body in place."""
+        self._alterations[method].append(change)
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [kwargs for name, kwargs in self.calls if name == method]
@@ -193,10 +231,21 @@ class FakeIssuerClient:
         if self._before[method]:
             raise self._before[method].pop(0)
 
-    def _leave(self, method: str, result: Any) -> Any:
+    def _leave(self, method: str, answer: AnswerModel) -> AnswerModel:
+        """The answer as the shop receives it: written as JSON, (maybe altered), read by the client's parser."""
         if self._after[method]:
             raise self._after[method].pop(0)
-        return result
+        body = answer.model_dump(mode="json", by_alias=True)
+        if self._alterations[method]:
+            self._alterations[method].pop(0)(body)
+        return parse_answer(type(answer), json.dumps(body).encode(), money=method in MONEY_METHODS)
+
+    @staticmethod
+    def _refusal(method: str, status: int, code: str, details: str, **extra: Any) -> IssuerError:
+        """The exception the client raises for this error answer (raise it)."""
+        answer = ErrorAnswer(type=error_type(status), code=code, details=details, **extra)
+        content = answer.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return parse_error(status, content, money=method in MONEY_METHODS)
 
     # Partner API ------------------------------------------------------------------------------
 
@@ -207,67 +256,75 @@ class FakeIssuerClient:
             None,
         )
         if card is None or card.points is None:
-            raise AccountNotFound("accountNotFound", "No points card matches.", 404)
+            raise self._refusal("enroll", 404, "accountNotFound", "No points card matches.")
         if card.frozen:
-            raise NotEligibleToRedeem("notEligibleToRedeem", "The card cannot redeem points.", 422)
+            raise self._refusal("enroll", 422, "notEligibleToRedeem", "The card cannot redeem points.")
         for link in self.links.values():
             if link.card is card and link.customer_reference == customer_reference and link.status == "ACTIVE":
-                return self._leave("enroll", Enrollment(link.code, "ACTIVE", _mask(phone), None))
+                answer = EnrollmentAnswer(
+                    reward_link_code=link.code, link_status="ACTIVE", masked_phone_number=_mask(phone)
+                )
+                return self._leave("enroll", answer).to_result()
         if not card.sms_deliverable:
-            raise OtpDeliveryFailed("otpDeliveryFailed", "The SMS could not be delivered.", 503)
+            raise self._refusal("enroll", 503, "otpDeliveryFailed", "The SMS could not be delivered.")
         link = FakeLink(code="RL-" + secrets.token_hex(8), customer_reference=customer_reference, card=card)
         self.links[link.code] = link
         self._send_otp(link)
-        return self._leave("enroll", Enrollment(link.code, "PENDING_ACTIVATION", _mask(phone), self.now + self.otp_ttl))
+        answer = EnrollmentAnswer(
+            reward_link_code=link.code,
+            link_status="PENDING_ACTIVATION",
+            masked_phone_number=_mask(phone),
+            otp_expires_at=self.now + self.otp_ttl,
+        )
+        return self._leave("enroll", answer).to_result()
 
     def resend_otp(self, reward_link_code: str) -> OtpResent:
         self._enter("resend_otp", reward_link_code=reward_link_code)
-        link = self._link(reward_link_code)
+        link = self._link("resend_otp", reward_link_code)
         if self.now - link.otp_sent_at < self.resend_cooldown:
-            raise OtpResendTooSoon("otpResendTooSoon", "Wait before asking for a new code.", 429)
+            raise self._refusal("resend_otp", 429, "otpResendTooSoon", "Wait before asking for a new code.")
         if link.resends_used >= 3:
-            raise MaxResendsExceeded("maxResendsExceeded", "No more codes.", 429)
+            raise self._refusal("resend_otp", 429, "maxResendsExceeded", "No more codes.")
         link.resends_used += 1
         self._send_otp(link)
-        return self._leave("resend_otp", OtpResent(self.now + self.otp_ttl, 3 - link.resends_used))
+        answer = OtpResentAnswer(otp_expires_at=self.now + self.otp_ttl, resends_remaining=3 - link.resends_used)
+        return self._leave("resend_otp", answer).to_result()
 
     def verify_otp(self, reward_link_code: str, otp: str) -> str:
         self._enter("verify_otp", reward_link_code=reward_link_code, otp=otp)
-        link = self._link(reward_link_code)
+        link = self._link("verify_otp", reward_link_code)
         if link.status == "LOCKED":
-            raise OtpLocked("maxAttemptsExceeded", "The link is locked.", 423)
-        if link.status == "ACTIVE":
-            return self._leave("verify_otp", "ACTIVE")
-        if self.now - link.otp_sent_at > self.otp_ttl:
-            raise OtpExpired("otpExpired", "The code has expired.", 422)
-        if otp != link.otp:
-            link.failed_attempts += 1
-            if link.failed_attempts >= 5:
-                link.status = "LOCKED"
-                raise OtpLocked("maxAttemptsExceeded", "The link is locked.", 423)
-            remaining = 5 - link.failed_attempts
-            raise InvalidOtp("invalidLinkageConfirmationCode", "Wrong code.", 422, {"attemptsRemaining": remaining})
-        link.status = "ACTIVE"
-        link.otp = ""
-        return self._leave("verify_otp", "ACTIVE")
+            raise self._refusal("verify_otp", 423, "maxAttemptsExceeded", "The link is locked.")
+        if link.status != "ACTIVE":
+            if self.now - link.otp_sent_at > self.otp_ttl:
+                raise self._refusal("verify_otp", 422, "otpExpired", "The code has expired.")
+            if otp != link.otp:
+                link.failed_attempts += 1
+                if link.failed_attempts >= 5:
+                    link.status = "LOCKED"
+                    raise self._refusal("verify_otp", 423, "maxAttemptsExceeded", "The link is locked.")
+                remaining = 5 - link.failed_attempts
+                raise self._refusal(
+                    "verify_otp", 422, "invalidLinkageConfirmationCode", "Wrong code.", attempts_remaining=remaining
+                )
+            link.status = "ACTIVE"
+            link.otp = ""
+        return self._leave("verify_otp", ActivationAnswer(link_status="ACTIVE")).link_status
 
     def balance(self, reward_link_code: str) -> Balance:
         self._enter("balance", reward_link_code=reward_link_code)
-        link = self._active_link(reward_link_code)
-        card = link.card
+        card = self._active_link("balance", reward_link_code).card
         points = card.points or 0
-        return self._leave(
-            "balance",
-            Balance(
-                is_redemption_eligible=not card.frozen and points >= card.minimum,
-                available_points=points,
-                conversion_rate=card.rate,
-                currency_code="HKD",
-                increment=card.increment,
-                minimum=card.minimum,
-                maximum=points - points % card.increment,
-            ),
+        answer = BalanceAnswer(
+            is_redemption_eligible=not card.frozen and points >= card.minimum,
+            available_point_balance=points,
+            program_conversion_rate=card.rate,
+            currency_code="HKD",
+            redemption_point_increment=card.increment,
+            minimum_points_to_redeem=card.minimum,
+            maximum_points_to_redeem=points - points % card.increment,
         )
+        return self._leave("balance", answer).to_result()
 
     def redeem(
         self,
@@ -290,70 +347,72 @@ class FakeIssuerClient:
         if reference in self.redemptions:
             existing = self.redemptions[reference]
             if existing.request != request:
-                raise AlreadyProcessed("transactionAlreadyRedeemed", "Reference already used.", 409)
-            return self._leave("redeem", self._redemption(existing, replayed=True))
-        link = self._active_link(reward_link_code)
-        card = link.card
+                raise self._refusal("redeem", 409, "transactionAlreadyRedeemed", "Reference already used.")
+            return self._leave("redeem", self._redemption_answer(existing)).to_result(reference, replayed=True)
+        card = self._active_link("redeem", reward_link_code).card
         if points % card.increment:
-            raise RedemptionRejected("invalidPointsAndAmountCombination", "Not a multiple of the increment.", 422)
+            raise self._refusal("redeem", 422, "invalidPointsAndAmountCombination", "Not a multiple of the increment.")
         if points < card.minimum:
-            raise RedemptionRejected("belowMinimumPointsAllowed", "Below the minimum.", 422)
+            raise self._refusal("redeem", 422, "belowMinimumPointsAllowed", "Below the minimum.")
         if points > (card.points or 0):
-            raise RedemptionRejected("inSufficientPointBalance", "Not enough points.", 422)
+            raise self._refusal("redeem", 422, "inSufficientPointBalance", "Not enough points.")
         credit = int(points * card.rate * 100)
         if credit > amount_cents:
-            raise RedemptionRejected("exceedsMaximumAmountAllowed", "More than the purchase.", 422)
+            raise self._refusal("redeem", 422, "exceedsMaximumAmountAllowed", "More than the purchase.")
         card.points = (card.points or 0) - points
         order_id = "RDM-" + secrets.token_hex(6)
-        redemption = FakeRedemption(order_id, reference, request, card, points, credit)
+        redemption = FakeRedemption(order_id, reference, request, card, points, credit, self.now.date())
         self.redemptions[reference] = redemption
-        return self._leave("redeem", self._redemption(redemption))
+        return self._leave("redeem", self._redemption_answer(redemption)).to_result(reference)
 
     def get_redemption(self, order_id: str) -> Redemption:
         self._enter("get_redemption", order_id=order_id)
         for redemption in self.redemptions.values():
             if redemption.order_id == order_id:
-                return self._leave("get_redemption", self._redemption(redemption))
-        raise NotFound("redemptionNotFound", "No such redemption.", 404)
+                return self._leave("get_redemption", self._redemption_details(redemption)).to_result()
+        raise self._refusal("get_redemption", 404, "redemptionNotFound", "No such redemption.")
 
     def find_redemption(self, reference: str) -> Redemption:
         self._enter("find_redemption", reference=reference)
         if reference not in self.redemptions:
-            raise NotFound("redemptionNotFound", "No such redemption.", 404)
-        return self._leave("find_redemption", self._redemption(self.redemptions[reference]))
+            raise self._refusal("find_redemption", 404, "redemptionNotFound", "No such redemption.")
+        return self._leave("find_redemption", self._redemption_details(self.redemptions[reference])).to_result()
 
     def reverse(self, order_id: str, reference: str, points: int) -> Reversal:
         self._enter("reverse", order_id=order_id, reference=reference, points=points)
         request = (order_id, points)
         if reference in self.reversals:
-            first_request, reversal = self.reversals[reference]
+            first_request, answer = self.reversals[reference]
             if first_request != request:
-                raise AlreadyProcessed("reversalAlreadyProcessed", "Reference already used.", 409)
-            return self._leave("reverse", reversal)
+                raise self._refusal("reverse", 409, "reversalAlreadyProcessed", "Reference already used.")
+            return self._leave("reverse", answer).to_result(reference)
         redemption = next((r for r in self.redemptions.values() if r.order_id == order_id), None)
         if redemption is None:
-            raise NotFound("redemptionNotFound", "No such redemption.", 404)
-        remaining = redemption.points - sum(r.points_reversed for r in redemption.reversals)
+            raise self._refusal("reverse", 404, "redemptionNotFound", "No such redemption.")
+        remaining = redemption.points - sum(r.points for r in redemption.reversals)
         if points <= 0 or points > remaining:
-            raise RedemptionRejected("exceedsReversiblePoints", "More than is left.", 422)
+            raise self._refusal("reverse", 422, "exceedsReversiblePoints", "More than is left.")
         redemption.card.points = (redemption.card.points or 0) + points
-        reversal = Reversal(
-            reversal_id="RVS-" + secrets.token_hex(6),
+        reversal = FakeReversal(
+            "RVS-" + secrets.token_hex(6), reference, points, int(points * redemption.card.rate * 100)
+        )
+        redemption.reversals.append(reversal)
+        answer = ReversalAnswer(
+            reversal_id=reversal.reversal_id,
             points_reversed=points,
-            amount_reversed_cents=int(points * redemption.card.rate * 100),
-            reference=reference,
+            amount_reversed=Decimal(cents_to_amount(reversal.amount_cents)),
             remaining_reversible_points=remaining - points,
             available_point_balance=redemption.card.points,
         )
-        redemption.reversals.append(reversal)
-        self.reversals[reference] = (request, reversal)
-        return self._leave("reverse", reversal)
+        self.reversals[reference] = (request, answer)
+        return self._leave("reverse", answer).to_result(reference)
 
     def unlink(self, reward_link_code: str) -> None:
         self._enter("unlink", reward_link_code=reward_link_code)
-        self._link(reward_link_code)
+        self._link("unlink", reward_link_code)
         del self.links[reward_link_code]
-        return self._leave("unlink", None)
+        if self._after["unlink"]:
+            raise self._after["unlink"].pop(0)
 
     # Card gateway -----------------------------------------------------------------------------
 
@@ -380,63 +439,66 @@ class FakeIssuerClient:
         )
         request = (amount_cents, card_number, expiry_month, expiry_year, cvc, merchant_reference)
         if idempotency_key in self.payments:
-            first_request, payment = self.payments[idempotency_key]
+            first_request, answer = self.payments[idempotency_key]
             if first_request != request:
-                raise AlreadyProcessed("idempotencyKeyReused", "Key used with another body.", 409)
-            return self._leave("pay", _replace(payment, replayed=True))
+                raise self._refusal("pay", 409, "idempotencyKeyReused", "Key used with another body.")
+            return self._leave("pay", answer).to_result(replayed=True)
         card = self.cards.get(card_number) or FakeCard(card_number, "", None, summit=False)
         decline = None
         if card.frozen:
             decline = "cardFrozen"
         elif card.summit and amount_cents > card.credit_limit_cents:
             decline = "insufficientCredit"
-        payment = Payment(
+        answer = PaymentAnswer(
             payment_id="PAY-" + secrets.token_hex(6),
             status="DECLINED" if decline else "CAPTURED",
             decline_code=decline,
-            last4=card.last4,
-            brand="VISA",
-            issued_by_summit=card.summit,
-            points_eligible=card.summit and card.points is not None,
-            amount_cents=amount_cents,
+            amount=amount_cents,
+            card=CardSummary(
+                last4=card.last4,
+                brand="VISA",
+                issued_by_summit=card.summit,
+                points_eligible=card.summit and card.points is not None,
+            ),
             merchant_reference=merchant_reference,
         )
-        self.payments[idempotency_key] = (request, payment)
-        return self._leave("pay", payment)
+        self.payments[idempotency_key] = (request, answer)
+        return self._leave("pay", answer).to_result()
 
     def get_payment(self, payment_id: str) -> Payment:
         self._enter("get_payment", payment_id=payment_id)
-        for _request, payment in self.payments.values():
-            if payment.payment_id == payment_id:
-                return self._leave("get_payment", _replace(payment, refunded_cents=self.refunded[payment_id]))
-        raise NotFound("paymentNotFound", "No such payment.", 404)
+        for _request, answer in self.payments.values():
+            if answer.payment_id == payment_id:
+                return self._leave("get_payment", self._payment_now(answer)).to_result()
+        raise self._refusal("get_payment", 404, "paymentNotFound", "No such payment.")
 
     def find_payments(self, merchant_reference: str) -> list[Payment]:
         self._enter("find_payments", merchant_reference=merchant_reference)
         found = [
-            _replace(payment, refunded_cents=self.refunded[payment.payment_id])
-            for _request, payment in self.payments.values()
-            if payment.merchant_reference == merchant_reference
+            self._payment_now(answer)
+            for _request, answer in self.payments.values()
+            if answer.merchant_reference == merchant_reference
         ]
-        return self._leave("find_payments", found)
+        listing = self._leave("find_payments", PaymentListAnswer(payments=found))
+        return [payment.to_result() for payment in listing.payments]
 
     def refund(self, payment_id: str, amount_cents: int, idempotency_key: str) -> Refund:
         self._enter("refund", payment_id=payment_id, amount_cents=amount_cents, idempotency_key=idempotency_key)
         key = (payment_id, idempotency_key)
         if key in self.refunds:
-            first_amount, refund = self.refunds[key]
+            first_amount, answer = self.refunds[key]
             if first_amount != amount_cents:
-                raise AlreadyProcessed("idempotencyKeyReused", "Key used with another body.", 409)
-            return self._leave("refund", refund)
+                raise self._refusal("refund", 409, "idempotencyKeyReused", "Key used with another body.")
+            return self._leave("refund", answer).to_result()
         payment = next((p for _r, p in self.payments.values() if p.payment_id == payment_id), None)
         if payment is None or payment.status != "CAPTURED":
-            raise NotFound("paymentNotFound", "No such payment.", 404)
-        if self.refunded[payment_id] + amount_cents > (payment.amount_cents or 0):
-            raise IssuerError("exceedsRefundableAmount", "More than was paid.", 422)
+            raise self._refusal("refund", 404, "paymentNotFound", "No such payment.")
+        if self.refunded[payment_id] + amount_cents > payment.amount:
+            raise self._refusal("refund", 422, "exceedsRefundableAmount", "More than was paid.")
         self.refunded[payment_id] += amount_cents
-        refund = Refund("RFD-" + secrets.token_hex(6), "SUCCEEDED", amount_cents)
-        self.refunds[key] = (amount_cents, refund)
-        return self._leave("refund", refund)
+        answer = RefundAnswer(refund_id="RFD-" + secrets.token_hex(6), status="SUCCEEDED", amount=amount_cents)
+        self.refunds[key] = (amount_cents, answer)
+        return self._leave("refund", answer).to_result()
 
     # Helpers ----------------------------------------------------------------------------------
 
@@ -445,37 +507,51 @@ class FakeIssuerClient:
         link.otp_sent_at = self.now
         self.sms.append((link.card.phone, link.otp))
 
-    def _link(self, code: str) -> FakeLink:
+    def _link(self, method: str, code: str) -> FakeLink:
         link = self.links.get(code)
         if link is None:
-            raise InvalidRewardLink("invalidRewardLinkCode", "Unknown link.", 404)
+            raise self._refusal(method, 404, "invalidRewardLinkCode", "Unknown link.")
         return link
 
-    def _active_link(self, code: str) -> FakeLink:
-        link = self._link(code)
+    def _active_link(self, method: str, code: str) -> FakeLink:
+        link = self._link(method, code)
         if link.status != "ACTIVE":
-            raise InvalidRewardLink("inactiveRewardLinkCode", "The link is not active.", 422)
+            raise self._refusal(method, 422, "inactiveRewardLinkCode", "The link is not active.")
         return link
+
+    def _payment_now(self, answer: PaymentAnswer) -> PaymentAnswer:
+        """A payment as the look-ups show it now, with what has been refunded since."""
+        return PaymentAnswer.model_validate(
+            {**answer.model_dump(by_alias=True), "refundedAmount": self.refunded[answer.payment_id]}
+        )
 
     @staticmethod
-    def _redemption(redemption: FakeRedemption, replayed: bool = False) -> Redemption:
-        return Redemption(
+    def _redemption_answer(redemption: FakeRedemption) -> RedemptionAnswer:
+        return RedemptionAnswer(
             order_id=redemption.order_id,
             status="COMPLETED",
             points_redeemed=redemption.points,
-            redeemed_amount_cents=redemption.amount_cents,
-            available_point_balance=redemption.card.points,
-            transaction_reference=redemption.reference,
-            reversals=tuple(redemption.reversals),
-            replayed=replayed,
+            redeemed_amount=Decimal(cents_to_amount(redemption.amount_cents)),
+            available_point_balance=redemption.card.points or 0,
+            credit_posting_date=redemption.posted_on,
+        )
+
+    @classmethod
+    def _redemption_details(cls, redemption: FakeRedemption) -> RedemptionDetailsAnswer:
+        return RedemptionDetailsAnswer(
+            **cls._redemption_answer(redemption).model_dump(),
+            transaction_reference_number=redemption.reference,
+            reversals=[
+                ReversalEntry(
+                    reversal_id=reversal.reversal_id,
+                    reversal_reference_number=reversal.reference,
+                    points_reversed=reversal.points,
+                    amount_reversed=Decimal(cents_to_amount(reversal.amount_cents)),
+                )
+                for reversal in redemption.reversals
+            ],
         )
 
 
 def _mask(phone: str) -> str:
     return "****" + phone[-4:]
-
-
-def _replace(payment: Payment, **changes: Any) -> Payment:
-    from dataclasses import replace
-
-    return replace(payment, **changes)

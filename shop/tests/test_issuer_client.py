@@ -1,4 +1,5 @@
-"""IssuerClient over a scripted transport: headers, tokens, money on the wire, errors and timeouts."""
+"""IssuerClient over a scripted transport: headers, tokens, money on the wire, strict answers, errors, timeouts,
+the one base URL; and what the shop stores (nothing) when an answer breaks the contract."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 import requests
+import sqlalchemy as sa
 from requests.adapters import BaseAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from shop import issuer_client as ic
 
-BASE = "http://issuer.test"
+BASE = "http://issuer.test/gcb/api"  # the API base: every path is relative to it
 
 
 class ScriptedTransport(BaseAdapter):
@@ -34,9 +36,10 @@ class ScriptedTransport(BaseAdapter):
 
     def send(self, request, **kwargs):
         self.requests.append(request)
-        if request.path_url.startswith(ic.TOKEN_PATH):
+        if is_token_request(request):
             self.token_count += 1
-            return self._response(request, 200, {"access_token": f"token-{self.token_count}", "expires_in": 1800}, {})
+            token = {"access_token": f"token-{self.token_count}", "token_type": "Bearer", "expires_in": 1800}
+            return self._response(request, 200, token, {})
         step = self.script.pop(0)
         if isinstance(step, Exception):
             raise step
@@ -57,7 +60,11 @@ class ScriptedTransport(BaseAdapter):
         pass
 
     def calls(self) -> list[requests.PreparedRequest]:
-        return [r for r in self.requests if not r.path_url.startswith(ic.TOKEN_PATH)]
+        return [r for r in self.requests if not is_token_request(r)]
+
+
+def is_token_request(request: requests.PreparedRequest) -> bool:
+    return request.path_url == "/gcb/api" + ic.TOKEN_PATH
 
 
 @pytest.fixture
@@ -66,7 +73,8 @@ def transport():
 
 
 @pytest.fixture
-def client(transport):
+def bank(transport):
+    """The real IssuerClient, talking to the scripted transport."""
     session = requests.Session()
     session.mount("http://", transport)
     return ic.IssuerClient(BASE, "harbour-mall", "harbour-mall-secret", timeout=3, connect_timeout=1, session=session)
@@ -89,10 +97,21 @@ REDEMPTION = {
     "availablePointBalance": 70000,
     "creditPostingDate": "2026-11-27",
 }
+REDEMPTION_DETAILS = {**REDEMPTION, "transactionReferenceNumber": "HM-000123", "reversals": []}
+REVERSAL = {
+    "reversalId": "RVS-1",
+    "pointsReversed": 50000,
+    "amountReversed": "200.00",
+    "remainingReversiblePoints": 0,
+    "availablePointBalance": 120000,
+}
 PAYMENT = {
     "paymentId": "PAY-1",
     "status": "CAPTURED",
     "declineCode": None,
+    "amount": 52000,
+    "currency": "HKD",
+    "merchantReference": "HM-000123",
     "card": {"last4": "8741", "brand": "VISA", "issuedBySummit": True, "pointsEligible": True},
 }
 
@@ -101,49 +120,49 @@ def body_of(request) -> dict:
     return json.loads(request.body)
 
 
-def test_every_call_carries_the_bearer_token_client_id_uuid_and_accept(client, transport):
+def test_every_call_carries_the_bearer_token_client_id_uuid_and_accept(bank, transport):
     transport.reply(200, BALANCE).reply(200, BALANCE)
-    client.balance("LINK1")
-    client.balance("LINK1")
+    bank.balance("LINK1")
+    bank.balance("LINK1")
     first, second = transport.calls()
     assert first.headers["Authorization"] == "Bearer token-1"
     assert first.headers["client_id"] == "harbour-mall"
     assert first.headers["Accept"] == "application/json"
     assert first.headers["uuid"] != second.headers["uuid"]
-    assert first.path_url == "/v1/apac/rewards/LINK1/pointBalance"
+    assert first.path_url == "/gcb/api/v1/apac/rewards/LINK1/pointBalance"
     assert transport.token_count == 1  # the token is cached
 
 
-def test_the_token_is_requested_with_basic_auth_and_client_credentials(client, transport):
+def test_the_token_is_requested_with_basic_auth_and_client_credentials(bank, transport):
     transport.reply(200, BALANCE)
-    client.balance("LINK1")
+    bank.balance("LINK1")
     token_request = transport.requests[0]
     assert token_request.headers["Authorization"].startswith("Basic ")
     assert token_request.body == "grant_type=client_credentials&scope=%2Fapi"
 
 
-def test_a_refused_token_is_fetched_again_once_and_the_call_retried(client, transport):
+def test_a_refused_token_is_fetched_again_once_and_the_call_retried(bank, transport):
     transport.reply(401, {"type": "error", "code": "invalidToken", "details": "expired"}).reply(200, BALANCE)
-    assert client.balance("LINK1").available_points == 120000
+    assert bank.balance("LINK1").available_points == 120000
     assert transport.token_count == 2
     assert transport.calls()[1].headers["Authorization"] == "Bearer token-2"
 
 
-def test_a_token_refused_twice_raises_invalid_token(client, transport):
+def test_a_token_refused_twice_raises_invalid_token(bank, transport):
     refused = {"type": "error", "code": "invalidToken", "details": "no"}
     transport.reply(401, refused).reply(401, refused)
     with pytest.raises(ic.InvalidToken, match="invalidToken"):
-        client.balance("LINK1")
+        bank.balance("LINK1")
 
 
-def test_balance_parses_the_rate_as_decimal(client, transport):
+def test_balance_parses_the_rate_as_decimal(bank, transport):
     transport.reply(200, {**BALANCE, "programConversionRate": 0.005})
-    balance = client.balance("LINK1")
+    balance = bank.balance("LINK1")
     assert balance.conversion_rate == Decimal("0.005")
     assert (balance.increment, balance.minimum, balance.maximum) == (25, 1000, 120000)
 
 
-def test_enroll_sends_the_documented_fields(client, transport):
+def test_enroll_sends_the_documented_fields(bank, transport):
     transport.reply(
         200,
         {
@@ -153,7 +172,7 @@ def test_enroll_sends_the_documented_fields(client, transport):
             "otpExpiresAt": "2026-11-26T09:05:00Z",
         },
     )
-    enrollment = client.enroll("8741", "91234567", "C-1001")
+    enrollment = bank.enroll("8741", "91234567", "C-1001")
     assert body_of(transport.calls()[0]) == {
         "lastFourDigitsCardNumber": "8741",
         "citiCardHolderPhoneNumber": "91234567",
@@ -163,19 +182,19 @@ def test_enroll_sends_the_documented_fields(client, transport):
     assert enrollment.otp_expires_at is not None and enrollment.otp_expires_at.tzinfo is None
 
 
-def test_verify_and_resend_use_the_link_paths(client, transport):
+def test_verify_and_resend_use_the_link_paths(bank, transport):
     transport.reply(200, None).reply(202, {"otpExpiresAt": "2026-11-26T09:05:00", "resendsRemaining": 2})
-    assert client.verify_otp("LINK1", "123456") == "ACTIVE"
-    assert client.resend_otp("LINK1").resends_remaining == 2
+    assert bank.verify_otp("LINK1", "123456") == "ACTIVE"
+    assert bank.resend_otp("LINK1").resends_remaining == 2
     verify, resend = transport.calls()
-    assert (verify.method, verify.path_url) == ("PUT", "/v1/apac/rewards/LINK1/activations")
+    assert (verify.method, verify.path_url) == ("PUT", "/gcb/api/v1/apac/rewards/LINK1/activations")
     assert body_of(verify) == {"linkageConfirmationCode": "123456"}
-    assert (resend.method, resend.path_url) == ("POST", "/v1/apac/rewards/LINK1/activations/otp")
+    assert (resend.method, resend.path_url) == ("POST", "/gcb/api/v1/apac/rewards/LINK1/activations/otp")
 
 
-def test_redeem_sends_the_amount_as_a_decimal_string_and_parses_cents(client, transport):
+def test_redeem_sends_the_amount_as_a_decimal_string_and_parses_cents(bank, transport):
     transport.reply(200, REDEMPTION, {"Idempotent-Replayed": "true"})
-    redemption = client.redeem("LINK1", "HM-000123", 52_000, 50_000, "Harbour Mall order HM-000123")
+    redemption = bank.redeem("LINK1", "HM-000123", 52_000, 50_000, "Harbour Mall order HM-000123")
     assert body_of(transport.calls()[0]) == {
         "transactionReferenceNumber": "HM-000123",
         "redemptionOrder": {
@@ -193,29 +212,22 @@ def test_redeem_sends_the_amount_as_a_decimal_string_and_parses_cents(client, tr
     assert redemption.replayed
 
 
-def test_look_ups_by_order_id_and_reference(client, transport):
-    with_reversal = {
-        **REDEMPTION,
-        "reversals": [{"reversalId": "RVS-1", "pointsReversed": 25000, "amountReversed": "100.00"}],
-    }
-    transport.reply(200, with_reversal).reply(200, REDEMPTION)
-    assert client.get_redemption("RDM-1").points_reversed == 25000
-    assert client.find_redemption("HM-000123").order_id == "RDM-1"
-    assert transport.calls()[1].path_url == "/v1/apac/rewards/redemption?transactionReferenceNumber=HM-000123"
+def test_look_ups_by_order_id_and_reference(bank, transport):
+    reversal = {"reversalId": "RVS-1", "reversalReferenceNumber": "HM-000123-R1", "pointsReversed": 25000}
+    with_reversal = {**REDEMPTION_DETAILS, "reversals": [{**reversal, "amountReversed": "100.00"}]}
+    transport.reply(200, with_reversal).reply(200, REDEMPTION_DETAILS)
+    looked_up = bank.get_redemption("RDM-1")
+    assert (looked_up.points_reversed, looked_up.transaction_reference) == (25000, "HM-000123")
+    assert [(r.reference, r.amount_reversed_cents) for r in looked_up.reversals] == [("HM-000123-R1", 10000)]
+    assert bank.find_redemption("HM-000123").order_id == "RDM-1"
+    by_id, by_reference = transport.calls()
+    assert by_id.path_url == "/gcb/api/v1/apac/rewards/redemption/RDM-1"
+    assert by_reference.path_url == "/gcb/api/v1/apac/rewards/redemption?transactionReferenceNumber=HM-000123"
 
 
-def test_reverse_sends_its_reference(client, transport):
-    transport.reply(
-        200,
-        {
-            "reversalId": "RVS-1",
-            "pointsReversed": 50000,
-            "amountReversed": "200.00",
-            "remainingReversiblePoints": 0,
-            "availablePointBalance": 120000,
-        },
-    )
-    reversal = client.reverse("RDM-1", "HM-000123-R1", 50000)
+def test_reverse_sends_its_reference(bank, transport):
+    transport.reply(200, REVERSAL)
+    reversal = bank.reverse("RDM-1", "HM-000123-R1", 50000)
     assert body_of(transport.calls()[0]) == {
         "orderId": "RDM-1",
         "reversalReferenceNumber": "HM-000123-R1",
@@ -224,9 +236,9 @@ def test_reverse_sends_its_reference(client, transport):
     assert (reversal.amount_reversed_cents, reversal.remaining_reversible_points) == (20000, 0)
 
 
-def test_pay_sends_the_idempotency_key_and_amount_in_cents(client, transport):
+def test_pay_sends_the_idempotency_key_and_amount_in_cents(bank, transport):
     transport.reply(201, PAYMENT)
-    payment = client.pay(
+    payment = bank.pay(
         amount_cents=52_000,
         card_number="4966010000008741",
         expiry_month=12,
@@ -247,16 +259,17 @@ def test_pay_sends_the_idempotency_key_and_amount_in_cents(client, transport):
     )
 
 
-def test_refund_and_payment_look_ups(client, transport):
-    transport.reply(201, {"refundId": "RFD-1", "status": "SUCCEEDED"}).reply(200, {"payments": [PAYMENT]})
-    refund = client.refund("PAY-1", 20_000, "HM-000123-F1")
-    payments = client.find_payments("HM-000123")
+def test_refund_and_payment_look_ups(bank, transport):
+    transport.reply(201, {"refundId": "RFD-1", "status": "SUCCEEDED", "amount": 20000})
+    transport.reply(200, {"payments": [PAYMENT]})
+    refund = bank.refund("PAY-1", 20_000, "HM-000123-F1")
+    payments = bank.find_payments("HM-000123")
     refund_request, look_up = transport.calls()
-    assert refund_request.path_url == "/gateway/v1/payments/PAY-1/refunds"
+    assert refund_request.path_url == "/gcb/api/gateway/v1/payments/PAY-1/refunds"
     assert refund_request.headers["Idempotency-Key"] == "HM-000123-F1"
     assert body_of(refund_request) == {"amount": 20000}
     assert (refund.refund_id, refund.amount_cents) == ("RFD-1", 20_000)
-    assert look_up.path_url == "/gateway/v1/payments?merchantReference=HM-000123"
+    assert look_up.path_url == "/gcb/api/gateway/v1/payments?merchantReference=HM-000123"
     assert [p.payment_id for p in payments] == ["PAY-1"]
 
 
@@ -284,19 +297,19 @@ def test_refund_and_payment_look_ups(client, transport):
         (400, {"type": "invalid", "code": "invalidRequest", "details": "bad"}, ic.IssuerError, "invalidRequest"),
     ],
 )
-def test_error_bodies_become_named_exceptions(client, transport, status, body, error, code):
+def test_error_bodies_become_named_exceptions(bank, transport, status, body, error, code):
     transport.reply(status, body)
     with pytest.raises(error, match=code) as caught:
-        client.enroll("8741", "91234567", "C-1001")
+        bank.enroll("8741", "91234567", "C-1001")
     assert caught.value.status == status
 
 
-def test_a_wrong_otp_carries_the_attempts_remaining(client, transport):
+def test_a_wrong_otp_carries_the_attempts_remaining(bank, transport):
     transport.reply(
         422, {"type": "invalid", "code": "invalidLinkageConfirmationCode", "details": "x", "attemptsRemaining": 3}
     )
     with pytest.raises(ic.InvalidOtp) as caught:
-        client.verify_otp("LINK1", "000000")
+        bank.verify_otp("LINK1", "000000")
     assert caught.value.attempts_remaining == 3
 
 
@@ -305,40 +318,40 @@ def refused_connection() -> requests.ConnectionError:
     return requests.ConnectionError(MaxRetryError(None, BASE, reason))
 
 
-def test_a_timeout_on_a_money_call_is_an_unknown_outcome(client, transport):
+def test_a_timeout_on_a_money_call_is_an_unknown_outcome(bank, transport):
     transport.fail(requests.ReadTimeout("read timed out"))
     with pytest.raises(ic.OutcomeUnknown):
-        client.redeem("LINK1", "HM-000123", 52_000, 50_000, "x")
+        bank.redeem("LINK1", "HM-000123", 52_000, 50_000, "x")
 
 
-def test_a_dropped_connection_on_a_money_call_is_an_unknown_outcome(client, transport):
+def test_a_dropped_connection_on_a_money_call_is_an_unknown_outcome(bank, transport):
     transport.fail(requests.ConnectionError("Connection aborted: RemoteDisconnected"))
     with pytest.raises(ic.OutcomeUnknown):
-        client.refund("PAY-1", 100, "HM-000123-F1")
+        bank.refund("PAY-1", 100, "HM-000123-F1")
 
 
-def test_a_server_error_on_a_money_call_is_an_unknown_outcome(client, transport):
+def test_a_server_error_on_a_money_call_is_an_unknown_outcome(bank, transport):
     transport.reply(500, {"type": "fatal", "code": "internalError", "details": "x"})
     with pytest.raises(ic.OutcomeUnknown, match="internalError"):
-        client.reverse("RDM-1", "HM-000123-R1", 100)
+        bank.reverse("RDM-1", "HM-000123-R1", 100)
 
 
-def test_a_refused_connection_on_a_money_call_is_unavailable_because_nothing_was_sent(client, transport):
+def test_a_refused_connection_on_a_money_call_is_unavailable_because_nothing_was_sent(bank, transport):
     transport.fail(refused_connection())
     with pytest.raises(ic.IssuerUnavailable):
-        client.redeem("LINK1", "HM-000123", 52_000, 50_000, "x")
+        bank.redeem("LINK1", "HM-000123", 52_000, 50_000, "x")
 
 
-def test_a_timeout_on_a_read_call_is_unavailable(client, transport):
+def test_a_timeout_on_a_read_call_is_unavailable(bank, transport):
     transport.fail(requests.ReadTimeout("read timed out"))
     with pytest.raises(ic.IssuerUnavailable):
-        client.balance("LINK1")
+        bank.balance("LINK1")
 
 
-def test_error_messages_never_echo_the_card_number(client, transport):
+def test_error_messages_never_echo_the_card_number(bank, transport):
     transport.fail(requests.ReadTimeout("4966010000008741 read timed out"))
     with pytest.raises(ic.OutcomeUnknown) as caught:
-        client.pay(
+        bank.pay(
             amount_cents=100,
             card_number="4966010000008741",
             expiry_month=12,
@@ -380,7 +393,321 @@ def test_an_amount_with_fractional_cents_is_refused():
 
 def test_the_app_builds_its_client_from_config_once(app):
     with app.app_context():
-        client = ic.get_issuer_client()
-        assert client is ic.get_issuer_client()
-        assert (client.base_url, client.client_id) == ("http://127.0.0.1:9", "harbour-mall")
-        assert client.timeout == app.config["ISSUER_TIMEOUT_SECONDS"]
+        bank = ic.get_issuer_client()
+        assert bank is ic.get_issuer_client()
+        assert (bank.base_url, bank.client_id) == ("http://127.0.0.1:9/gcb/api", "harbour-mall")
+        assert bank.timeout == app.config["ISSUER_TIMEOUT_SECONDS"]
+
+
+# --- Strict answers -----------------------------------------------------------------------------
+
+ENROLLMENT = {
+    "rewardLinkCode": "LINK1",
+    "linkStatus": "PENDING_ACTIVATION",
+    "maskedPhoneNumber": "****4567",
+    "otpExpiresAt": "2026-11-26T09:05:00Z",
+}
+
+
+def without(body: dict, name: str) -> dict:
+    return {key: value for key, value in body.items() if key != name}
+
+
+def enroll(bank):
+    return bank.enroll("8741", "91234567", "C-1001")
+
+
+def redeem(bank):
+    return bank.redeem("LINK1", "HM-000123", 52_000, 50_000, "Harbour Mall order HM-000123")
+
+
+def pay(bank):
+    return bank.pay(
+        amount_cents=52_000,
+        card_number="4966010000008741",
+        expiry_month=12,
+        expiry_year=2030,
+        cvc="123",
+        holder_name="CHAN TAI MAN",
+        merchant_reference="HM-000123",
+        idempotency_key="HM-000123-P1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "body", "field"),
+    [
+        (enroll, 200, without(ENROLLMENT, "rewardLinkCode"), "rewardLinkCode"),
+        (enroll, 200, {**ENROLLMENT, "rewardLinkCode": ""}, "rewardLinkCode"),
+        (enroll, 200, {**ENROLLMENT, "linkStatus": "MAYBE"}, "linkStatus"),
+        (enroll, 200, {**ENROLLMENT, "otpExpiresAt": 1764147900}, "otpExpiresAt"),
+        (lambda c: c.resend_otp("LINK1"), 202, {"otpExpiresAt": "2026-11-26T09:05:00Z"}, "resendsRemaining"),
+        (lambda c: c.verify_otp("LINK1", "123456"), 200, {"linkStatus": "LOCKED"}, "linkStatus"),
+        (lambda c: c.balance("LINK1"), 200, {**BALANCE, "availablePointBalance": "120000"}, "availablePointBalance"),
+        (lambda c: c.balance("LINK1"), 200, {**BALANCE, "availablePointBalance": True}, "availablePointBalance"),
+        (lambda c: c.balance("LINK1"), 200, {**BALANCE, "isRedemptionEligible": "yes"}, "isRedemptionEligible"),
+        (lambda c: c.balance("LINK1"), 200, {**BALANCE, "programConversionRate": None}, "programConversionRate"),
+        (lambda c: c.balance("LINK1"), 200, without(BALANCE, "minimumPointsToRedeem"), "minimumPointsToRedeem"),
+        (lambda c: c.find_redemption("HM-000123"), 200, REDEMPTION, "transactionReferenceNumber"),
+        (lambda c: c.get_redemption("RDM-1"), 200, {**REDEMPTION_DETAILS, "redeemedAmount": "2.005"}, "whole cents"),
+        (lambda c: c.get_redemption("RDM-1"), 200, {**REDEMPTION_DETAILS, "redeemedAmount": "-200.00"}, "redeemed"),
+        (lambda c: c.get_payment("PAY-1"), 200, {**PAYMENT, "amount": "520.00"}, "amount"),
+        (lambda c: c.get_payment("PAY-1"), 200, without(PAYMENT, "card"), "card"),
+        (lambda c: c.find_payments("HM-000123"), 200, [PAYMENT], "not a JSON object"),
+    ],
+)
+def test_an_answer_that_breaks_the_contract_is_an_invalid_response(bank, transport, call, status, body, field):
+    transport.reply(status, body)
+    with pytest.raises(ic.InvalidResponse, match=field) as caught:
+        call(bank)
+    assert caught.value.code == "invalidResponse" and caught.value.status == status
+    assert not isinstance(caught.value, ic.OutcomeUnknown)  # nothing changed at the bank: safe to say so
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "body", "field"),
+    [
+        (redeem, 200, without(REDEMPTION, "redeemedAmount"), "redeemedAmount"),
+        (redeem, 200, {**REDEMPTION, "pointsRedeemed": 50000.0}, "pointsRedeemed"),
+        (redeem, 200, b"<html>OK</html>", "not JSON"),
+        (lambda c: c.reverse("RDM-1", "HM-000123-R1", 50000), 200, without(REVERSAL, "reversalId"), "reversalId"),
+        (pay, 201, {**PAYMENT, "status": "PENDING"}, "status"),
+        (lambda c: c.refund("PAY-1", 20_000, "HM-000123-F1"), 201, {"status": "SUCCEEDED", "amount": 1}, "refundId"),
+    ],
+)
+def test_an_unreadable_yes_to_a_money_call_is_an_unknown_outcome(bank, transport, call, status, body, field):
+    """The bank said yes, so the money may have moved: the caller must look it up, never record a guess."""
+    transport.reply(status, body)
+    with pytest.raises(ic.OutcomeUnknown, match=field) as caught:
+        call(bank)
+    assert caught.value.code == "invalidResponse"
+
+
+def test_a_token_answer_without_an_access_token_is_an_invalid_response():
+    class NoToken(ScriptedTransport):
+        def send(self, request, **kwargs):
+            return self._response(request, 200, {"token_type": "Bearer", "expires_in": 1800}, {})
+
+    session = requests.Session()
+    session.mount("http://", NoToken())
+    bank = ic.IssuerClient(BASE, "harbour-mall", "harbour-mall-secret", session=session)
+    with pytest.raises(ic.InvalidResponse, match="access_token"):
+        bank.access_token()
+
+
+def test_the_details_of_an_invalid_response_name_the_fields_not_their_values(bank, transport):
+    transport.reply(200, {**ENROLLMENT, "rewardLinkCode": 4966010000008741, "maskedPhoneNumber": None})
+    with pytest.raises(ic.InvalidResponse) as caught:
+        enroll(bank)
+    assert "rewardLinkCode" in caught.value.details and "maskedPhoneNumber" in caught.value.details
+    assert "4966" not in caught.value.details
+
+
+def test_unknown_fields_in_an_answer_are_tolerated(bank, transport):
+    """The bank may extend its answers; the client must keep working when it does."""
+    extended_card = {**PAYMENT["card"], "network": "VISA", "tokenised": True}
+    transport.reply(200, {**BALANCE, "pointsExpiringSoon": 500, "tier": {"name": "Gold"}})
+    transport.reply(200, {"payments": [{**PAYMENT, "card": extended_card, "riskScore": 3}], "nextPage": None})
+    assert bank.balance("LINK1").available_points == 120000
+    assert bank.find_payments("HM-000123")[0].brand == "VISA"
+
+
+def test_money_on_the_wire_is_read_as_decimal_never_float(bank, transport):
+    transport.reply(200, {**REDEMPTION, "redeemedAmount": 200.10}).reply(
+        200, {**BALANCE, "programConversionRate": "0.1"}
+    )
+    assert redeem(bank).redeemed_amount_cents == 20010  # a JSON number, read as Decimal("200.10")
+    rate = bank.balance("LINK1").conversion_rate
+    assert isinstance(rate, Decimal) and rate * 3 == Decimal("0.3")
+
+
+def test_a_redemption_answer_keeps_the_reference_the_shop_sent(bank, transport):
+    transport.reply(200, REDEMPTION)
+    redemption = redeem(bank)
+    assert (redemption.transaction_reference, redemption.credit_posting_date) == ("HM-000123", "2026-11-27")
+    assert redemption.available_point_balance == 70000 and not redemption.replayed
+
+
+def test_an_activation_may_answer_with_no_body(bank, transport):
+    transport.reply(204, None)
+    assert bank.verify_otp("LINK1", "123456") == "ACTIVE"
+
+
+def test_the_token_endpoints_oauth_error_fields_are_tolerated():
+    class Refusing(ScriptedTransport):
+        def send(self, request, **kwargs):
+            body = {
+                "type": "error",
+                "code": "invalidClient",
+                "details": "Unknown bank or wrong secret.",
+                "error": "invalid_client",
+                "error_description": "Unknown bank or wrong secret.",
+            }
+            return self._response(request, 401, body, {})
+
+    session = requests.Session()
+    session.mount("http://", Refusing())
+    bank = ic.IssuerClient(BASE, "harbour-mall", "wrong", session=session)
+    with pytest.raises(ic.IssuerError, match="invalidClient") as caught:
+        bank.access_token()
+    assert (caught.value.status, caught.value.details) == (401, "Unknown bank or wrong secret.")
+
+
+def test_an_error_body_that_is_not_the_error_model_counts_by_its_status(bank, transport):
+    transport.reply(404, {"message": "no such route"})
+    with pytest.raises(ic.NotFound, match="http404"):
+        bank.get_payment("PAY-1")
+
+
+# --- One base URL -------------------------------------------------------------------------------
+
+
+def test_every_call_goes_under_the_one_base_url(bank, transport):
+    transport.reply(200, BALANCE).reply(201, PAYMENT).reply(200, REDEMPTION)
+    bank.balance("LINK1")
+    pay(bank)
+    redeem(bank)
+    assert [r.url for r in transport.requests] == [
+        "http://issuer.test/gcb/api/clientCredentials/oauth2/token/hk/gcb",
+        "http://issuer.test/gcb/api/v1/apac/rewards/LINK1/pointBalance",
+        "http://issuer.test/gcb/api/gateway/v1/payments",
+        "http://issuer.test/gcb/api/v1/apac/rewards/LINK1/redemption",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"ISSUER_URL": "http://bank.example:8001"}, "http://bank.example:8001/gcb/api"),
+        ({"ISSUER_URL": "http://bank.example:8001/"}, "http://bank.example:8001/gcb/api"),
+        ({"ISSUER_URL": "http://old.example", "ISSUER_API_URL": "https://api.bank.example/gcb/api/"}, None),
+    ],
+)
+def test_the_api_base_url_is_configured_or_derived_from_the_issuer_url(tmp_path, config, expected):
+    from .conftest import close_app, make_app
+
+    app = make_app(tmp_path, **config)
+    try:
+        with app.app_context():
+            assert ic.get_issuer_client().base_url == (expected or "https://api.bank.example/gcb/api")
+    finally:
+        close_app(app)
+
+
+def test_the_api_base_url_comes_from_the_environment(tmp_path, monkeypatch):
+    from .conftest import close_app, make_app
+
+    monkeypatch.setenv("SHOP_ISSUER_API_URL", "https://sandbox.bank.example/gcb/api")
+    app = make_app(tmp_path)
+    try:
+        with app.app_context():
+            assert ic.get_issuer_client().base_url == "https://sandbox.bank.example/gcb/api"
+    finally:
+        close_app(app)
+
+
+# --- In the shop: nothing is stored from an answer it cannot read -------------------------------
+
+
+def link_count(app) -> int:
+    from shop.extensions import db
+    from shop.models import CardLink
+
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(CardLink))
+
+
+def failed_codes(app) -> list[str]:
+    from shop.extensions import db
+    from shop.models import PwpEvent
+
+    with app.app_context():
+        return list(db.session.scalars(sa.select(PwpEvent.code).where(PwpEvent.kind == "failed")))
+
+
+def stored_order(app, reference: str):
+    from shop.extensions import db
+    from shop.models import Order
+
+    with app.app_context():
+        order = db.session.scalar(sa.select(Order).where(Order.reference == reference))
+        db.session.expunge(order)
+        return order
+
+
+def test_the_shop_stores_no_link_when_the_real_clients_enrolment_answer_has_no_link_code(app, client, checkout):
+    reference = checkout.paid_order()  # paid through the fake bank; the enrolment goes through the real client
+    transport = ScriptedTransport().reply(200, without(ENROLLMENT, "rewardLinkCode"))
+    session = requests.Session()
+    session.mount("http://", transport)
+    app.extensions["issuer_client"] = ic.IssuerClient(
+        BASE, "harbour-mall", "harbour-mall-secret", session=session, before_request=ic.no_transaction_open
+    )
+    response = checkout.send_code(reference)
+    assert [r.path_url for r in transport.calls()] == ["/gcb/api/v1/apac/rewards/linkage"]
+    assert "could not complete that step (invalidResponse)" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
+    assert link_count(app) == 0
+    assert failed_codes(app) == ["invalidResponse"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body.pop("rewardLinkCode"),
+        lambda body: body.update(rewardLinkCode=""),
+        lambda body: body.update(linkStatus=None),
+    ],
+)
+def test_the_shop_stores_no_link_when_the_fake_banks_enrolment_answer_breaks_the_contract(
+    app, client, checkout, fake_issuer, change
+):
+    reference = checkout.paid_order()
+    fake_issuer.alter_answer("enroll", change)
+    response = checkout.send_code(reference)
+    assert "(invalidResponse)" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert link_count(app) == 0
+    assert failed_codes(app) == ["invalidResponse"]
+    checkout.link_card(reference, fake_issuer)  # the next, readable answer links the card
+    assert link_count(app) == 1
+
+
+def test_an_unreadable_redemption_answer_is_settled_by_the_look_up_not_by_a_guess(app, checkout, fake_issuer):
+    reference = checkout.paid_order()
+    checkout.link_card(reference, fake_issuer)
+    fake_issuer.alter_answer("redeem", lambda body: body.pop("redeemedAmount"))
+    checkout.use_points(reference, 50_000)
+    order = stored_order(app, reference)
+    assert (order.status, order.points_used, order.statement_credit_cents) == ("POINTS_APPLIED", 50_000, 20_000)
+    assert len(fake_issuer.calls_to("find_redemption")) == 1
+    assert len(fake_issuer.calls_to("redeem")) == 1 and fake_issuer.points_of("4966010000008741") == 70_000
+
+
+def test_an_unreadable_look_up_leaves_the_redemption_to_check_again(app, checkout, fake_issuer):
+    reference = checkout.paid_order()
+    checkout.link_card(reference, fake_issuer)
+    fake_issuer.alter_answer("redeem", lambda body: body.pop("orderId"))
+    fake_issuer.alter_answer("find_redemption", lambda body: body.update(pointsRedeemed="50000"))
+    checkout.use_points(reference, 50_000)
+    order = stored_order(app, reference)
+    assert (order.status, order.redemption_order_id, order.points_check_needed) == ("PAID", None, True)
+    assert failed_codes(app) == ["outcomeUnknown"]
+
+
+def test_an_unreadable_payment_answer_is_settled_by_the_look_up(app, checkout, fake_issuer):
+    reference = checkout.start_order()
+    fake_issuer.alter_answer("pay", lambda body: body.pop("card"))
+    checkout.pay(reference)
+    order = stored_order(app, reference)
+    assert (order.status, order.card_last4) == ("PAID", "8741")
+    assert len(fake_issuer.calls_to("find_payments")) == 1 and len(fake_issuer.calls_to("pay")) == 1
+
+
+def test_the_fake_bank_cannot_leave_out_a_field_the_client_requires():
+    from pydantic import ValidationError
+
+    from shop.issuer_models import EnrollmentAnswer
+
+    with pytest.raises(ValidationError, match="rewardLinkCode"):
+        EnrollmentAnswer(link_status="ACTIVE", masked_phone_number="****4567")

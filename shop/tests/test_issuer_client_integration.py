@@ -58,8 +58,14 @@ def issuer_url(tmp_path_factory):
 
 
 @pytest.fixture
-def bank(issuer_url):
-    return ic.IssuerClient(issuer_url, CLIENT_ID, CLIENT_SECRET, timeout=10, connect_timeout=2)
+def api_url(issuer_url):
+    """The bank's one API base URL, as the shop configures it (ISSUER_API_URL)."""
+    return issuer_url + ic.API_BASE_PATH
+
+
+@pytest.fixture
+def bank(api_url):
+    return ic.IssuerClient(api_url, CLIENT_ID, CLIENT_SECRET, timeout=10, connect_timeout=2)
 
 
 def latest_otp(issuer_url: str, phone: str) -> str:
@@ -110,8 +116,8 @@ def test_a_refused_token_is_replaced_transparently(bank, issuer_url):
     assert bank.access_token() != "not-a-real-token"
 
 
-def test_wrong_client_secret_is_refused(issuer_url):
-    wrong = ic.IssuerClient(issuer_url, CLIENT_ID, "wrong-secret", timeout=5)
+def test_wrong_client_secret_is_refused(api_url):
+    wrong = ic.IssuerClient(api_url, CLIENT_ID, "wrong-secret", timeout=5)
     with pytest.raises(ic.IssuerError, match="invalidClient"):
         wrong.access_token()
 
@@ -256,7 +262,7 @@ def test_nothing_listening_is_unavailable_not_unknown():
 def test_the_shop_checkout_pays_links_redeems_and_cancels_against_the_real_bank(app, client, shopper, issuer_url):
     from .conftest import CheckoutActions
 
-    bank = ic.IssuerClient(issuer_url, CLIENT_ID, CLIENT_SECRET, timeout=10, connect_timeout=2)
+    bank = ic.IssuerClient(issuer_url + ic.API_BASE_PATH, CLIENT_ID, CLIENT_SECRET, timeout=10, connect_timeout=2)
     app.extensions["issuer_client"] = bank
     shopper.sign_in()
     checkout = CheckoutActions(app, client)

@@ -330,7 +330,11 @@ class RecordingTransport(BaseAdapter):
         if request.path_url.startswith(ic.TOKEN_PATH):
             response._content = b'{"access_token": "t", "expires_in": 300}'
         else:
-            response._content = b'{"availablePointBalance": 1000, "programConversionRate": "0.004"}'
+            response._content = (
+                b'{"isRedemptionEligible": true, "availablePointBalance": 1000, "programConversionRate": "0.004",'
+                b' "currencyCode": "HKD", "redemptionPointIncrement": 25, "minimumPointsToRedeem": 1000,'
+                b' "maximumPointsToRedeem": 1000}'
+            )  # a whole balance: the client reads answers strictly
         return response
 
     def close(self) -> None:
