@@ -107,8 +107,9 @@ class Order(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
     paid_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
-    # Checkout bookkeeping (checkout/payment, checkout/points, orders/cancellation): attempt counters give each issuer call its reference
-    # ("<ref>-P<n>", "<ref>-F<n>", "<ref>-R<n>"); the flags mark an outcome still to be looked up.
+    # Checkout bookkeeping (checkout/payment, checkout/points, orders/cancellation): attempt counters give
+    # each issuer call its reference ("<ref>-P<n>", "<ref>-F<n>", "<ref>-R<n>"); the flags mark an outcome
+    # still to be looked up.
     payment_attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     payment_check_needed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     points_check_needed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
