@@ -57,6 +57,8 @@ BANK_MESSAGES: dict[type[bank.IssuerError], Message] = {
     bank.IssuerError: _step_failed,
     bank.IssuerUnavailable: lambda _error, _last4: unavailable_message(),
     bank.OutcomeUnknown: lambda _error, _last4: unavailable_message(),
+    # An answer the shop could not read: nothing was stored; the step names the code for support.
+    bank.InvalidResponse: _step_failed,
     bank.InvalidToken: _step_failed,
     bank.AccountNotFound: lambda _error, last4: _(
         "%(bank)s could not find a points card ending %(last4)s registered to that mobile number.",

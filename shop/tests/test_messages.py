@@ -61,6 +61,7 @@ def test_every_code_the_bank_can_answer_reads_as_a_sentence(app, code):
         (issuer_client.RedemptionRejected("inSufficientPointBalance"), "(inSufficientPointBalance)"),
         (issuer_client.IssuerUnavailable("issuerUnavailable"), "Summit Bank is not responding"),
         (issuer_client.OutcomeUnknown("outcomeUnknown"), "Summit Bank is not responding"),
+        (issuer_client.InvalidResponse("invalidResponse"), "could not complete that step (invalidResponse)"),
         (issuer_client.IssuerError("somethingNew"), "could not complete that step (somethingNew)"),
     ],
 )
