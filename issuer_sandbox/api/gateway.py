@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .. import clock, payments
+from ..money import MAX_AMOUNT_CENTS
 from ..payments import CardDetails, Outcome
 from .auth import gateway_required
 from .parsing import (
@@ -30,7 +31,6 @@ bp = Blueprint("gateway", __name__)
 
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
 CARD_NUMBER_PATTERN = re.compile(r"^[0-9 ]{1,30}$")
-MAX_AMOUNT_CENTS = 10_000_000_000  # HK$100 million: far above any card limit
 PAYMENT_FIELDS = {"amount", "currency", "card", "merchantReference"}
 CARD_FIELDS = {"number", "expiryMonth", "expiryYear", "cvc", "holderName"}
 
