@@ -1,4 +1,5 @@
-"""Strict parsing of JSON request bodies: amounts as Decimal (never float), points as whole numbers.
+"""JSON request bodies decoded strictly (numbers with a fraction as Decimal, never float), and the small field
+checks the sandbox controls API still uses. Partner and gateway bodies are validated by schemas.py's models.
 
 Every failure raises RequestInvalid (400 invalidRequest, <what is wrong>) before anything is written.
 """
@@ -14,9 +15,6 @@ from flask import request
 
 from ..money import amount_to_cents, cents_to_amount, parse_amount  # noqa: F401 (the sandbox API uses them)
 from .errors import RequestInvalid
-
-REFERENCE_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-MAX_POINTS = 10**12
 
 
 def invalid(details: str) -> RequestInvalid:
@@ -43,13 +41,6 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def require_object(body: dict[str, Any], name: str) -> dict[str, Any]:
-    value = body.get(name)
-    if not isinstance(value, dict):
-        raise invalid(f"{name} is required and must be an object.")
-    return value
-
-
 def require_string(
     body: dict[str, Any], name: str, max_length: int = 64, pattern: re.Pattern[str] | None = None
 ) -> str:
@@ -72,34 +63,6 @@ def optional_string(body: dict[str, Any], name: str, max_length: int = 200) -> s
         raise invalid(f"{name} must be a string.")
     if len(value) > max_length:
         raise invalid(f"{name} must be at most {max_length} characters.")
-    return value
-
-
-def require_reference(body: dict[str, Any], name: str) -> str:
-    """An idempotency reference: 1-64 ASCII letters, digits, dot, dash or underscore."""
-    return require_string(body, name, 64, REFERENCE_PATTERN)
-
-
-def require_points(body: dict[str, Any], name: str) -> int:
-    """A positive whole number of points (JSON integer; not a string, fraction, boolean or float)."""
-    value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise invalid(f"{name} is required and must be a whole number of points.")
-    if isinstance(value, Decimal):
-        if not value.is_finite() or value != value.to_integral_value():
-            raise invalid(f"{name} must be a whole number of points.")
-        value = int(value)
-    if value <= 0:
-        raise invalid(f"{name} must be positive.")
-    if value > MAX_POINTS:
-        raise invalid(f"{name} is too large.")
-    return value
-
-
-def require_currency(body: dict[str, Any], name: str, allowed: tuple[str, ...] = ("HKD",)) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or value not in allowed:
-        raise invalid(f"{name} must be one of: {', '.join(allowed)}.")
     return value
 
 
