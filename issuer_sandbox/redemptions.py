@@ -23,13 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from . import ledger, statement
-from .api.parsing import cents_to_amount  # a pure formatter: this module never touches the request
 from .clock import iso
 from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
 from .models import Card, LedgerAccount, PartnerClient, Programme, Redemption, RedemptionReversal, RewardLink
+from .money import amount_to_cents, cents_to_amount
 
 COMPLETED = "COMPLETED"
 PARTIALLY_REVERSED = "PARTIALLY_REVERSED"
@@ -191,10 +191,6 @@ def redeemable_maximum(balance: int, programme: Programme | Terms) -> int:
     """The most points one redemption could use now: the balance capped by the programme, on the increment."""
     ceiling = min(balance, programme.maximum_points_per_redemption)
     return max(ceiling, 0) // programme.point_increment * programme.point_increment
-
-
-def _cents(amount: Decimal) -> int:
-    return int(amount * 100)
 
 
 def redemption_fingerprint(link_code: str, order: RedemptionOrder) -> str:
@@ -472,7 +468,7 @@ def check_redemption(card: LinkedCard, order: RedemptionOrder) -> int:
         )
     if order.currency_code != programme.currency_code:
         raise CurrencyMismatch(f"The programme credits {programme.currency_code}, not {order.currency_code}.")
-    transaction_cents = _cents(order.transaction_amount)
+    transaction_cents = amount_to_cents(order.transaction_amount)
     if transaction_cents < MINIMUM_TRANSACTION_CENTS:
         raise BelowMinimumTransactionAmount(
             f"Purchases under {cents_to_amount(MINIMUM_TRANSACTION_CENTS)} {programme.currency_code} "
@@ -542,7 +538,7 @@ def _redeem(
             "card_id": card.card_id,
             "points": order.points,
             "amount_cents": credit,
-            "transaction_amount_cents": _cents(order.transaction_amount),
+            "transaction_amount_cents": amount_to_cents(order.transaction_amount),
             "currency_code": order.currency_code,
             "description": order.description,
             "status": COMPLETED,

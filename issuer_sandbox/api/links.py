@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from flask import Blueprint, Response, current_app, g
 
-from flask import Blueprint, Response, current_app, g, jsonify
-
-from .. import clock, links, otp
+from .. import clock, links, otp, schemas
 from ..models import RewardLink
 from .auth import partner_required
-from .parsing import invalid, json_body, reject_unknown_fields, require_string
 from .paths import REWARDS, route
+from .validation import parse_body
 
 bp = Blueprint("links", __name__)
 
-LAST_FOUR = re.compile(r"^[0-9]{4}$", re.ASCII)
-CUSTOMER_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$", re.ASCII)
-OTP_CODE = re.compile(r"^[0-9]{6}$", re.ASCII)
 MAX_LINK_CODE_LENGTH = 64
 
 
@@ -31,6 +26,10 @@ def _link(code: str) -> RewardLink:
     return links.find_link(g.partner_client.id, code)
 
 
+def _json(body: schemas.ResponseModel, status: int = 200) -> Response:
+    return current_app.response_class(body.to_json(), status=status, mimetype="application/json")
+
+
 def _otp_expires_at(link: RewardLink) -> str | None:
     return clock.iso(link.otp_expires_at) if link.otp_expires_at and link.status == links.PENDING else None
 
@@ -39,26 +38,24 @@ def _otp_expires_at(link: RewardLink) -> str | None:
 @partner_required
 def enroll():
     """Enrol a card: match last four + mobile, then the ACTIVE link or a new one with an OTP by SMS."""
-    body = json_body()
-    reject_unknown_fields(
-        body, {"lastFourDigitsCardNumber", "citiCardHolderPhoneNumber", "merchantCustomerReferenceId"}
-    )
-    last4 = require_string(body, "lastFourDigitsCardNumber", 4)
-    if not LAST_FOUR.match(last4):
-        raise invalid("lastFourDigitsCardNumber must be the last four digits of the card number.")
-    phone = require_string(body, "citiCardHolderPhoneNumber", 20)
-    customer = require_string(body, "merchantCustomerReferenceId", 64, CUSTOMER_REFERENCE)
+    body = parse_body(schemas.EnrollRequest)
     result = links.enroll(
-        g.partner_client, customer, last4, phone, clock.now(), _policy(), current_app.config["BANK_NAME"]
+        g.partner_client,
+        body.customer_reference,
+        body.last_four,
+        body.phone,
+        clock.now(),
+        _policy(),
+        current_app.config["BANK_NAME"],
     )
     link = result.link
-    return jsonify(
-        {
-            "rewardLinkCode": link.code,
-            "linkStatus": link.status,
-            "maskedPhoneNumber": links.mask_phone(link.card.cardholder.phone),
-            "otpExpiresAt": _otp_expires_at(link),
-        }
+    return _json(
+        schemas.EnrollResponse(
+            reward_link_code=link.code,
+            link_status=link.status,
+            masked_phone_number=links.mask_phone(link.card.cardholder.phone),
+            otp_expires_at=_otp_expires_at(link),
+        )
     )
 
 
@@ -69,9 +66,10 @@ def resend_otp(code: str):
     link = _link(code)
     policy = _policy()
     links.resend_otp(link, clock.now(), policy, current_app.config["BANK_NAME"])
-    return jsonify(
-        {"otpExpiresAt": _otp_expires_at(link), "resendsRemaining": otp.resends_remaining(link, policy)}
-    ), 202
+    body = schemas.ResendOtpResponse(
+        otp_expires_at=_otp_expires_at(link), resends_remaining=otp.resends_remaining(link, policy)
+    )
+    return _json(body, 202)
 
 
 @route(bp, f"{REWARDS}/<string:code>/activations", ["PUT"])
@@ -79,13 +77,9 @@ def resend_otp(code: str):
 def activate(code: str):
     """Verify the OTP typed by the shopper and activate the link."""
     link = _link(code)
-    body = json_body()
-    reject_unknown_fields(body, {"linkageConfirmationCode"})
-    candidate = require_string(body, "linkageConfirmationCode", 6)
-    if not OTP_CODE.match(candidate):
-        raise invalid("linkageConfirmationCode must be the 6-digit one-time password.")
-    links.activate(link, candidate, clock.now(), _policy())  # a wrong code stays counted: the rule commits it
-    return jsonify({"linkStatus": links.ACTIVE})
+    body = parse_body(schemas.ActivateRequest)
+    links.activate(link, body.code, clock.now(), _policy())  # a wrong code stays counted: the rule commits it
+    return _json(schemas.ActivateResponse(link_status=links.ACTIVE))
 
 
 @route(bp, f"{REWARDS}/<string:code>", ["DELETE"])

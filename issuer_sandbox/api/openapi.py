@@ -6,10 +6,14 @@ compares its paths and methods with the app's routes, so a route added without d
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from pydantic import TypeAdapter
 
+from .. import schemas
 from .errors import HTTP_ERRORS, INJECTED_FAULT, error_type, oauth_error
 from .paths import GATEWAY, REWARDS, TOKEN_PATH, primary
 
@@ -837,8 +841,20 @@ def _payment_properties(statuses: list[str]) -> dict[str, Schema]:
     }
 
 
+@cache
+def _model_schemas() -> dict[str, Any]:
+    """The bodies' schemas generated from their pydantic models (schemas.py), $defs lifted into components."""
+    generated: dict[str, Any] = {"Reference": TypeAdapter(schemas.Reference).json_schema()}
+    for model in (*schemas.REQUEST_MODELS, *schemas.RESPONSE_MODELS):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        generated.update(schema.pop("$defs", {}))
+        generated[model.__name__] = schema
+    return generated
+
+
 def _schemas() -> dict[str, Any]:
     return {
+        **copy.deepcopy(_model_schemas()),
         "Error": _response_object(
             {
                 "type": {"type": "string", "enum": ["invalid", "error", "fatal"]},
@@ -873,7 +889,6 @@ def _schemas() -> dict[str, Any]:
                 },
             ]
         },
-        "Reference": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "examples": ["HM-000123"]},
         "TokenRequest": _object(
             {
                 "grant_type": {"type": "string", "enum": ["client_credentials"]},
@@ -889,63 +904,6 @@ def _schemas() -> dict[str, Any]:
                 "scope": {"type": "string", "enum": ["/api"]},
             },
             ["access_token", "token_type", "expires_in", "scope"],
-        ),
-        "EnrollRequest": _object(
-            {
-                "lastFourDigitsCardNumber": {"type": "string", "pattern": "^[0-9]{4}$"},
-                "citiCardHolderPhoneNumber": {
-                    "type": "string",
-                    "maxLength": 20,
-                    "description": "The card's registered 8-digit Hong Kong mobile.",
-                },
-                "merchantCustomerReferenceId": {"type": "string", "maxLength": 64},
-            },
-            ["lastFourDigitsCardNumber", "citiCardHolderPhoneNumber", "merchantCustomerReferenceId"],
-        ),
-        "EnrollResponse": _response_object(
-            {
-                "rewardLinkCode": {"type": "string"},
-                "linkStatus": {"type": "string", "enum": ["PENDING_ACTIVATION", "ACTIVE"]},
-                "maskedPhoneNumber": {"type": "string", "examples": ["****4567"]},
-                "otpExpiresAt": {**ISO_TIME, "type": ["string", "null"]},
-            },
-            ["rewardLinkCode", "linkStatus", "maskedPhoneNumber"],
-        ),
-        "ResendOtpResponse": _response_object(
-            {"otpExpiresAt": ISO_TIME, "resendsRemaining": {"type": "integer", "minimum": 0}},
-            ["otpExpiresAt", "resendsRemaining"],
-        ),
-        "ActivateRequest": _object(
-            {"linkageConfirmationCode": {"type": "string", "pattern": "^[0-9]{6}$"}}, ["linkageConfirmationCode"]
-        ),
-        "ActivateResponse": _response_object({"linkStatus": {"type": "string", "enum": ["ACTIVE"]}}),
-        "PointBalance": _response_object(
-            {
-                "isRedemptionEligible": {"type": "boolean"},
-                "availablePointBalance": {"type": "integer", "minimum": 0},
-                "programConversionRate": {"type": "string", "description": "Currency per point, a decimal string."},
-                "currencyCode": {"type": "string", "examples": ["HKD"]},
-                "redemptionPointIncrement": {"type": "integer", "minimum": 1},
-                "minimumPointsToRedeem": {"type": "integer", "minimum": 0},
-                "maximumPointsToRedeem": {"type": "integer", "minimum": 0},
-            },
-            list(BALANCE_EXAMPLE),
-        ),
-        "RedemptionRequest": _object(
-            {"transactionReferenceNumber": _ref("Reference"), "redemptionOrder": _ref("RedemptionOrder")},
-            ["transactionReferenceNumber", "redemptionOrder"],
-        ),
-        "RedemptionOrder": _object(
-            {
-                "transactionAmount": {
-                    "oneOf": [DECIMAL_AMOUNT, {"type": "number"}],
-                    "description": "The card purchase being offset; a decimal string (numbers parsed as Decimal).",
-                },
-                "currencyCode": {"type": "string", "enum": ["HKD"]},
-                "pointsToRedeem": {"type": "integer", "minimum": 1},
-                "transactionDescription": {"type": "string", "minLength": 1, "maxLength": 140},
-            },
-            ["transactionAmount", "currencyCode", "pointsToRedeem", "transactionDescription"],
         ),
         "RedemptionResponse": _response_object(
             {
@@ -985,14 +943,6 @@ def _schemas() -> dict[str, Any]:
             },
             ["reversalId", "pointsReversed", "amountReversed"],
         ),
-        "ReversalRequest": _object(
-            {
-                "orderId": {"type": "string", "maxLength": 40},
-                "reversalReferenceNumber": _ref("Reference"),
-                "pointsToReverse": {"type": "integer", "minimum": 1},
-            },
-            ["orderId", "reversalReferenceNumber", "pointsToReverse"],
-        ),
         "ReversalResponse": _response_object(
             {
                 "reversalId": {"type": "string"},
@@ -1002,41 +952,6 @@ def _schemas() -> dict[str, Any]:
                 "availablePointBalance": {"type": "integer", "minimum": 0},
             },
             list(REVERSAL_EXAMPLE),
-        ),
-        "PaymentRequest": _object(
-            {
-                "amount": CENTS,
-                "currency": {"type": "string", "enum": ["HKD"]},
-                "card": _ref("CardInput"),
-                "merchantReference": _ref("Reference"),
-            },
-            ["amount", "currency", "card", "merchantReference"],
-        ),
-        "CardInput": _object(
-            {
-                "number": {
-                    "type": "string",
-                    "pattern": "^[0-9 ]{1,30}$",
-                    "description": "Digits, spaces allowed. Never stored.",
-                },
-                "expiryMonth": {
-                    "oneOf": [
-                        {"type": "integer", "minimum": 1, "maximum": 12},
-                        {"type": "string", "pattern": "^[0-9]{1,2}$"},
-                    ]
-                },
-                "expiryYear": {
-                    "oneOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]{2,4}$"}],
-                    "description": "2030 or 30.",
-                },
-                "cvc": {
-                    "type": "string",
-                    "maxLength": 8,
-                    "description": "3 digits; anything else is declined. Never stored.",
-                },
-                "holderName": {"type": "string", "maxLength": 80},
-            },
-            ["number", "expiryMonth", "expiryYear", "cvc"],
         ),
         "CardSummary": _response_object(
             {
@@ -1070,7 +985,6 @@ def _schemas() -> dict[str, Any]:
             },
             ["refundId", "status", "amount"],
         ),
-        "RefundRequest": _object({"amount": CENTS}, ["amount"]),
         "RefundResponse": _response_object(
             {
                 "refundId": {"type": "string"},

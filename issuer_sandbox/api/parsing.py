@@ -1,4 +1,5 @@
-"""Strict parsing of JSON request bodies: amounts as Decimal (never float), points as whole numbers.
+"""JSON request bodies decoded strictly (numbers with a fraction as Decimal, never float), and the small field
+checks the sandbox controls API still uses. Partner and gateway bodies are validated by schemas.py's models.
 
 Every failure raises RequestInvalid (400 invalidRequest, <what is wrong>) before anything is written.
 """
@@ -7,16 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import request
 
+from ..money import amount_to_cents, cents_to_amount, parse_amount  # noqa: F401 (the sandbox API uses them)
 from .errors import RequestInvalid
-
-REFERENCE_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-MAX_POINTS = 10**12
-MAX_AMOUNT = Decimal("100000000.00")  # HK$100 million: far above any card limit
 
 
 def invalid(details: str) -> RequestInvalid:
@@ -43,13 +41,6 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def require_object(body: dict[str, Any], name: str) -> dict[str, Any]:
-    value = body.get(name)
-    if not isinstance(value, dict):
-        raise invalid(f"{name} is required and must be an object.")
-    return value
-
-
 def require_string(
     body: dict[str, Any], name: str, max_length: int = 64, pattern: re.Pattern[str] | None = None
 ) -> str:
@@ -72,68 +63,6 @@ def optional_string(body: dict[str, Any], name: str, max_length: int = 200) -> s
         raise invalid(f"{name} must be a string.")
     if len(value) > max_length:
         raise invalid(f"{name} must be at most {max_length} characters.")
-    return value
-
-
-def require_reference(body: dict[str, Any], name: str) -> str:
-    """An idempotency reference: 1-64 ASCII letters, digits, dot, dash or underscore."""
-    return require_string(body, name, 64, REFERENCE_PATTERN)
-
-
-def require_points(body: dict[str, Any], name: str) -> int:
-    """A positive whole number of points (JSON integer; not a string, fraction, boolean or float)."""
-    value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise invalid(f"{name} is required and must be a whole number of points.")
-    if isinstance(value, Decimal):
-        if not value.is_finite() or value != value.to_integral_value():
-            raise invalid(f"{name} must be a whole number of points.")
-        value = int(value)
-    if value <= 0:
-        raise invalid(f"{name} must be positive.")
-    if value > MAX_POINTS:
-        raise invalid(f"{name} is too large.")
-    return value
-
-
-def parse_amount(value: Any, name: str) -> Decimal:
-    """A positive money amount with at most two decimals, from a decimal string or a JSON number."""
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise invalid(f'{name} is required: a decimal string such as "520.00".')
-    if isinstance(value, str):
-        if not re.fullmatch(r"\d{1,12}(\.\d{1,2})?", value.strip()):
-            raise invalid(f'{name} must be a decimal string with at most two decimals, such as "520.00".')
-        value = value.strip()
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise invalid(f"{name} is not a number.") from None
-    if not amount.is_finite():
-        raise invalid(f"{name} must be a finite number.")
-    if amount > MAX_AMOUNT:
-        raise invalid(f"{name} is too large.")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
-        raise invalid(f"{name} must have at most two decimals.")
-    if amount <= 0:
-        raise invalid(f"{name} must be positive.")
-    return amount.quantize(Decimal("0.01"))
-
-
-def amount_to_cents(amount: Decimal) -> int:
-    return int(amount * 100)
-
-
-def cents_to_amount(cents: int) -> str:
-    """Cents as the wire's decimal string: 52000 -> "520.00"."""
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-def require_currency(body: dict[str, Any], name: str, allowed: tuple[str, ...] = ("HKD",)) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or value not in allowed:
-        raise invalid(f"{name} must be one of: {', '.join(allowed)}.")
     return value
 
 

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from flask import Blueprint, Response, current_app, g, jsonify
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-
-from .. import clock, redemptions
+from .. import clock, redemptions, schemas
 from .auth import partner_required
-from .parsing import (
-    REFERENCE_PATTERN,
-    invalid,
-    json_body,
-    parse_amount,
-    reject_unknown_fields,
-    require_currency,
-    require_object,
-    require_points,
-    require_string,
-)
+from .errors import RequestInvalid
 from .paths import REWARDS, route
+from .validation import parse_body, validate_query
 
 bp = Blueprint("redemptions", __name__)
-
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _stored_response(outcome: redemptions.Outcome) -> Response:
@@ -35,41 +21,23 @@ def _stored_response(outcome: redemptions.Outcome) -> Response:
     return response
 
 
-def _reference(body: dict[str, Any], name: str, max_length: int = 64) -> str:
-    value = require_string(body, name, max_length, REFERENCE_PATTERN)
-    # The pattern's "$" would let a trailing newline through; a reference is exactly these characters.
-    if not REFERENCE_PATTERN.fullmatch(value):
-        raise invalid(f"{name} has characters that are not allowed.")
-    return value
-
-
-def _description(body: dict[str, Any], name: str) -> str:
-    value = require_string(body, name, redemptions.MAX_DESCRIPTION_LENGTH)
-    if _CONTROL_CHARACTERS.search(value):
-        raise invalid(f"{name} must not contain control characters.")
-    return value
-
-
-def _redemption_order(body: dict[str, Any]) -> redemptions.RedemptionOrder:
-    reject_unknown_fields(body, {"transactionReferenceNumber", "redemptionOrder"})
-    reference = _reference(body, "transactionReferenceNumber")
-    order = require_object(body, "redemptionOrder")
-    reject_unknown_fields(order, {"transactionAmount", "currencyCode", "pointsToRedeem", "transactionDescription"})
+def _redemption_order(body: schemas.RedemptionRequest) -> redemptions.RedemptionOrder:
+    order = body.order
+    currency = current_app.config["CURRENCY_CODE"]
+    if order.currency_code != currency:
+        raise RequestInvalid(f"redemptionOrder.currencyCode must be one of: {currency}.")
     return redemptions.RedemptionOrder(
-        transaction_reference=reference,
-        transaction_amount=parse_amount(order.get("transactionAmount"), "transactionAmount"),
-        currency_code=require_currency(order, "currencyCode", (current_app.config["CURRENCY_CODE"],)),
-        points=require_points(order, "pointsToRedeem"),
-        description=_description(order, "transactionDescription"),
+        transaction_reference=body.transaction_reference,
+        transaction_amount=order.transaction_amount,
+        currency_code=order.currency_code,
+        points=order.points,
+        description=order.description,
     )
 
 
-def _reversal_order(body: dict[str, Any]) -> redemptions.ReversalOrder:
-    reject_unknown_fields(body, {"orderId", "reversalReferenceNumber", "pointsToReverse"})
+def _reversal_order(body: schemas.ReversalRequest) -> redemptions.ReversalOrder:
     return redemptions.ReversalOrder(
-        order_id=_reference(body, "orderId", 40),
-        reversal_reference=_reference(body, "reversalReferenceNumber"),
-        points=require_points(body, "pointsToReverse"),
+        order_id=body.order_id, reversal_reference=body.reversal_reference, points=body.points
     )
 
 
@@ -78,24 +46,23 @@ def _reversal_order(body: dict[str, Any]) -> redemptions.ReversalOrder:
 def point_balance(reward_link_code: str):
     """The linked card's points, their value and the limits of one redemption."""
     balance = redemptions.point_balance(g.partner_client.id, reward_link_code)
-    return jsonify(
-        {
-            "isRedemptionEligible": balance.eligible,
-            "availablePointBalance": balance.available_points,
-            "programConversionRate": balance.conversion_rate,
-            "currencyCode": balance.currency_code,
-            "redemptionPointIncrement": balance.point_increment,
-            "minimumPointsToRedeem": balance.minimum_points,
-            "maximumPointsToRedeem": balance.maximum_points,
-        }
+    body = schemas.PointBalance(
+        eligible=balance.eligible,
+        available_points=balance.available_points,
+        conversion_rate=balance.conversion_rate,
+        currency_code=balance.currency_code,
+        point_increment=balance.point_increment,
+        minimum_points=balance.minimum_points,
+        maximum_points=balance.maximum_points,
     )
+    return current_app.response_class(body.to_json(), mimetype="application/json")
 
 
 @route(bp, f"{REWARDS}/<reward_link_code>/redemption", ["POST"])
 @partner_required
 def redeem(reward_link_code: str):
     """Redeem points as a statement credit; a repeated transactionReferenceNumber replays the first answer."""
-    order = _redemption_order(json_body())
+    order = _redemption_order(parse_body(schemas.RedemptionRequest))
     outcome = redemptions.redeem(
         g.partner_client.id, reward_link_code, order, clock.now(), g.partner_client.merchant_name
     )
@@ -114,7 +81,7 @@ def redemption_by_order_id(order_id: str):
 @partner_required
 def redemption_by_reference():
     """A redemption and its reversals, by the merchant's transactionReferenceNumber."""
-    reference = _reference(request.args.to_dict(), "transactionReferenceNumber")
+    reference = validate_query(schemas.Reference, "transactionReferenceNumber")
     redemption = redemptions.find_redemption_by_reference(g.partner_client.id, reference)
     return jsonify(redemptions.redemption_details(redemption))
 
@@ -123,6 +90,6 @@ def redemption_by_reference():
 @partner_required
 def reverse():
     """Reverse some or all of a redemption; a repeated reversalReferenceNumber replays the first answer."""
-    order = _reversal_order(json_body())
+    order = _reversal_order(parse_body(schemas.ReversalRequest))
     outcome = redemptions.reverse(g.partner_client.id, order, clock.now(), g.partner_client.merchant_name)
     return _stored_response(outcome)

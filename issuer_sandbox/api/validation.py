@@ -1,0 +1,81 @@
+"""Request bodies validated by their pydantic models (schemas.py); failures become 400 invalidRequest.
+
+The body is decoded with ``parsing.json_body`` (numbers with a fraction as Decimal, never float; NaN and
+Infinity refused), then validated strictly by the model. Each pydantic error is said in one sentence that
+names the field by its wire path (``redemptionOrder.pointsToRedeem``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .errors import RequestInvalid
+from .parsing import json_body
+
+M = TypeVar("M", bound=BaseModel)
+
+# Where the generic sentence would not say what to fix.
+_PATTERN_MESSAGES = {
+    "card.number": "card.number must contain only digits and spaces.",
+    "lastFourDigitsCardNumber": "lastFourDigitsCardNumber must be the last four digits of the card number.",
+    "linkageConfirmationCode": "linkageConfirmationCode must be the 6-digit one-time password.",
+}
+
+
+def parse_body(model: type[M]) -> M:
+    """The request's JSON body as ``model``, or RequestInvalid naming every field that is wrong."""
+    return validate(model, json_body())
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise RequestInvalid(" ".join(_sentence(item) for item in error.errors(include_url=False))) from None
+
+
+_adapters: dict[Any, TypeAdapter] = {}
+
+
+def validate_query(annotation: Any, name: str) -> Any:
+    """A required query parameter, validated by a schemas type (e.g. ``schemas.Reference``)."""
+    adapter = _adapters.get(annotation)
+    if adapter is None:
+        adapter = _adapters[annotation] = TypeAdapter(annotation)
+    try:
+        return adapter.validate_python(request.args.get(name, ""))
+    except ValidationError:
+        raise RequestInvalid(f"The {name} query parameter is required (1-64 letters, digits, '.', '_', '-').") from None
+
+
+def _sentence(item: dict[str, Any]) -> str:
+    """One pydantic error as a sentence about the wire field."""
+    path = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+    kind = item["type"]
+    context = item.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"Unknown field(s): {path}."
+    if not path:
+        return "The body must be a JSON object." if kind == "model_type" else f"The body: {item['msg']}."
+    if kind == "missing":
+        return f"{path} is required."
+    if kind == "model_type":
+        return f"{path} is required and must be an object."
+    if kind in ("greater_than", "greater_than_equal") and context.get("gt", context.get("ge")) in (0, 1):
+        return f"{path} must be positive." if "gt" in context else f"{path} must be at least {context['ge']}."
+    if kind in ("less_than_equal", "less_than"):
+        return f"{path} is too large." if "le" in context and context["le"] > 100 else f"{path}: {item['msg']}."
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_MESSAGES.get(path, f"{path} has characters that are not allowed.")
+    if kind == "string_too_long":
+        return f"{path} must be at most {context['max_length']} characters."
+    if kind == "string_too_short":
+        return f"{path} is required and must be a non-empty string."
+    if kind == "value_error":
+        text = str(context["error"]).rstrip(".")
+        field = path.rsplit(".", 1)[-1]
+        return f"{path}{text[len(field) :]}." if text.startswith(field) else f"{path} {text}."
+    return f"{path}: {item['msg']}."

@@ -1,0 +1,125 @@
+"""The pydantic request models are the one source of each body: they validate it and they are the document's schema."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from issuer_sandbox import schemas
+from issuer_sandbox.api.openapi import openapi_document
+from issuer_sandbox.api.validation import validate
+from issuer_sandbox.errors import RuleError
+
+MODEL_OF_SCHEMA = {model.__name__: model for model in schemas.REQUEST_MODELS}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    return openapi_document()
+
+
+def request_bodies(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            media = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if media:
+                yield method, path, media
+
+
+def test_every_json_request_body_is_a_model_and_its_schema_is_the_models(document):
+    seen = set()
+    for method, path, media in request_bodies(document):
+        name = media["schema"]["$ref"].rsplit("/", 1)[1]
+        model = MODEL_OF_SCHEMA[name]
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.pop("$defs", None)
+        assert document["components"]["schemas"][name] == schema, (method, path)
+        seen.add(name)
+    assert seen == set(MODEL_OF_SCHEMA)
+
+
+def test_every_request_example_in_the_document_passes_its_model(document):
+    checked = 0
+    for _method, _path, media in request_bodies(document):
+        model = MODEL_OF_SCHEMA[media["schema"]["$ref"].rsplit("/", 1)[1]]
+        for example in media["examples"].values():
+            validate(model, example["value"])
+            checked += 1
+    assert checked >= 12
+
+
+def test_request_schemas_are_closed_and_hold_no_float(document):
+    for name in MODEL_OF_SCHEMA:
+        assert document["components"]["schemas"][name]["additionalProperties"] is False, name
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"amount": 1.5}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"amount": 0}, "amount must be positive."),
+        ({"amount": 100, "reason": "x"}, "Unknown field(s): reason."),
+        ({}, "amount is required."),
+        ([], "The body must be a JSON object."),
+    ],
+)
+def test_a_model_error_is_a_400_invalid_request_naming_the_field(body, message):
+    with pytest.raises(RuleError) as raised:
+        validate(schemas.RefundRequest, body)
+
+    assert (raised.value.status, raised.value.code) == (400, "invalidRequest")
+    assert message in raised.value.details
+
+
+def test_nested_fields_are_named_by_their_wire_path():
+    body = {
+        "transactionReferenceNumber": "HM-1",
+        "redemptionOrder": {
+            "transactionAmount": "5.555",
+            "currencyCode": "HKD",
+            "pointsToRedeem": 0,
+            "transactionDescription": "x",
+        },
+    }
+    with pytest.raises(RuleError) as raised:
+        validate(schemas.RedemptionRequest, body)
+
+    assert (
+        "redemptionOrder.transactionAmount must be a decimal string with at most two decimals" in raised.value.details
+    )
+    assert "redemptionOrder.pointsToRedeem must be positive." in raised.value.details
+
+
+def test_money_stays_decimal_and_points_whole():
+    order = validate(
+        schemas.RedemptionOrder,
+        {
+            "transactionAmount": Decimal("520.1"),
+            "currencyCode": "HKD",
+            "pointsToRedeem": Decimal("50000.0"),
+            "transactionDescription": "x",
+        },
+    )
+
+    assert order.transaction_amount == Decimal("520.10") and isinstance(order.transaction_amount, Decimal)
+    assert order.points == 50000 and isinstance(order.points, int)
+
+
+@pytest.mark.parametrize("model", schemas.RESPONSE_MODELS, ids=lambda model: model.__name__)
+def test_modelled_responses_are_documented_by_their_model_and_stay_open(document, model):
+    schema = document["components"]["schemas"][model.__name__]
+
+    assert schema == model.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert "additionalProperties" not in schema  # responses may gain fields: clients ignore unknown ones
+
+
+def test_a_response_model_serialises_the_wires_field_names():
+    body = schemas.EnrollResponse(
+        reward_link_code="RL-1", link_status="PENDING_ACTIVATION", masked_phone_number="****4567"
+    )
+
+    assert body.to_json() == (
+        '{"rewardLinkCode":"RL-1","linkStatus":"PENDING_ACTIVATION","maskedPhoneNumber":"****4567","otpExpiresAt":null}'
+    )
