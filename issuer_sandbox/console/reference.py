@@ -169,9 +169,20 @@ def build_curl(
     example: Any,
 ) -> str:
     """A copy-and-paste curl command for one call, with $TOKEN and path placeholders for the reader to set."""
+    lines = [f"curl -sS -X {method.upper()} " + _double_quoted(_curl_url(base_url, path, parameters))]
+    basic, headers = _security_headers(security, lines)
+    headers += _parameter_headers(parameters, bearer_present='"Authorization: Bearer $TOKEN"' in headers or basic)
+    if path.startswith(("/v1/", "/gateway/")) or headers:
+        headers.append(shlex.quote("Accept: application/json"))
+    lines += [f"-H {header}" for header in dict.fromkeys(headers)]
+    lines += _body_lines(content_type, example)
+    return " \\\n  ".join(lines)
+
+
+def _curl_url(base_url: str, path: str, parameters: list[Parameter]) -> str:
+    """The URL with path parameters filled in (example or placeholder) and the required query parameters."""
     url_path = path
     query = []
-    headers: list[str] = []
     for parameter in parameters:
         if parameter.location == "path":
             value = str(parameter.example) if parameter.example not in (None, "") else _placeholder(parameter.name)
@@ -179,9 +190,13 @@ def build_curl(
         elif parameter.location == "query" and parameter.required:
             value = parameter.example if parameter.example is not None else _placeholder(parameter.name)
             query.append(f"{parameter.name}={value}")
-    url = base_url.rstrip("/") + url_path + ("?" + "&".join(query) if query else "")
-    lines = [f"curl -sS -X {method.upper()} " + _double_quoted(url)]
+    return base_url.rstrip("/") + url_path + ("?" + "&".join(query) if query else "")
+
+
+def _security_headers(security: list[dict[str, Any]], lines: list[str]) -> tuple[bool, list[str]]:
+    """Headers for the operation's security schemes; HTTP Basic goes on `lines` as -u. Returns (basic, headers)."""
     basic = False
+    headers: list[str] = []
     for scheme in security:
         kind, scheme_name = scheme.get("type"), str(scheme.get("scheme", "")).lower()
         if kind == "http" and scheme_name == "basic":
@@ -193,36 +208,46 @@ def build_curl(
             name = scheme.get("name", "")
             value = sandbox_key() if name.lower() == "x-sandbox-key" else _placeholder(name)
             headers.append(_double_quoted(f"{name}: {value}"))
+    return basic, headers
+
+
+def _fresh_uuid() -> str:
+    return "$(uuidgen)"
+
+
+# Header parameters whose value the console knows: the demo partner's id, or a fresh uuid per call.
+_KNOWN_HEADER_VALUES = {"client_id": lambda: client_id(), "uuid": _fresh_uuid, "idempotency-key": _fresh_uuid}
+
+
+def _parameter_headers(parameters: list[Parameter], *, bearer_present: bool) -> list[str]:
+    """The required header parameters (and Idempotency-Key), with known values or placeholders."""
+    headers: list[str] = []
     for parameter in parameters:
-        if parameter.location != "header" or not (parameter.required or parameter.name.lower() == "idempotency-key"):
-            continue
         lowered = parameter.name.lower()
+        if parameter.location != "header" or not (parameter.required or lowered == "idempotency-key"):
+            continue
+        if lowered == "accept":
+            continue
         if lowered == "authorization":
-            if '"Authorization: Bearer $TOKEN"' not in headers and not basic:
+            if not bearer_present:
                 headers.append('"Authorization: Bearer $TOKEN"')
             continue
-        if lowered == "client_id":
-            value = client_id()
-        elif lowered == "uuid":
-            value = "$(uuidgen)"
-        elif lowered == "idempotency-key":
-            value = "$(uuidgen)"
-        elif lowered == "accept":
-            continue
+        if lowered in _KNOWN_HEADER_VALUES:
+            value = _KNOWN_HEADER_VALUES[lowered]()
         else:
             value = str(parameter.example) if parameter.example is not None else _placeholder(parameter.name)
         headers.append(_double_quoted(f"{parameter.name}: {value}"))
-    if path.startswith(("/v1/", "/gateway/")) or headers:
-        headers.append(shlex.quote("Accept: application/json"))
-    lines += [f"-H {header}" for header in dict.fromkeys(headers)]
-    if example is not None and content_type:
-        if content_type == "application/x-www-form-urlencoded" and isinstance(example, dict):
-            lines += [f"-d {shlex.quote(f'{key}={value}')}" for key, value in example.items()]
-        else:
-            body = example if isinstance(example, str) else json.dumps(example, ensure_ascii=False)
-            lines.append(f"-H {shlex.quote('Content-Type: ' + content_type)}")
-            lines.append(f"-d {shlex.quote(body)}")
-    return " \\\n  ".join(lines)
+    return headers
+
+
+def _body_lines(content_type: str, example: Any) -> list[str]:
+    """-d lines for the example body: one per field for a form, else one JSON document with its Content-Type."""
+    if example is None or not content_type:
+        return []
+    if content_type == "application/x-www-form-urlencoded" and isinstance(example, dict):
+        return [f"-d {shlex.quote(f'{key}={value}')}" for key, value in example.items()]
+    body = example if isinstance(example, str) else json.dumps(example, ensure_ascii=False)
+    return [f"-H {shlex.quote('Content-Type: ' + content_type)}", f"-d {shlex.quote(body)}"]
 
 
 def _demo() -> bool:
