@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
+
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from shop import create_app
 from shop.extensions import db
@@ -161,3 +167,26 @@ def checkout(app, client, shopper, fake_issuer):
     """A signed-in Chan Tai Man with the fake bank installed, ready to check out."""
     shopper.sign_in()
     return CheckoutActions(app, client)
+
+
+@pytest.fixture
+def fresh_postgres_url():
+    """A new, uniquely named PostgreSQL database for one test, dropped afterwards; skipped without one."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("TEST_POSTGRES_URL is not set")
+    name = f"pwp_test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+    for attempt in range(20):  # our connections are closed by now; one may still be closing
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            break
+        except sa.exc.OperationalError:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
+    admin.dispose()

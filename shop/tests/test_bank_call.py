@@ -3,10 +3,7 @@ the order re-read under its row lock afterwards (answer or error)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -126,28 +123,11 @@ def test_bank_refused_keeps_the_clients_code_class_and_attempts_left():
 
 
 @pytest.fixture
-def postgres_app(tmp_path):
+def postgres_app(tmp_path, fresh_postgres_url):
     """The seeded shop on a fresh PostgreSQL database (dropped afterwards); skipped without TEST_POSTGRES_URL."""
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    name = f"pwp_shop_test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    app = make_app(tmp_path, DATABASE_URL=sa.make_url(url).set(database=name).render_as_string(hide_password=False))
+    app = make_app(tmp_path, DATABASE_URL=fresh_postgres_url)
     yield app
     close_app(app)
-    for attempt in range(20):
-        try:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            break
-        except sa.exc.OperationalError:
-            if attempt == 19:
-                raise
-            time.sleep(0.25)
-    admin.dispose()
 
 
 def row_lock_free(order_id: int) -> bool:

@@ -6,9 +6,6 @@ honest: a model changed without a migration fails it, on SQLite and on PostgreSQ
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +15,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.pool import NullPool
 
 from shop import create_app
 from shop.catalog_data import PRODUCTS
@@ -27,29 +23,6 @@ from shop.extensions import db
 from shop.models import Product, User
 
 DATA = Path(__file__).with_name("data")
-
-
-@pytest.fixture
-def fresh_postgres_url():
-    """A new, uniquely named PostgreSQL database for one test, dropped afterwards; skipped without one."""
-    url = os.environ.get("TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("TEST_POSTGRES_URL is not set")
-    name = f"pwp_test_{uuid.uuid4().hex[:16]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
-    for attempt in range(20):  # our connections are closed by now; one may still be closing
-        try:
-            with admin.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-            break
-        except sa.exc.OperationalError:
-            if attempt == 19:
-                raise
-            time.sleep(0.25)
-    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
