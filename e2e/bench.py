@@ -1095,68 +1095,95 @@ def print_latency_table(results: list[Result]) -> None:
     print_table(header, [result.row() for result in results])
 
 
-def summary_table(floor: WrkResult, columns: list[Column], shoppers: int) -> list[str]:
-    """Print the one table; return the goals missed, one entry per figure."""
+def short_backend(backend: str) -> str:
+    """The backend's name as the summary table's column headers and goal misses spell it."""
+    return "PG" if backend == "PostgreSQL" else backend
+
+
+def summary_header(columns: list[Column]) -> list[str]:
     header = ["figure", "req/s", "p99 ms", "ratio to floor", "goal", "ok?"]
     for column in columns[1:]:
-        short = "PG" if column.backend == "PostgreSQL" else column.backend
+        short = short_backend(column.backend)
         header += [f"{short} req/s", f"{short} p99 ms", f"{short} ratio", f"{short} ok?"]
-    rows: list[list[str]] = []
-    misses_by_figure: dict[str, list[str]] = {}
+    return header
 
-    def miss(label: str, column: Column, text: str) -> None:
-        short = "PG" if column.backend == "PostgreSQL" else column.backend
-        misses_by_figure.setdefault(label, []).append(f"{short} {text}")
 
-    def verdict(column: Column, label: str, ratio: float | None, p99: float | None) -> str:
-        goal = GOALS.get(label)
-        if goal is None:
-            return "-"
-        misses = goal.misses(ratio, p99)
-        if misses:
-            miss(label, column, ", ".join(misses))
-        return "NO" if misses else "yes"
+def record_miss(misses: dict[str, list[str]], label: str, column: Column, text: str) -> None:
+    misses.setdefault(label, []).append(f"{short_backend(column.backend)} {text}")
 
-    rows.append(
-        [
-            f"floor @{CONNECTIONS} (bare Flask, gthread 2x8)",
-            f"{floor.rate:.0f}",
-            f"{floor.p99_ms:.1f}",
-            "100%",
-            "-",
-            "-",
-        ]
-        + ["", "", "", ""] * (len(columns) - 1)
-    )
-    for label in figure_rows():
-        row = [label]
-        for index, column in enumerate(columns):
-            result = column.figures.get(label)
-            if result is None:
-                cells = ["-", "-", "-"]
-                ok = "-" if label not in GOALS else "NO"
-                if label in GOALS:
-                    miss(label, column, "not measured")
-            else:
-                ratio = result.rate / floor.rate if floor.rate else None
-                cells = [f"{result.rate:.0f}", f"{result.p99_ms:.1f}", f"{ratio:.0%}" if ratio is not None else "-"]
-                ok = verdict(column, label, ratio, result.p99_ms)
-            row += cells + ([GOALS[label].text() if label in GOALS else "-"] if index == 0 else []) + [ok]
-        rows.append(row)
-    journey_rows = [*JOURNEY_STEPS, "whole journey"]
-    for step in journey_rows:
-        label = f"checkout: {step}"
-        row = [f"checkout x{shoppers}: {step}"]
-        for index, column in enumerate(columns):
-            journeys = column.journeys
-            result = None
-            if journeys is not None:
-                result = journeys.whole if step == "whole journey" else journeys.steps[step]
-            p99 = result.percentile(0.99) if result is not None and result.latencies else None
-            ok = verdict(column, label, None, p99) if label in GOALS else "-"
-            cells = ["-", f"{p99:.1f}" if p99 is not None else "-", "-"]
-            row += cells + ([GOALS[label].text() if label in GOALS else "-"] if index == 0 else []) + [ok]
-        rows.append(row)
+
+def verdict(misses: dict[str, list[str]], column: Column, label: str, ratio: float | None, p99: float | None) -> str:
+    """The ok? cell of a figure with a goal ("-" without one), recording what it missed."""
+    goal = GOALS.get(label)
+    if goal is None:
+        return "-"
+    missed = goal.misses(ratio, p99)
+    if missed:
+        record_miss(misses, label, column, ", ".join(missed))
+    return "NO" if missed else "yes"
+
+
+def goal_text(label: str) -> str:
+    return GOALS[label].text() if label in GOALS else "-"
+
+
+def column_cells(index: int, cells: list[str], goal: str, ok: str) -> list[str]:
+    """One column's cells of a row; the goal cell only follows the first (SQLite) column's."""
+    return cells + ([goal] if index == 0 else []) + [ok]
+
+
+def floor_row(floor: WrkResult, columns: list[Column]) -> list[str]:
+    return [
+        f"floor @{CONNECTIONS} (bare Flask, gthread 2x8)",
+        f"{floor.rate:.0f}",
+        f"{floor.p99_ms:.1f}",
+        "100%",
+        "-",
+        "-",
+    ] + ["", "", "", ""] * (len(columns) - 1)
+
+
+def figure_cells(misses: dict[str, list[str]], floor: WrkResult, column: Column, label: str) -> tuple[list[str], str]:
+    """One wrk figure's req/s, p99 and ratio cells in one column, and its ok? cell."""
+    result = column.figures.get(label)
+    if result is None:
+        if label in GOALS:
+            record_miss(misses, label, column, "not measured")
+        return ["-", "-", "-"], "-" if label not in GOALS else "NO"
+    ratio = result.rate / floor.rate if floor.rate else None
+    cells = [f"{result.rate:.0f}", f"{result.p99_ms:.1f}", f"{ratio:.0%}" if ratio is not None else "-"]
+    return cells, verdict(misses, column, label, ratio, result.p99_ms)
+
+
+def figure_row(misses: dict[str, list[str]], floor: WrkResult, columns: list[Column], label: str) -> list[str]:
+    row = [label]
+    for index, column in enumerate(columns):
+        cells, ok = figure_cells(misses, floor, column, label)
+        row += column_cells(index, cells, goal_text(label), ok)
+    return row
+
+
+def journey_p99(column: Column, step: str) -> float | None:
+    """The step's p99 in ms over the column's checkouts; None without checkouts or without one that got there."""
+    journeys = column.journeys
+    result = None
+    if journeys is not None:
+        result = journeys.whole if step == "whole journey" else journeys.steps[step]
+    return result.percentile(0.99) if result is not None and result.latencies else None
+
+
+def journey_row(misses: dict[str, list[str]], columns: list[Column], shoppers: int, step: str) -> list[str]:
+    label = f"checkout: {step}"
+    row = [f"checkout x{shoppers}: {step}"]
+    for index, column in enumerate(columns):
+        p99 = journey_p99(column, step)
+        ok = verdict(misses, column, label, None, p99) if label in GOALS else "-"
+        cells = ["-", f"{p99:.1f}" if p99 is not None else "-", "-"]
+        row += column_cells(index, cells, goal_text(label), ok)
+    return row
+
+
+def statements_row(misses: dict[str, list[str]], columns: list[Column]) -> list[str]:
     # Counted as the issue's "today 30" was: SQL statements, BEGIN/SAVEPOINT/RELEASE left out.
     row = ["redemption: SQL statements (no BEGIN)"]
     for index, column in enumerate(columns):
@@ -1168,21 +1195,33 @@ def summary_table(floor: WrkResult, columns: list[Column], shoppers: int) -> lis
             cells = [str(count), "-", "-"]
             ok = "yes" if count <= STATEMENTS_GOAL else "NO"
             if count > STATEMENTS_GOAL:
-                miss("redemption SQL statements", column, f"{count} > {STATEMENTS_GOAL}")
-        row += cells + ([f"<= {STATEMENTS_GOAL} (today {TODAY_STATEMENTS})"] if index == 0 else []) + [ok]
-    rows.append(row)
-    for app in ("issuer", "shop"):
-        row = [f"{app}: peak RSS, MiB (master + workers)"]
-        for index, column in enumerate(columns):
-            rss = column.rss.get(app)
-            if not rss:
-                cells, ok = ["-", "-", "-"], "-"
-            else:
-                mib = sum(rss.values()) / 1024
-                cells, ok = [f"{mib:.0f}", "-", "-"], f"{mib / TODAY_RSS_MIB[app] - 1:+.0%} vs today"
-            row += cells + ([f"compare: today {TODAY_RSS_MIB[app]}"] if index == 0 else []) + [ok]
-        rows.append(row)
-    print_table(header, rows)
+                record_miss(misses, "redemption SQL statements", column, f"{count} > {STATEMENTS_GOAL}")
+        row += column_cells(index, cells, f"<= {STATEMENTS_GOAL} (today {TODAY_STATEMENTS})", ok)
+    return row
+
+
+def rss_row(columns: list[Column], app: str) -> list[str]:
+    row = [f"{app}: peak RSS, MiB (master + workers)"]
+    for index, column in enumerate(columns):
+        rss = column.rss.get(app)
+        if not rss:
+            cells, ok = ["-", "-", "-"], "-"
+        else:
+            mib = sum(rss.values()) / 1024
+            cells, ok = [f"{mib:.0f}", "-", "-"], f"{mib / TODAY_RSS_MIB[app] - 1:+.0%} vs today"
+        row += column_cells(index, cells, f"compare: today {TODAY_RSS_MIB[app]}", ok)
+    return row
+
+
+def summary_table(floor: WrkResult, columns: list[Column], shoppers: int) -> list[str]:
+    """Print the one table; return the goals missed, one entry per figure."""
+    misses_by_figure: dict[str, list[str]] = {}  # filled row by row, column by column: the order they are listed in
+    rows = [floor_row(floor, columns)]
+    rows += [figure_row(misses_by_figure, floor, columns, label) for label in figure_rows()]
+    rows += [journey_row(misses_by_figure, columns, shoppers, step) for step in [*JOURNEY_STEPS, "whole journey"]]
+    rows.append(statements_row(misses_by_figure, columns))
+    rows += [rss_row(columns, app) for app in ("issuer", "shop")]
+    print_table(summary_header(columns), rows)
     return [f"{label} [{'; '.join(texts)}]" for label, texts in misses_by_figure.items()]
 
 
@@ -1233,7 +1272,8 @@ def postgres_backend() -> tuple[Backend | None, str]:
     )
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
+    """The command line; --quick overrides --duration, --no-postgres and caps the latency tables' calls."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per figure (default 8)")
     parser.add_argument("--quick", action="store_true", help="2 s per figure, fewer table calls, no PostgreSQL")
@@ -1248,10 +1288,11 @@ def main() -> int:
         args.duration = 2
         args.no_postgres = True
         args.requests, args.shop_requests = min(args.requests, 40), min(args.shop_requests, 20)
-    wrk = Wrk(ensure_wrk(), args.duration)
-    started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-"))
-    failures: list[str] = []
+    return args
+
+
+def floor_or_failure(workdir: Path, wrk: Wrk, failures: list[str]) -> WrkResult | None:
+    """The floor figure, or None when it could not be measured; its problems are added to failures."""
     floor: WrkResult | None = None
     try:
         floor = measure_floor(workdir, wrk)
@@ -1259,6 +1300,11 @@ def main() -> int:
             failures.append(f"floor: {floor.error_text()}")
     except (BenchError, requests.RequestException, RuntimeError) as error:
         failures.append(f"floor: {error}")
+    return floor
+
+
+def measure_columns(workdir: Path, wrk: Wrk, args: argparse.Namespace) -> tuple[list[Column], str]:
+    """The SQLite column, then the PostgreSQL one unless skipped; and the note saying which PostgreSQL (or why not)."""
     columns = [measure(sqlite_backend(workdir / "sqlite"), workdir / "sqlite", wrk, args, tables=True)]
     backend, postgres_note = (None, "PostgreSQL: skipped (--quick or --no-postgres)")
     if not args.no_postgres:
@@ -1266,11 +1312,12 @@ def main() -> int:
     if backend is not None:
         (workdir / "postgresql").mkdir()
         columns.append(measure(backend, workdir / "postgresql", wrk, args, tables=False))
-    for column in columns:
-        failures += [f"{column.backend}: {failure}" for failure in column.failures]
+    return columns, postgres_note
 
+
+def print_latency_tables(columns: list[Column], args: argparse.Namespace) -> None:
+    """The Python clients' per-endpoint tables; only the SQLite column measures them."""
     sqlite_column = columns[0] if columns else None
-    print()
     if sqlite_column is not None and sqlite_column.issuer_table:
         print(f"Summit Bank sandbox (gunicorn.conf.py, SQLite): {args.clients} concurrent Python clients")
         print("req/s: calls of that operation per second of its phase's wall time (redemption and reversal share one)")
@@ -1282,8 +1329,9 @@ def main() -> int:
         print("sign-in POST: the POST alone (scrypt check, 302), not the home page it redirects to")
         print()
         print_latency_table(sqlite_column.shop_table)
-    print_journeys(columns, args.shoppers)
-    print()
+
+
+def print_rss_and_checks(columns: list[Column], postgres_note: str) -> None:
     for column in columns:
         for app in ("issuer", "shop"):
             if column.rss.get(app):
@@ -1293,30 +1341,58 @@ def main() -> int:
             print(check)
     if postgres_note:
         print(postgres_note)
-    missed: list[str] = []
-    if floor is not None:
-        print()
-        print(
-            f"wrk {WRK_THREADS} threads, {CONNECTIONS} connections unless @N says otherwise, {args.duration} s per "
-            f"figure, --timeout {WRK_TIMEOUT}; apps under gunicorn.conf.py; ratio = req/s / the floor's; "
-            f"{os.cpu_count()} CPUs"
-        )
-        print()
-        missed = summary_table(floor, columns, args.shoppers)
+
+
+def print_summary(floor: WrkResult | None, columns: list[Column], args: argparse.Namespace) -> list[str]:
+    """The wrk settings and the summary table; the goals missed (none without a floor: there is no table then)."""
+    if floor is None:
+        return []
     print()
-    print(f"goals missed ({len(missed)}): " + (", ".join(missed) if missed else "none"))
-    print(f"bench took {time.monotonic() - started:.0f} s")
+    print(
+        f"wrk {WRK_THREADS} threads, {CONNECTIONS} connections unless @N says otherwise, {args.duration} s per "
+        f"figure, --timeout {WRK_TIMEOUT}; apps under gunicorn.conf.py; ratio = req/s / the floor's; "
+        f"{os.cpu_count()} CPUs"
+    )
+    print()
+    return summary_table(floor, columns, args.shoppers)
+
+
+def finish(failures: list[str], workdir: Path, keep: bool) -> int:
+    """The exit code: 1 (keeping the work folder with the servers' logs) when anything failed, else 0."""
     if failures:
         print(f"\nbench: FAILED: {len(failures)} problem(s):", file=sys.stderr)
         for failure in failures:
             print(f"  - {failure}", file=sys.stderr)
         print(f"bench: the servers' logs are kept in {workdir}", file=sys.stderr)
         return 1
-    if args.keep:
+    if keep:
         print(f"bench: work folder kept: {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def main() -> int:
+    args = parse_args()
+    wrk = Wrk(ensure_wrk(), args.duration)
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-"))
+    failures: list[str] = []
+    floor = floor_or_failure(workdir, wrk, failures)
+    columns, postgres_note = measure_columns(workdir, wrk, args)
+    for column in columns:
+        failures += [f"{column.backend}: {failure}" for failure in column.failures]
+
+    print()
+    print_latency_tables(columns, args)
+    print_journeys(columns, args.shoppers)
+    print()
+    print_rss_and_checks(columns, postgres_note)
+    missed = print_summary(floor, columns, args)
+    print()
+    print(f"goals missed ({len(missed)}): " + (", ".join(missed) if missed else "none"))
+    print(f"bench took {time.monotonic() - started:.0f} s")
+    return finish(failures, workdir, args.keep)
 
 
 if __name__ == "__main__":
