@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import statement
+from . import schemas, statement
 from .clock import iso
 from .errors import RuleError
 from .extensions import db
@@ -273,21 +273,23 @@ def _capture_or_decline(
             merchant_name=partner.merchant_name,
             reference=payment.payment_id,
         )
-    body = {
-        "paymentId": payment.payment_id,
-        "status": payment.status,
-        "declineCode": decline_code,
-        "amount": amount_cents,
-        "currency": currency,
-        "merchantReference": merchant_reference,
-        "card": {
-            "last4": payment.last4,
-            "brand": payment.brand,
-            "issuedBySummit": summit_card is not None,
-            "pointsEligible": points_eligible(summit_card),
-        },
-        "createdAt": iso(now),
-    }
+    body = schemas.dump(
+        schemas.Payment(
+            payment_id=payment.payment_id,
+            status=payment.status,
+            decline_code=decline_code,
+            amount=amount_cents,
+            currency=currency,
+            merchant_reference=merchant_reference,
+            card=schemas.CardSummary(
+                last4=payment.last4,
+                brand=payment.brand,
+                issued_by_summit=summit_card is not None,
+                points_eligible=points_eligible(summit_card),
+            ),
+            created_at=iso(now),
+        )
+    )
     payment.response_body = json.dumps(body)
     return body
 
@@ -324,27 +326,29 @@ def payments_by_reference(partner: PartnerClient, merchant_reference: str) -> li
 def payment_view(payment: Payment) -> dict[str, Any]:
     """A payment as the look-ups show it now: its current status, refunds and what is left to refund."""
     first = json.loads(payment.response_body)
-    return {
-        "paymentId": payment.payment_id,
-        "status": payment.status,
-        "declineCode": payment.decline_code,
-        "amount": payment.amount_cents,
-        "currency": payment.currency_code,
-        "merchantReference": payment.merchant_reference,
-        "card": first["card"],
-        "createdAt": first["createdAt"],
-        "refundedAmount": payment.refunded_cents,
-        "remainingRefundableAmount": _remaining(payment),
-        "refunds": [
-            {
-                "refundId": refund.refund_id,
-                "status": refund.status,
-                "amount": refund.amount_cents,
-                "createdAt": iso(refund.created_at),
-            }
-            for refund in payment.refunds
-        ],
-    }
+    return schemas.dump(
+        schemas.PaymentDetail(
+            payment_id=payment.payment_id,
+            status=payment.status,
+            decline_code=payment.decline_code,
+            amount=payment.amount_cents,
+            currency=payment.currency_code,
+            merchant_reference=payment.merchant_reference,
+            card=schemas.CardSummary.model_validate(first["card"]),
+            created_at=first["createdAt"],
+            refunded_amount=payment.refunded_cents,
+            remaining_refundable_amount=_remaining(payment),
+            refunds=[
+                schemas.RefundSummary(
+                    refund_id=refund.refund_id,
+                    status=refund.status,
+                    amount=refund.amount_cents,
+                    created_at=iso(refund.created_at),
+                )
+                for refund in payment.refunds
+            ],
+        )
+    )
 
 
 def _remaining(payment: Payment) -> int:
@@ -430,14 +434,16 @@ def _refund(
             merchant_name=partner.merchant_name,
             reference=refund.refund_id,
         )
-    body = {
-        "refundId": refund.refund_id,
-        "status": refund.status,
-        "amount": amount_cents,
-        "paymentId": payment.payment_id,
-        "refundedAmount": payment.refunded_cents,
-        "remainingRefundableAmount": _remaining(payment),
-        "createdAt": iso(now),
-    }
+    body = schemas.dump(
+        schemas.RefundResponse(
+            refund_id=refund.refund_id,
+            status=refund.status,
+            amount=amount_cents,
+            payment_id=payment.payment_id,
+            refunded_amount=payment.refunded_cents,
+            remaining_refundable_amount=_remaining(payment),
+            created_at=iso(now),
+        )
+    )
     refund.response_body = json.dumps(body)
     return body

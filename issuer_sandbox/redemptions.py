@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import ledger, statement
+from . import ledger, schemas, statement
 from .clock import iso
 from .errors import RuleError
 from .extensions import db
@@ -30,14 +30,13 @@ from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
 from .models import Card, LedgerAccount, PartnerClient, Programme, Redemption, RedemptionReversal, RewardLink
 from .money import amount_to_cents, cents_to_amount
+from .schemas import MAX_DESCRIPTION_LENGTH  # noqa: F401 (part of this module's rules; the request model checks it)
 
 COMPLETED = "COMPLETED"
 PARTIALLY_REVERSED = "PARTIALLY_REVERSED"
 REVERSED = "REVERSED"
 
 MINIMUM_TRANSACTION_CENTS = 1_000  # HK$10: smaller purchases cannot be paid with points
-# Keeps "Pay with Points credit reversed: <description>" within a statement line's 200 characters.
-MAX_DESCRIPTION_LENGTH = 140
 
 
 class RedemptionError(RuleError):
@@ -215,6 +214,11 @@ def reversal_fingerprint(order: ReversalOrder) -> str:
             "pointsToReverse": order.points,
         }
     )
+
+
+def _as_json(answer: schemas.ResponseModel) -> str:
+    """The body to send and store for replay: the model's JSON, spaced as ``json.dumps`` always wrote it."""
+    return json.dumps(schemas.dump(answer))
 
 
 def _public_id(prefix: str) -> str:
@@ -516,15 +520,15 @@ def _redeem(
             f"The card holds {card.balance} points, fewer than the {order.points} requested."
         ) from None
     posting_date = now.date()
-    body = json.dumps(
-        {
-            "orderId": order_id,
-            "status": COMPLETED,
-            "pointsRedeemed": order.points,
-            "redeemedAmount": cents_to_amount(credit),
-            "availablePointBalance": transaction.balances[card.account_id],
-            "creditPostingDate": posting_date.isoformat(),
-        }
+    body = _as_json(
+        schemas.RedemptionResponse(
+            order_id=order_id,
+            status=COMPLETED,
+            points_redeemed=order.points,
+            redeemed_amount=cents_to_amount(credit),
+            available_point_balance=transaction.balances[card.account_id],
+            credit_posting_date=posting_date,
+        )
     )
     # A concurrent twin on another card fails here, on the unique reference, before its statement line.
     db.session.execute(
@@ -590,29 +594,31 @@ def find_redemption_by_reference(partner_client_id: int, transaction_reference: 
 
 def redemption_details(redemption: Redemption) -> dict[str, Any]:
     """A redemption as the look-ups show it now: its status, reversals and what is left to reverse."""
-    return {
-        "orderId": redemption.order_id,
-        "status": redemption.status,
-        "pointsRedeemed": redemption.points,
-        "redeemedAmount": cents_to_amount(redemption.amount_cents),
-        "availablePointBalance": ledger.balance_of(redemption.card),
-        "creditPostingDate": redemption.credit_posting_date.isoformat(),
-        "transactionReferenceNumber": redemption.transaction_reference,
-        "transactionAmount": cents_to_amount(redemption.transaction_amount_cents),
-        "pointsReversed": redemption.points_reversed,
-        "remainingReversiblePoints": redemption.points - redemption.points_reversed,
-        "createdAt": iso(redemption.created_at),
-        "reversals": [
-            {
-                "reversalId": reversal.reversal_id,
-                "reversalReferenceNumber": reversal.reversal_reference,
-                "pointsReversed": reversal.points,
-                "amountReversed": cents_to_amount(reversal.amount_cents),
-                "createdAt": iso(reversal.created_at),
-            }
-            for reversal in redemption.reversals
-        ],
-    }
+    return schemas.dump(
+        schemas.Redemption(
+            order_id=redemption.order_id,
+            status=redemption.status,
+            points_redeemed=redemption.points,
+            redeemed_amount=cents_to_amount(redemption.amount_cents),
+            available_point_balance=ledger.balance_of(redemption.card),
+            credit_posting_date=redemption.credit_posting_date,
+            transaction_reference=redemption.transaction_reference,
+            transaction_amount=cents_to_amount(redemption.transaction_amount_cents),
+            points_reversed=redemption.points_reversed,
+            remaining_reversible_points=redemption.points - redemption.points_reversed,
+            created_at=iso(redemption.created_at),
+            reversals=[
+                schemas.ReversalSummary(
+                    reversal_id=reversal.reversal_id,
+                    reversal_reference=reversal.reversal_reference,
+                    points_reversed=reversal.points,
+                    amount_reversed=cents_to_amount(reversal.amount_cents),
+                    created_at=iso(reversal.created_at),
+                )
+                for reversal in redemption.reversals
+            ],
+        )
+    )
 
 
 # --- Reversal -----------------------------------------------------------------------------------
@@ -756,14 +762,14 @@ def _reverse(
             "new_status": REVERSED if remaining == 0 else PARTIALLY_REVERSED,
         },
     )
-    body = json.dumps(
-        {
-            "reversalId": reversal_id,
-            "pointsReversed": order.points,
-            "amountReversed": cents_to_amount(amount),
-            "remainingReversiblePoints": remaining,
-            "availablePointBalance": transaction.balances[locked.account_id],
-        }
+    body = _as_json(
+        schemas.ReversalResponse(
+            reversal_id=reversal_id,
+            points_reversed=order.points,
+            amount_reversed=cents_to_amount(amount),
+            remaining_reversible_points=remaining,
+            available_point_balance=transaction.balances[locked.account_id],
+        )
     )
     db.session.execute(
         _INSERT_REVERSAL,

@@ -9,15 +9,17 @@ JSON number with a fraction is a Decimal here, never a float.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from .money import AMOUNT_PATTERN, MAX_AMOUNT_CENTS, parse_amount
-from .redemptions import MAX_DESCRIPTION_LENGTH
 
 MAX_POINTS = 10**12
+# Keeps "Pay with Points credit reversed: <description>" within a statement line's 200 characters.
+MAX_DESCRIPTION_LENGTH = 140
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -219,4 +221,145 @@ class PointBalance(ResponseModel):
     maximum_points: int = Field(alias="maximumPointsToRedeem", ge=0)
 
 
-RESPONSE_MODELS: tuple[type[ResponseModel], ...] = (EnrollResponse, ResendOtpResponse, ActivateResponse, PointBalance)
+DecimalAmount = Annotated[str, Field(pattern=AMOUNT_PATTERN, examples=["520.00"])]
+"""Money on the partner API's wire: a decimal string from ``money.cents_to_amount``, never a float."""
+CentsAmount = Annotated[int, Field(ge=1, le=MAX_AMOUNT_CENTS, description="Integer cents: 52000 is HK$520.00.")]
+Count = Annotated[int, Field(ge=0)]
+
+
+class RedemptionResponse(ResponseModel):
+    """The answer to a redemption, stored as first sent and replayed byte for byte."""
+
+    order_id: str = Field(alias="orderId")
+    status: Literal["COMPLETED"]
+    points_redeemed: int = Field(alias="pointsRedeemed")
+    redeemed_amount: DecimalAmount = Field(alias="redeemedAmount")
+    available_point_balance: int = Field(alias="availablePointBalance")
+    credit_posting_date: date = Field(alias="creditPostingDate")
+
+
+class ReversalSummary(ResponseModel):
+    reversal_id: str = Field(alias="reversalId")
+    reversal_reference: Reference = Field(alias="reversalReferenceNumber")
+    points_reversed: int = Field(alias="pointsReversed")
+    amount_reversed: DecimalAmount = Field(alias="amountReversed")
+    created_at: IsoTime = Field(alias="createdAt")
+
+
+class Redemption(ResponseModel):
+    """A redemption as the look-ups show it now: its status, reversals and what is left to reverse."""
+
+    order_id: str = Field(alias="orderId")
+    status: Literal["COMPLETED", "PARTIALLY_REVERSED", "REVERSED"]
+    points_redeemed: int = Field(alias="pointsRedeemed")
+    redeemed_amount: DecimalAmount = Field(alias="redeemedAmount")
+    available_point_balance: Count = Field(alias="availablePointBalance")
+    credit_posting_date: date = Field(alias="creditPostingDate")
+    transaction_reference: Reference = Field(alias="transactionReferenceNumber")
+    transaction_amount: DecimalAmount = Field(alias="transactionAmount")
+    points_reversed: Count = Field(alias="pointsReversed")
+    remaining_reversible_points: Count = Field(alias="remainingReversiblePoints")
+    created_at: IsoTime = Field(alias="createdAt")
+    reversals: list[ReversalSummary]
+
+
+class ReversalResponse(ResponseModel):
+    """The answer to a reversal, stored as first sent and replayed byte for byte."""
+
+    reversal_id: str = Field(alias="reversalId")
+    points_reversed: int = Field(alias="pointsReversed")
+    amount_reversed: DecimalAmount = Field(alias="amountReversed")
+    remaining_reversible_points: Count = Field(alias="remainingReversiblePoints")
+    available_point_balance: Count = Field(alias="availablePointBalance")
+
+
+class CardSummary(ResponseModel):
+    last4: str = Field(pattern=r"^[0-9]{1,4}$")
+    brand: Literal["VISA", "MASTERCARD", "AMEX", "UNKNOWN"]
+    issued_by_summit: bool = Field(alias="issuedBySummit")
+    points_eligible: bool = Field(alias="pointsEligible", description="A Summit card in a points programme, active.")
+
+
+DeclineCode = Literal["invalidCardNumber", "expiredCard", "incorrectCvc", "cardFrozen", "insufficientCredit"]
+
+
+class Payment(ResponseModel):
+    """The answer to a payment (201): CAPTURED or DECLINED, stored and replayed for a repeated key."""
+
+    payment_id: str = Field(alias="paymentId")
+    status: Literal["CAPTURED", "DECLINED"]
+    decline_code: DeclineCode | None = Field(alias="declineCode")
+    amount: CentsAmount
+    currency: str
+    merchant_reference: Reference = Field(alias="merchantReference")
+    card: CardSummary
+    created_at: IsoTime = Field(alias="createdAt")
+
+
+class RefundSummary(ResponseModel):
+    refund_id: str = Field(alias="refundId")
+    status: Literal["SUCCEEDED"]
+    amount: CentsAmount
+    created_at: IsoTime = Field(alias="createdAt")
+
+
+class PaymentDetail(ResponseModel):
+    """A payment as the look-ups show it now: its current status, refunds and what is left to refund."""
+
+    payment_id: str = Field(alias="paymentId")
+    status: Literal["CAPTURED", "DECLINED", "PARTIALLY_REFUNDED", "REFUNDED"]
+    decline_code: DeclineCode | None = Field(alias="declineCode")
+    amount: CentsAmount
+    currency: str
+    merchant_reference: Reference = Field(alias="merchantReference")
+    card: CardSummary
+    created_at: IsoTime = Field(alias="createdAt")
+    refunded_amount: Count = Field(alias="refundedAmount")
+    remaining_refundable_amount: Count = Field(alias="remainingRefundableAmount")
+    refunds: list[RefundSummary]
+
+
+class PaymentList(ResponseModel):
+    payments: list[PaymentDetail]
+
+
+class RefundResponse(ResponseModel):
+    """The answer to a refund (201), stored and replayed for a repeated key."""
+
+    refund_id: str = Field(alias="refundId")
+    status: Literal["SUCCEEDED"]
+    amount: CentsAmount
+    payment_id: str = Field(alias="paymentId")
+    refunded_amount: Count = Field(alias="refundedAmount")
+    remaining_refundable_amount: Count = Field(alias="remainingRefundableAmount")
+    created_at: IsoTime = Field(alias="createdAt")
+
+
+class Error(ResponseModel):
+    """Every error body; some add fields beside these three (e.g. attemptsRemaining), so it stays open."""
+
+    type: Literal["invalid", "error", "fatal"]
+    code: str = Field(description="A stable code listed with each operation.")
+    details: str = Field(description="Human text; do not parse.")
+
+
+RESPONSE_MODELS: tuple[type[ResponseModel], ...] = (
+    EnrollResponse,
+    ResendOtpResponse,
+    ActivateResponse,
+    PointBalance,
+    RedemptionResponse,
+    Redemption,
+    ReversalResponse,
+    Payment,
+    PaymentDetail,
+    PaymentList,
+    RefundResponse,
+    Error,
+)
+"""Every response model; nested ones (ReversalSummary, CardSummary, RefundSummary) come with their $defs."""
+
+
+def dump(answer: ResponseModel) -> dict[str, Any]:
+    """A response model as the JSON-ready dict the wire shows (camelCase aliases, dates as ISO strings)."""
+    return answer.model_dump(mode="json", by_alias=True)

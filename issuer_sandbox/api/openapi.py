@@ -855,14 +855,6 @@ def _model_schemas() -> dict[str, Any]:
 def _schemas() -> dict[str, Any]:
     return {
         **copy.deepcopy(_model_schemas()),
-        "Error": _response_object(
-            {
-                "type": {"type": "string", "enum": ["invalid", "error", "fatal"]},
-                "code": {"type": "string", "description": "A stable code listed with each operation."},
-                "details": {"type": "string", "description": "Human text; do not parse."},
-            },
-            ["type", "code", "details"],
-        ),
         "OAuthError": {
             "allOf": [
                 _ref("Error"),
@@ -904,97 +896,5 @@ def _schemas() -> dict[str, Any]:
                 "scope": {"type": "string", "enum": ["/api"]},
             },
             ["access_token", "token_type", "expires_in", "scope"],
-        ),
-        "RedemptionResponse": _response_object(
-            {
-                "orderId": {"type": "string"},
-                "status": {"type": "string", "enum": ["COMPLETED"]},
-                "pointsRedeemed": {"type": "integer"},
-                "redeemedAmount": DECIMAL_AMOUNT,
-                "availablePointBalance": {"type": "integer"},
-                "creditPostingDate": {"type": "string", "format": "date"},
-            },
-            list(REDEMPTION_EXAMPLE),
-        ),
-        "Redemption": _response_object(
-            {
-                "orderId": {"type": "string"},
-                "status": {"type": "string", "enum": ["COMPLETED", "PARTIALLY_REVERSED", "REVERSED"]},
-                "pointsRedeemed": {"type": "integer"},
-                "redeemedAmount": DECIMAL_AMOUNT,
-                "availablePointBalance": {"type": "integer", "minimum": 0},
-                "creditPostingDate": {"type": "string", "format": "date"},
-                "transactionReferenceNumber": _ref("Reference"),
-                "transactionAmount": DECIMAL_AMOUNT,
-                "pointsReversed": {"type": "integer", "minimum": 0},
-                "remainingReversiblePoints": {"type": "integer", "minimum": 0},
-                "createdAt": ISO_TIME,
-                "reversals": {"type": "array", "items": _ref("ReversalSummary")},
-            },
-            list(REDEMPTION_DETAIL_EXAMPLE),
-        ),
-        "ReversalSummary": _response_object(
-            {
-                "reversalId": {"type": "string"},
-                "reversalReferenceNumber": _ref("Reference"),
-                "pointsReversed": {"type": "integer"},
-                "amountReversed": DECIMAL_AMOUNT,
-                "createdAt": ISO_TIME,
-            },
-            ["reversalId", "pointsReversed", "amountReversed"],
-        ),
-        "ReversalResponse": _response_object(
-            {
-                "reversalId": {"type": "string"},
-                "pointsReversed": {"type": "integer"},
-                "amountReversed": DECIMAL_AMOUNT,
-                "remainingReversiblePoints": {"type": "integer", "minimum": 0},
-                "availablePointBalance": {"type": "integer", "minimum": 0},
-            },
-            list(REVERSAL_EXAMPLE),
-        ),
-        "CardSummary": _response_object(
-            {
-                "last4": {"type": "string", "pattern": "^[0-9]{1,4}$"},
-                "brand": {"type": "string", "enum": ["VISA", "MASTERCARD", "AMEX", "UNKNOWN"]},
-                "issuedBySummit": {"type": "boolean"},
-                "pointsEligible": {"type": "boolean", "description": "A Summit card in a points programme, active."},
-            },
-            ["last4", "brand", "issuedBySummit", "pointsEligible"],
-        ),
-        "Payment": _response_object(_payment_properties(["CAPTURED", "DECLINED"]), PAYMENT_REQUIRED),
-        "PaymentDetail": _response_object(
-            {
-                **_payment_properties(["CAPTURED", "DECLINED", "PARTIALLY_REFUNDED", "REFUNDED"]),
-                "refundedAmount": {"type": "integer", "minimum": 0},
-                "remainingRefundableAmount": {"type": "integer", "minimum": 0},
-                "refunds": {"type": "array", "items": _ref("RefundSummary")},
-            },
-            [*PAYMENT_REQUIRED, "refundedAmount", "remainingRefundableAmount", "refunds"],
-        ),
-        "PaymentList": _response_object(
-            {"payments": {"type": "array", "items": _ref("PaymentDetail")}},
-            ["payments"],
-        ),
-        "RefundSummary": _response_object(
-            {
-                "refundId": {"type": "string"},
-                "status": {"type": "string", "enum": ["SUCCEEDED"]},
-                "amount": CENTS,
-                "createdAt": ISO_TIME,
-            },
-            ["refundId", "status", "amount"],
-        ),
-        "RefundResponse": _response_object(
-            {
-                "refundId": {"type": "string"},
-                "status": {"type": "string", "enum": ["SUCCEEDED"]},
-                "amount": CENTS,
-                "paymentId": {"type": "string"},
-                "refundedAmount": {"type": "integer", "minimum": 0},
-                "remainingRefundableAmount": {"type": "integer", "minimum": 0},
-                "createdAt": ISO_TIME,
-            },
-            ["refundId", "status", "amount", "paymentId", "refundedAmount", "remainingRefundableAmount"],
         ),
     }

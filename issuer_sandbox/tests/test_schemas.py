@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from issuer_sandbox import schemas
 from issuer_sandbox.api.openapi import openapi_document
@@ -109,9 +111,15 @@ def test_money_stays_decimal_and_points_whole():
 
 @pytest.mark.parametrize("model", schemas.RESPONSE_MODELS, ids=lambda model: model.__name__)
 def test_modelled_responses_are_documented_by_their_model_and_stay_open(document, model):
-    schema = document["components"]["schemas"][model.__name__]
+    components = document["components"]["schemas"]
+    schema = components[model.__name__]
+    generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    nested = generated.pop("$defs", {})
 
-    assert schema == model.model_json_schema(ref_template="#/components/schemas/{model}")
+    assert schema == generated
+    for name, nested_schema in nested.items():  # nested models (ReversalSummary, CardSummary) are components too
+        assert components[name] == nested_schema
+        assert "additionalProperties" not in nested_schema
     assert "additionalProperties" not in schema  # responses may gain fields: clients ignore unknown ones
 
 
@@ -123,3 +131,41 @@ def test_a_response_model_serialises_the_wires_field_names():
     assert body.to_json() == (
         '{"rewardLinkCode":"RL-1","linkStatus":"PENDING_ACTIVATION","maskedPhoneNumber":"****4567","otpExpiresAt":null}'
     )
+
+
+def test_rules_answers_go_through_their_models_money_as_decimal_strings():
+    answer = schemas.RedemptionResponse(
+        order_id="RDM-1",
+        status="COMPLETED",
+        points_redeemed=50000,
+        redeemed_amount="250.00",
+        available_point_balance=10,
+        credit_posting_date=date(2026, 3, 1),
+    )
+
+    assert schemas.dump(answer) == {
+        "orderId": "RDM-1",
+        "status": "COMPLETED",
+        "pointsRedeemed": 50000,
+        "redeemedAmount": "250.00",
+        "availablePointBalance": 10,
+        "creditPostingDate": "2026-03-01",
+    }
+    with pytest.raises(ValidationError):  # a float (or any number) is never money on the wire
+        schemas.ReversalResponse(
+            reversal_id="RVS-1",
+            points_reversed=1,
+            amount_reversed=2.5,
+            remaining_reversible_points=0,
+            available_point_balance=0,
+        )
+    with pytest.raises(ValidationError):  # a status the rules cannot answer
+        schemas.RefundResponse(
+            refund_id="RFD-1",
+            status="PENDING",
+            amount=100,
+            payment_id="PAY-1",
+            refunded_amount=100,
+            remaining_refundable_amount=0,
+            created_at="2026-03-01T00:00:00Z",
+        )
