@@ -30,7 +30,6 @@ from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
 from .models import Card, LedgerAccount, PartnerClient, Programme, Redemption, RedemptionReversal, RewardLink
 from .money import amount_to_cents, cents_to_amount
-from .schemas import MAX_DESCRIPTION_LENGTH  # noqa: F401 (part of this module's rules; the request model checks it)
 
 COMPLETED = "COMPLETED"
 PARTIALLY_REVERSED = "PARTIALLY_REVERSED"

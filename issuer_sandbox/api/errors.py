@@ -97,7 +97,6 @@ HTTP_ERRORS: dict[int, tuple[str, str]] = {
     405: ("methodNotAllowed", "That HTTP method is not allowed here."),
     413: ("requestTooLarge", "The request body is too large."),
 }
-_HTTP_CODES = HTTP_ERRORS  # the console's error pages answer API paths from the same table
 INTERNAL_ERROR = (500, "internalError", "The bank could not process this request; retry later.")
 # A sandbox fault rule answers instead of the handler: its own status and code, or these by default.
 INJECTED_FAULT = (503, "sandboxInjectedFault")

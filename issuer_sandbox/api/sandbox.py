@@ -22,10 +22,11 @@ from pydantic_core import PydanticCustomError
 
 from .. import clock, controls, inspection, ledger, links, seed
 from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink, SmsMessage
+from ..money import amount_to_cents, cents_to_amount, parse_amount
 from ..otp import otp_in_sms
 from ..request_log import writer as request_log_writer
-from .errors import ApiError
-from .parsing import amount_to_cents, cents_to_amount, invalid, json_body, parse_amount
+from .errors import ApiError, RequestInvalid
+from .validation import json_body
 
 F = TypeVar("F", bound=Callable)
 Body = TypeVar("Body", bound="RequestBody")
@@ -50,7 +51,7 @@ def _not_blank(value: str) -> str:
 
 
 def _amount_shape(value: Any) -> Any:
-    """An amount arrives as a decimal string or a JSON number; api.parsing.parse_amount then checks its value."""
+    """An amount arrives as a decimal string or a JSON number; money.parse_amount then checks its value."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise PydanticCustomError("amount_type", "must be a decimal string")
     return value
@@ -122,7 +123,7 @@ def parsed_body(model: type[Body]) -> Body:
         sentences = [_problem(problem) for problem in problems if problem["type"] != "extra_forbidden"]
         if unknown:
             sentences.append(f"Unknown field(s): {', '.join(unknown)}.")
-        raise invalid(" ".join(dict.fromkeys(sentences))) from None
+        raise RequestInvalid(" ".join(dict.fromkeys(sentences))) from None
 
 
 def sandbox_key_required(view: F) -> F:
@@ -144,7 +145,7 @@ def _limit(default: int = 50) -> int:
     if not raw:
         return default
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise invalid(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+        raise RequestInvalid(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
 
@@ -160,7 +161,7 @@ def sms_outbox():
         try:
             phone = links.normalize_phone(phone)
         except links.InvalidPhoneNumber as error:
-            raise invalid(str(error)) from None
+            raise RequestInvalid(str(error)) from None
     return jsonify([_sms_json(message) for message in inspection.sms_messages(phone or None, _limit())])
 
 
@@ -211,11 +212,11 @@ def request_log():
     status = request.args.get("status", "")
     if status:
         if not status.isascii() or not status.isdigit() or len(status) != 3:
-            raise invalid("status must be an HTTP status code such as 422.")
+            raise RequestInvalid("status must be an HTTP status code such as 422.")
         statuses = (int(status), int(status))
     path = request.args.get("path", "")
     if len(path) > 300:
-        raise invalid("path must be at most 300 characters.")
+        raise RequestInvalid("path must be at most 300 characters.")
     entries = inspection.request_log_entries(limit=_limit(), statuses=statuses, path_part=path)
     return jsonify([_log_json(entry) for entry in entries])
 
@@ -503,7 +504,7 @@ def ledger_health():
 def list_links():
     status = request.args.get("status") or None
     if status is not None and status not in LINK_STATUSES:
-        raise invalid(f"status must be one of: {', '.join(LINK_STATUSES)}.")
+        raise RequestInvalid(f"status must be one of: {', '.join(LINK_STATUSES)}.")
     return jsonify({"links": [link_json(link) for link in controls.list_links(status)]})
 
 

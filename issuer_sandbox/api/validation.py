@@ -1,21 +1,43 @@
 """Request bodies validated by their pydantic models (schemas.py); failures become 400 invalidRequest.
 
-The body is decoded with ``parsing.json_body`` (numbers with a fraction as Decimal, never float; NaN and
+The body is decoded with ``json_body`` (numbers with a fraction as Decimal, never float; NaN and
 Infinity refused), then validated strictly by the model. Each pydantic error is said in one sentence that
 names the field by its wire path (``redemptionOrder.pointsToRedeem``).
 """
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .errors import RequestInvalid
-from .parsing import json_body
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _reject_constant(name: str) -> Any:
+    raise RequestInvalid(f"{name} is not a number JSON allows.")
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object, numbers with a fraction or exponent parsed as Decimal."""
+    if not request.mimetype == "application/json":
+        raise RequestInvalid("Send the body as JSON with 'Content-Type: application/json'.")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except RequestInvalid:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise RequestInvalid("The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise RequestInvalid("The body must be a JSON object.")
+    return body
+
 
 # Where the generic sentence would not say what to fix.
 _PATTERN_MESSAGES = {

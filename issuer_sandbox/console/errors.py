@@ -24,7 +24,7 @@ _PAGES = {
 
 
 def _api_json(status: int):
-    code, details = api_errors._HTTP_CODES.get(status, ("error", "Error."))  # one table of codes for both
+    code, details = api_errors.HTTP_ERRORS.get(status, ("error", "Error."))  # one table of codes for both
     return api_errors.error_response(status, code, details)
 
 

@@ -14,9 +14,9 @@ from openapi_spec_validator import validate
 from issuer_sandbox.api import auth as api_auth
 from issuer_sandbox.api import gateway as api_gateway
 from issuer_sandbox.api import links as api_links
-from issuer_sandbox.api import parsing as api_parsing
 from issuer_sandbox.api import redemptions as api_redemptions
 from issuer_sandbox.api import token as api_token
+from issuer_sandbox.api import validation as api_validation
 from issuer_sandbox.api.errors import HTTP_ERRORS, error_type, partner_error_codes, rule_error_response
 from issuer_sandbox.api.openapi import openapi_document
 from issuer_sandbox.errors import error_classes
@@ -307,7 +307,7 @@ def test_every_rule_error_carries_a_status_and_code_the_handler_renders(app):
 
 def test_partner_api_modules_raise_only_errors_from_the_table():
     """ApiError takes any status and code: only the sandbox controls use it, the partner API never does."""
-    for module in (api_auth, api_gateway, api_links, api_parsing, api_redemptions, api_token):
+    for module in (api_auth, api_gateway, api_links, api_redemptions, api_token, api_validation):
         assert not hasattr(module, "ApiError"), module.__name__
 
 
