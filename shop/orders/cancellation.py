@@ -29,7 +29,7 @@ class CancelNotAllowed(OrderError):
 class CancellationPending(OrderError):
     """A payment, refund or reversal could not be confirmed yet; retrying finishes it with the same reference.
 
-    ``stage`` is payment | refund | points.
+    ``stage`` is payment | redemption | refund | points (points still on their way back).
     """
 
     def __init__(self, message: str, stage: str) -> None:
@@ -56,7 +56,7 @@ def cancel_lines(order: Order, quantities: Mapping[int, int], client: IssuerClie
     if order.points_check_needed and not reconcile_points(order, client, stale=intent_is_stale(order)):
         if order.points_check_needed:
             # Cancelling while a redemption may still land would refund the card and leave those points taken.
-            raise CancellationPending("We are still confirming your points; try again in a moment.", "points")
+            raise CancellationPending("We are still confirming your points; try again in a moment.", "redemption")
     settle_points(order, client)
     _ensure_cancellable(order)  # re-read: the look-ups above ended the transaction, another tab may have acted
     wanted = {line_id: qty for line_id, qty in quantities.items() if qty > 0}
