@@ -46,9 +46,9 @@ PRODUCT_ID = re.compile(r'name="product_id"[^>]*value="(\d+)"')
 ORDER_REFERENCE = re.compile(r"/checkout/(HM-\d+)/payment")
 
 
-@pytest.fixture(scope="module")
-def chaos_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
-    """A pair of its own (its orders are this test's only), with three issuer workers to kill."""
+@pytest.fixture(scope="session")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
+    """This module's own pair, in place of conftest's (its orders are this test's only): three issuer workers."""
     flags = ("--workers", ISSUER_WORKERS, "--graceful-timeout", "3", "--access-logfile", "-")
     started = start_apps(tmp_path_factory.mktemp("chaos"), shop_settings=E2E_SHOP_SETTINGS, server_flags=flags)
     try:
@@ -162,6 +162,7 @@ class Shopper:
             elif 'name="points"' in page:
                 data = {"points": str(POINTS_TO_USE), "submit": "Use points"}
                 self.post(f"{points_page}/redeem", points_page, data)
+                return  # one try: a shopper told "we could not confirm your points" walks away; reconcile settles it
             elif 'name="phone"' in page:
                 self.post(f"{points_page}/send-code", points_page, {"phone": self.mobile})
             else:
@@ -195,19 +196,17 @@ def shop_orders(shop_env: dict[str, str], references: list[str]) -> dict[str, sa
     return {row.reference: row for row in rows if row.reference in references}
 
 
-def test_ten_shoppers_paying_with_points_while_issuer_workers_are_killed_leave_nothing_unknown(
-    chaos_apps: Apps,
-):
+def test_ten_shoppers_paying_with_points_while_issuer_workers_are_killed_leave_nothing_unknown(apps: Apps):
     seed = int(os.environ.get("CHAOS_SEED", random.SystemRandom().randrange(2**32)))
     rng = random.Random(seed)
     print(f"chaos seed {seed} (replay with CHAOS_SEED={seed})")
-    sandbox = SandboxApi(chaos_apps.issuer_url)
+    sandbox = SandboxApi(apps.issuer_url)
     mobiles = [f"6{number:07d}" for number in rng.sample(range(10**7), SHOPPERS)]
     shoppers = []
     for index, mobile in enumerate(mobiles):
         card = sandbox.create_cardholder(f"CHAOS SHOPPER {chr(ord('A') + index)}", mobile, OPENING_POINTS)
-        shoppers.append(Shopper(chaos_apps.shop_url, sandbox, card["number"], mobile))
-    killer = Killer(chaos_apps.issuer.process.pid, rng)
+        shoppers.append(Shopper(apps.shop_url, sandbox, card["number"], mobile))
+    killer = Killer(apps.issuer.process.pid, rng)
 
     threads = [threading.Thread(target=shopper.run, name=f"shopper-{i}") for i, shopper in enumerate(shoppers)]
     killer_thread = threading.Thread(target=killer.run, name="killer")
@@ -224,18 +223,18 @@ def test_ten_shoppers_paying_with_points_while_issuer_workers_are_killed_leave_n
     failures = [(shopper.reference, repr(shopper.error), shopper.steps[-5:]) for shopper in shoppers if shopper.error]
     assert not failures, f"{failures} {context}"
     assert killer.killed, f"no worker was killed {context}"
-    chaos_apps.issuer.wait_healthy()
-    eventually(lambda: len(issuer_workers(chaos_apps.issuer.process.pid)) == int(ISSUER_WORKERS), 30, "workers back")
+    apps.issuer.wait_healthy()
+    eventually(lambda: len(issuer_workers(apps.issuer.process.pid)) == int(ISSUER_WORKERS), 30, "workers back")
 
     # Every intent is now stale: no shop worker is waiting on the bank any more.
-    result = flask_command("shop", chaos_apps.shop.env, "reconcile", "--stale-after", "0")
+    result = flask_command("shop", apps.shop.env, "reconcile", "--stale-after", "0")
     print(f"{len(killer.killed)} issuer workers killed; reconcile said:\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr} {context}"
-    again = flask_command("shop", chaos_apps.shop.env, "reconcile", "--stale-after", "0")
+    again = flask_command("shop", apps.shop.env, "reconcile", "--stale-after", "0")
     assert "0 changed, 0 still unknown" in again.stdout, f"{again.stdout} {context}"
 
     references = [shopper.reference for shopper in shoppers]
-    orders = shop_orders(chaos_apps.shop.env, references)
+    orders = shop_orders(apps.shop.env, references)
     assert sorted(orders) == sorted(references), context
     unknown = [
         ref
@@ -249,9 +248,12 @@ def test_ten_shoppers_paying_with_points_while_issuer_workers_are_killed_leave_n
         taken = -sum(entry["points"] for entry in sandbox.redemption_debits(last4))
         returned = sum(entry["points"] for entry in sandbox.reversal_credits(last4))
         kept = order.points_used - order.points_reversed
-        assert taken - returned == kept, f"{shopper.reference}: issuer took {taken - returned}, order says {kept} {context}"
+        message = f"{shopper.reference}: the issuer took {taken - returned} points, the order says {kept} {context}"
+        assert taken - returned == kept, message
         assert sandbox.points(last4) == OPENING_POINTS - kept, f"{shopper.reference} {context}"
-    assert any(order.points_used for order in orders.values()), f"no shopper managed to use points {context}"
+    with_points = sum(1 for order in orders.values() if order.points_used)
+    print(f"{with_points} of {SHOPPERS} orders paid with points; statuses {sorted(o.status for o in orders.values())}")
+    assert with_points, f"no shopper managed to use points {context}"
 
-    ledger = flask_command("issuer_sandbox", chaos_apps.issuer.env, "ledger-check")
+    ledger = flask_command("issuer_sandbox", apps.issuer.env, "ledger-check")
     assert ledger.returncode == 0, f"{ledger.stdout}\n{ledger.stderr} {context}"
