@@ -174,7 +174,8 @@ def _points_page(order: Order, *, mobile_form=None, otp_form=None, points_form=N
             return redirect(url_for("orders.detail", reference=order.reference))
         except card_link.NoActiveLink:
             return redirect(url_for("checkout.points", reference=order.reference))
-        except BankRefused:
+        except BankRefused as error:
+            current_app.logger.warning("Points balance for %s unavailable: %s", order.reference, error, exc_info=True)
             context["unavailable"] = True
             offer = None
         context["offer"] = offer

@@ -105,7 +105,8 @@ def cancel(reference: str):
         except cancellation.CancellationPending as error:
             flash(shopper_message(error), "warning")
             return redirect(url_for("orders.detail", reference=reference))
-        except (OrderError, BankRefused):
+        except (OrderError, BankRefused) as error:
+            current_app.logger.warning("Cancelling order %s failed: %s", reference, error, exc_info=True)
             flash(_("We could not cancel this order right now. Nothing has changed; please try again."), "error")
             return redirect(url_for("orders.detail", reference=reference))
         flash(_("Order %(reference)s is cancelled.", reference=reference) + " " + _refund_note(order), "success")
@@ -136,7 +137,8 @@ def cancel_line(reference: str, line_id: int):
             except cancellation.CancellationPending as error:
                 flash(shopper_message(error), "warning")
                 return redirect(url_for("orders.detail", reference=reference))
-            except (OrderError, BankRefused):
+            except (OrderError, BankRefused) as error:
+                current_app.logger.warning("Cancelling items of %s failed: %s", reference, error, exc_info=True)
                 flash(_("We could not cancel these items right now. Nothing has changed; please try again."), "error")
                 return redirect(url_for("orders.detail", reference=reference))
             flash(_("Cancelled %(num)d × %(name)s.", num=form.quantity.data, name=line.product_name), "success")

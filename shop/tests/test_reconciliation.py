@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.issuer_client import IssuerUnavailable, OutcomeUnknown
+from shop.issuer_client import IssuerUnavailable, NotFound, OutcomeUnknown
 from shop.models import Order
 
 HAPPY = "4966010000008741"
@@ -293,3 +293,20 @@ def test_a_failed_redemption_look_up_is_logged_with_the_order_reference(
     assert [record.getMessage() for record in caplog.records] == [
         f"Redemption look-up of {linked_order} failed (issuerUnavailable): outcome still unknown"
     ]
+
+
+def test_a_refused_cancellation_is_logged_with_the_order_reference(client, fake_issuer, points_order, caplog):
+    fake_issuer.fail_before("refund", NotFound("paymentNotFound", "No such payment."))
+    with caplog.at_level(logging.WARNING):
+        response = client.post(f"/orders/{points_order}/cancel")
+    assert "could not cancel this order" in text(client.get(response.headers["Location"]))
+    assert any(f"Cancelling order {points_order} failed: paymentNotFound" in r.getMessage() for r in caplog.records)
+
+
+def test_a_points_balance_the_bank_cannot_give_is_logged_with_the_order_reference(
+    client, fake_issuer, linked_order, caplog
+):
+    fake_issuer.fail_before("balance", IssuerUnavailable("issuerUnavailable", "down"))
+    with caplog.at_level(logging.WARNING):
+        client.get(f"/checkout/{linked_order}/points")
+    assert any(f"Points balance for {linked_order} unavailable" in r.getMessage() for r in caplog.records)
