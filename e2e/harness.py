@@ -63,9 +63,11 @@ class AppProcess:
     url: str
     log_path: Path
     process: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # what it runs with (for its flask commands)
     _log_file: object = field(default=None, repr=False)
 
     def start(self, command: list[str], env: dict[str, str]) -> None:
+        self.env = dict(env)
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         # A session of its own, so stopping reaches the gunicorn workers too.
         self.process = subprocess.Popen(

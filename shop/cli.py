@@ -1,4 +1,4 @@
-"""flask --app shop seed | demo-info (and Flask-Migrate's flask db ...)."""
+"""flask --app shop seed | demo-info | reconcile (and Flask-Migrate's flask db ...)."""
 
 import click
 from flask import Flask
@@ -27,3 +27,36 @@ def register(app: Flask) -> None:
         click.echo("Harbour Mall demo shoppers:")
         for shopper in DEMO_SHOPPERS:
             click.echo(f"  {shopper.email:<28} password {shopper.password:<10} {shopper.note}")
+
+    @app.cli.command("reconcile")
+    @click.option(
+        "--stale-after",
+        type=click.FloatRange(min=0),
+        default=None,
+        help="Seconds after which an intent with no answer is stale (default: RECONCILE_AFTER_SECONDS).",
+    )
+    def reconcile_command(stale_after: float | None) -> None:
+        """Settle every order whose bank outcome is unknown or stale through the bank's look-ups (safe to repeat).
+
+        Prints one line per change and a summary; exits 1, listing them, when some order is still unknown
+        because the bank could not be reached or could not confirm it yet.
+        """
+        from .issuer_client import get_issuer_client
+        from .orders.reconciliation import reconcile_all
+
+        report = reconcile_all(get_issuer_client(), after_seconds=stale_after)
+        for order in report.changed:
+            for change in order.changes:
+                click.echo(f"{order.reference} {change}")
+        for reference in report.left_for_now:
+            click.echo(f"{reference} left for now: its intent is recent, a worker may still be waiting on the bank")
+        unknown = report.still_unknown
+        click.echo(
+            f"Reconciled {len(report.orders)} order(s): {len(report.changed)} changed, "
+            f"{len(unknown)} still unknown, {len(report.left_for_now)} left for now."
+        )
+        if unknown:
+            click.echo("Still unknown (the bank could not be reached or confirm it yet):", err=True)
+            for order in unknown:
+                click.echo(f"  {order.reference}: {order.still_unknown}", err=True)
+            raise SystemExit(1)

@@ -35,5 +35,10 @@ DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 7,
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "PASSWORD_HASH_METHOD": "scrypt",
+    # Reconciliation (`flask --app shop reconcile`, the "Check again" button): an intent to move money with no
+    # recorded answer is stale after this long, comfortably above the longest wait of one bank step (a
+    # redemption, its look-up and one resend, each up to connect + read timeout); fresher ones are left to the
+    # worker that may still be waiting on the bank.
+    "RECONCILE_AFTER_SECONDS": 60,
     **{key: None for key in DEMO_SECRETS},
 }

@@ -117,6 +117,8 @@ def _points_message(error: InvalidPoints, _last4: str) -> str:
 def _pending_message(error: CancellationPending, _last4: str) -> str:
     if error.stage == "payment":
         return _("We are still confirming your payment with the bank; please try cancelling again in a moment.")
+    if error.stage == "redemption":
+        return _("We are still confirming your points with the bank; please try cancelling again in a moment.")
     if error.stage == "refund":
         return _("We could not confirm the refund yet; please try again in a moment. You will not be refunded twice.")
     return _("Your refund is done; the points are on their way back and will show here shortly.")

@@ -118,6 +118,9 @@ class Order(db.Model):
     pending_cancellation: Mapped[str] = mapped_column(sa.String(400), default="")  # JSON {line id: quantity}
     points_increment: Mapped[int] = mapped_column(sa.Integer, default=0)  # the programme's, at redemption
     points_skipped: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # When the latest call that moves money (payment, redemption, refund, reversal) was committed as intent:
+    # `flask --app shop reconcile` leaves a fresher one to the worker that may still be waiting on the bank.
+    bank_intent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
     user: Mapped[User] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")

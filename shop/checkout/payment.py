@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..issuer_client import AlreadyProcessed, IssuerClient, IssuerError, IssuerUnavailable, OutcomeUnknown, Payment
 from ..models import Order, OrderAdjustment
-from ..orders.bank_call import call_bank
+from ..orders.bank_call import call_bank, record_intent
 from ..orders.rules import PAID_STATUSES, PAYABLE_STATUSES, OrderError, utcnow
 from .events import record_event
 
@@ -165,6 +165,7 @@ def _start_payment_attempt(order: Order, finished: int | None) -> tuple[int, boo
     if order.status in PAID_STATUSES:
         return None
     _ensure_payable(order)
+    record_intent(order)
     if order.payment_check_needed and order.payment_attempts != finished:
         return order.payment_attempts, False
     order.payment_attempts += 1
@@ -180,21 +181,32 @@ def _undo_payment_attempt(order: Order, number: int) -> None:
     db.session.commit()
 
 
-def resolve_payment(order: Order, client: IssuerClient) -> Order:
-    """Ask the gateway about an attempt whose outcome is unknown (e.g. on revisiting the payment page)."""
-    if order.payment_check_needed:
-        look_up_payment(order, client)
-    return order
-
-
 def look_up_payment(order: Order, client: IssuerClient) -> bool:
     """Look the order's payments up by merchant reference; record a capture if there is one. True if found."""
+    return confirm_payment(order, client, stale=False) == "captured"
+
+
+def confirm_payment(order: Order, client: IssuerClient, *, stale: bool) -> str:
+    """Look the order's payments up by merchant reference: "captured", "not made" or "unknown".
+
+    A capture found is recorded (and a surplus one refunded). Nothing found settles an unknown attempt as not
+    made only when its intent is ``stale`` (a fresher one may still be on its way to the gateway); the next
+    attempt then takes a new key, and a capture that still lands is refunded by the next look-up.
+    """
     reference = order.reference
     try:
         payments = call_bank(order, lambda: client.find_payments(reference))
-    except IssuerError:
-        return False  # still unknown: keep the flag, so the next attempt reuses the same key
-    return _settle_captures(order, payments, client)
+    except IssuerError as error:
+        # Still unknown: keep the flag, so the next attempt reuses the same key.
+        logger.warning("Payment look-up of %s failed (%s): outcome still unknown", reference, error.code)
+        return "unknown"
+    if _settle_captures(order, payments, client):
+        return "captured"
+    if stale and order.payment_check_needed and order.status in PAYABLE_STATUSES:
+        order.payment_check_needed = False
+        db.session.commit()
+        return "not made"
+    return "unknown"  # the caller commits (or goes on under the row lock call_bank took again)
 
 
 def _settle_captures(order: Order, payments: list[Payment], client: IssuerClient) -> bool:

@@ -8,6 +8,7 @@ bank's look-up, never by guessing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ..extensions import db
@@ -22,7 +23,7 @@ from ..issuer_client import (
     Redemption,
 )
 from ..models import Order
-from ..orders.bank_call import BankRefused, call_bank
+from ..orders.bank_call import BankRefused, call_bank, record_intent
 from .card_link import (
     NoActiveLink,
     PointsError,
@@ -34,6 +35,8 @@ from .card_link import (
 )
 from .events import has_event, record_event
 from .offer import PointsOffer, make_offer, validate_points
+
+logger = logging.getLogger(__name__)
 
 
 class PointsOutcomeUnknown(PointsError):
@@ -103,6 +106,7 @@ def apply_points(order: Order, points: int, client: IssuerClient) -> Order:
         currency_code=order.currency_code,
     )
     order.points_check_needed = True
+    record_intent(order)
     try:
         redemption = call_bank(order, lambda: _redeem_or_look_up(request, client))
     except PointsOutcomeUnknown:
@@ -140,23 +144,39 @@ def _redeem_or_look_up(request: dict[str, Any], client: IssuerClient) -> Redempt
         raise PointsOutcomeUnknown("We could not confirm your points yet.") from None
 
 
-def reconcile_points(order: Order, client: IssuerClient) -> bool:
+def reconcile_points(order: Order, client: IssuerClient, *, stale: bool = False) -> bool:
     """Settle an earlier unknown redemption by the bank's look-up (own transactions). True when one was found."""
+    return confirm_redemption(order, client, stale=stale) == "redeemed"
+
+
+def confirm_redemption(order: Order, client: IssuerClient, *, stale: bool) -> str:
+    """Settle an unknown redemption by look-up: "redeemed", "not made", "unknown", or "" (nothing was unknown).
+
+    The bank having no record settles it as not made only when the intent is ``stale``: a fresher one may still
+    be on its way (a worker waiting on it, or a request the bank has not committed yet), and clearing the flag
+    then would let a late redemption go unrecorded while the order is cancelled or redeemed again.
+    """
     if not order.points_check_needed:
-        return False
+        return ""
     reference = order.reference
     try:
         redemption = call_bank(order, lambda: client.find_redemption(reference))
     except NotFound:
-        if not order.redemption_order_id:
+        if not order.points_check_needed:
+            db.session.commit()
+            return ""  # another tab settled it while we asked
+        if stale and not order.redemption_order_id:
             order.points_check_needed = False
+            db.session.commit()
+            return "not made"
         db.session.commit()
-        return False
-    except IssuerError:
-        return False
+        return "unknown"
+    except IssuerError as error:
+        logger.warning("Redemption look-up of %s failed (%s): outcome still unknown", reference, error.code)
+        return "unknown"
     record_redemption(order, redemption, order.points_increment)
     db.session.commit()
-    return True
+    return "redeemed"
 
 
 def record_redemption(order: Order, redemption: Redemption, increment: int) -> None:

@@ -16,6 +16,7 @@ from ..issuer_client import get_issuer_client
 from ..messages import shopper_message
 from ..models import Order
 from ..orders.bank_call import BankRefused
+from ..orders.forms import CheckAgainForm
 from ..orders.rules import PAID_STATUSES, OrderNotFound, get_order, utcnow
 from ..templating import money
 from . import card_link, delivery
@@ -100,8 +101,8 @@ def start():
 def payment(reference: str):
     order = _order(reference)
     client = get_issuer_client()
-    if order.payment_check_needed:
-        payment_rules.resolve_payment(order, client)
+    # No look-up here on a GET: an unconfirmed attempt is shown with "Check again" (orders.check_again); paying
+    # again repeats that attempt's Idempotency-Key, so it cannot charge twice.
     if order.status in PAID_STATUSES:
         # Refresh or back after paying: never a second charge.
         return _after_payment(order)
@@ -124,7 +125,9 @@ def payment(reference: str):
             return redirect(url_for("checkout.payment", reference=reference))
         flash(_("Payment received: %(last4)s charged.", last4=f"•••• {order.card_last4}"), "success")
         return _after_payment(order)
-    return render_template("shop/checkout/payment.html", form=form, order=order, title=_("Payment"))
+    return render_template(
+        "shop/checkout/payment.html", form=form, order=order, check_again_form=CheckAgainForm(), title=_("Payment")
+    )
 
 
 # --- Pay with Points ----------------------------------------------------------------------------
@@ -134,7 +137,8 @@ def payment(reference: str):
 @login_required
 def points(reference: str):
     order = _order(reference)
-    if order.status != "PAID" or not order.card_points_eligible:
+    if order.status != "PAID" or not order.card_points_eligible or order.points_check_needed:
+        # An unconfirmed redemption is shown (with "Check again") on the order page, never offered twice.
         return redirect(url_for("orders.detail", reference=order.reference))
     return _points_page(order)
 
@@ -170,7 +174,8 @@ def _points_page(order: Order, *, mobile_form=None, otp_form=None, points_form=N
             return redirect(url_for("orders.detail", reference=order.reference))
         except card_link.NoActiveLink:
             return redirect(url_for("checkout.points", reference=order.reference))
-        except BankRefused:
+        except BankRefused as error:
+            current_app.logger.warning("Points balance for %s unavailable: %s", order.reference, error, exc_info=True)
             context["unavailable"] = True
             offer = None
         context["offer"] = offer

@@ -18,7 +18,7 @@ from ..checkout.points import reconcile_points
 from ..extensions import db
 from ..issuer_client import IssuerClient, IssuerError, IssuerUnavailable, OutcomeUnknown
 from ..models import Order, OrderAdjustment, Product
-from .bank_call import BankRefused, call_bank
+from .bank_call import BankRefused, call_bank, intent_is_stale, record_intent
 from .rules import PAID_STATUSES, PAYABLE_STATUSES, OrderError, utcnow
 
 
@@ -29,7 +29,7 @@ class CancelNotAllowed(OrderError):
 class CancellationPending(OrderError):
     """A payment, refund or reversal could not be confirmed yet; retrying finishes it with the same reference.
 
-    ``stage`` is payment | refund | points.
+    ``stage`` is payment | redemption | refund | points (points still on their way back).
     """
 
     def __init__(self, message: str, stage: str) -> None:
@@ -53,8 +53,10 @@ def cancel_lines(order: Order, quantities: Mapping[int, int], client: IssuerClie
     if order.payment_check_needed and not look_up_payment(order, client):
         # Cancelling an order whose payment may have landed could lose the shopper's money.
         raise CancellationPending("We are still confirming your payment; try again in a moment.", "payment")
-    if order.points_check_needed:
-        reconcile_points(order, client)
+    if order.points_check_needed and not reconcile_points(order, client, stale=intent_is_stale(order)):
+        if order.points_check_needed:
+            # Cancelling while a redemption may still land would refund the card and leave those points taken.
+            raise CancellationPending("We are still confirming your points; try again in a moment.", "redemption")
     settle_points(order, client)
     _ensure_cancellable(order)  # re-read: the look-ups above ended the transaction, another tab may have acted
     wanted = {line_id: qty for line_id, qty in quantities.items() if qty > 0}
@@ -118,6 +120,7 @@ def _refund(order: Order, amount: int, quantities: Mapping[int, int], client: Is
     payment_id = order.payment_id or ""
     order_id = order.id
     order.pending_cancellation = pending
+    record_intent(order)
     try:
         refund = call_bank(order, lambda: client.refund(payment_id, amount, key))
     except (OutcomeUnknown, IssuerUnavailable) as error:
@@ -171,6 +174,7 @@ def settle_points(order: Order, client: IssuerClient) -> int:
     reference = f"{order.reference}-R{number}"
     redemption_order_id = order.redemption_order_id
     order_id = order.id
+    record_intent(order)
     try:
         reversal = call_bank(order, lambda: client.reverse(redemption_order_id, reference, due))
     except (OutcomeUnknown, IssuerUnavailable) as error:
@@ -198,3 +202,19 @@ def settle_points(order: Order, client: IssuerClient) -> int:
     )
     db.session.commit()
     return reversal.points_reversed
+
+
+def finish_pending_cancellation(order: Order, client: IssuerClient) -> int:
+    """Finish a cancellation whose refund was not confirmed, with the same key and body. Returns the cents refunded.
+
+    Raises CancellationPending while the gateway still cannot confirm it, BankRefused when it refused the refund
+    (the cancellation asked for is then dropped: nothing was refunded).
+    """
+    if not order.pending_cancellation:
+        return 0
+    _ensure_cancellable(order)
+    refunded_before = order.refunded_cents
+    pending = {int(k): v for k, v in json.loads(order.pending_cancellation).items()}
+    _cancel(order, pending, client)
+    db.session.commit()
+    return order.refunded_cents - refunded_before

@@ -1,4 +1,4 @@
-"""Flask-WTF forms of cancelling a whole order or some of its items."""
+"""Flask-WTF forms of cancelling a whole order or some of its items, and of checking again with the bank."""
 
 from __future__ import annotations
 
@@ -18,3 +18,9 @@ class CancelLineForm(FlaskForm):
         validators=[InputRequired(_l("Enter how many to cancel.")), NumberRange(min=1, message=_l("At least 1."))],
     )
     submit = SubmitField(_l("Yes, cancel these items"))
+
+
+class CheckAgainForm(FlaskForm):
+    """Ask the bank again about a step it has not confirmed (a POST: settling it may record money moving)."""
+
+    submit = SubmitField(_l("Check again"))

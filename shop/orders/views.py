@@ -1,21 +1,20 @@
-"""Order confirmation, history and cancelling (whole orders or some items), with per-tender amounts."""
+"""Order confirmation, history, cancelling (whole orders or some items) and "Check again" with the bank."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..accounts.guards import login_required
-from ..checkout.points import reconcile_points
 from ..database import read_only
 from ..issuer_client import get_issuer_client
 from ..messages import shopper_message
 from ..models import Order, OrderLine
-from . import cancellation
+from . import cancellation, reconciliation
 from .bank_call import BankRefused
-from .forms import CancelLineForm, CancelOrderForm
-from .rules import OrderError, OrderNotFound, get_order, is_cancellable, order_history
+from .forms import CancelLineForm, CancelOrderForm, CheckAgainForm
+from .rules import PAYABLE_STATUSES, OrderError, OrderNotFound, get_order, is_cancellable, order_history
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -50,21 +49,46 @@ def history():
 
 @bp.get("/<reference>")
 @login_required
+@read_only
 def detail(reference: str):
-    order = _order(reference, lock=True)
-    if order.points_check_needed or cancellation.points_due_back(order):
-        # An earlier redemption or reversal was left unconfirmed: settle it now, quietly if the bank is away.
-        try:
-            reconcile_points(order, get_issuer_client())
-            cancellation.settle_points(order, get_issuer_client())
-        except (BankRefused, OrderError):
-            pass
+    # Only reads: a step the bank has not confirmed is shown as such and settled by "Check again" (POST) or
+    # `flask --app shop reconcile`, never by looking at the page.
+    order = _order(reference)
     return render_template(
         "shop/orders/detail.html",
         order=order,
         cancellable=is_cancellable(order),
+        waiting_on_bank=reconciliation.waits_on_bank(order),
+        check_again_form=CheckAgainForm(),
         title=_("Order %(reference)s", reference=order.reference),
     )
+
+
+@bp.post("/<reference>/check")
+@login_required
+def check_again(reference: str):
+    """Ask the bank about every unconfirmed step of the order (payment, points, refund, points returned)."""
+    order = _order(reference, lock=True)
+    if not CheckAgainForm().validate():
+        flash(_("Your session has expired. Please try again."), "error")
+        return redirect(url_for("orders.detail", reference=reference))
+    result = reconciliation.check_again(order, get_issuer_client())
+    if result.still_unknown:
+        flash(
+            _("%(bank)s has not confirmed this yet. Nothing is lost; please check again in a moment.", bank=_bank()),
+            "warning",
+        )
+    elif result.changes:
+        flash(_("Confirmed with %(bank)s: your order is up to date.", bank=_bank()), "success")
+    else:
+        flash(_("Your order is up to date."), "info")
+    if order.status in PAYABLE_STATUSES:
+        return redirect(url_for("checkout.payment", reference=reference))
+    return redirect(url_for("orders.detail", reference=reference))
+
+
+def _bank() -> str:
+    return current_app.config["BANK_NAME"]
 
 
 @bp.route("/<reference>/cancel", methods=["GET", "POST"])
@@ -81,7 +105,8 @@ def cancel(reference: str):
         except cancellation.CancellationPending as error:
             flash(shopper_message(error), "warning")
             return redirect(url_for("orders.detail", reference=reference))
-        except (OrderError, BankRefused):
+        except (OrderError, BankRefused) as error:
+            current_app.logger.warning("Cancelling order %s failed: %s", reference, error, exc_info=True)
             flash(_("We could not cancel this order right now. Nothing has changed; please try again."), "error")
             return redirect(url_for("orders.detail", reference=reference))
         flash(_("Order %(reference)s is cancelled.", reference=reference) + " " + _refund_note(order), "success")
@@ -112,7 +137,8 @@ def cancel_line(reference: str, line_id: int):
             except cancellation.CancellationPending as error:
                 flash(shopper_message(error), "warning")
                 return redirect(url_for("orders.detail", reference=reference))
-            except (OrderError, BankRefused):
+            except (OrderError, BankRefused) as error:
+                current_app.logger.warning("Cancelling items of %s failed: %s", reference, error, exc_info=True)
                 flash(_("We could not cancel these items right now. Nothing has changed; please try again."), "error")
                 return redirect(url_for("orders.detail", reference=reference))
             flash(_("Cancelled %(num)d × %(name)s.", num=form.quantity.data, name=line.product_name), "success")

@@ -190,7 +190,7 @@ def test_a_worker_dying_mid_payment_is_settled_by_the_look_up_without_a_second_c
         payment_rules.pay_order(order, card(), fake)
     order = stored(order_id)
     assert order.status == "PENDING_PAYMENT" and order.payment_check_needed
-    payment_rules.resolve_payment(order, fake)
+    assert payment_rules.confirm_payment(order, fake, stale=False) == "captured"
     assert stored(order_id).status == "PAID" and len(fake.payments) == 1
 
 
@@ -443,8 +443,8 @@ def test_a_second_capture_of_a_paid_order_found_by_look_up_is_refunded_and_the_f
     order.payment_check_needed = True
     db.session.commit()
 
-    payment_rules.resolve_payment(order, fake)
-    payment_rules.resolve_payment(stored(order_id), fake)  # looking again refunds nothing more
+    assert payment_rules.confirm_payment(order, fake, stale=False) == "captured"
+    assert payment_rules.confirm_payment(stored(order_id), fake, stale=False) == "captured"  # refunds nothing more
 
     order = stored(order_id)
     assert (order.status, order.payment_id, order.refunded_cents) == ("PAID", kept, 0)

@@ -140,11 +140,20 @@ def test_a_refund_that_cannot_be_confirmed_says_so_and_a_retry_finishes_it(clien
     assert sum(fake_issuer.refunded.values()) == 52_000
 
 
-def test_points_left_unreturned_are_returned_when_the_order_page_is_next_opened(app, client, points_order, fake_issuer):
+def test_points_left_unreturned_are_returned_by_check_again_not_by_opening_the_order_page(
+    app, client, points_order, fake_issuer
+):
     fake_issuer.fail_after("reverse", OutcomeUnknown("outcomeUnknown", "dropped"))
     response = client.post(f"/orders/{points_order}/cancel")
     assert "points are on their way back" in text(client.get(response.headers["Location"]))
+    calls_before = len(fake_issuer.calls)
     page = text(client.get(f"/orders/{points_order}"))
+    assert len(fake_issuer.calls) == calls_before  # a GET never calls the bank
+    assert 'data-testid="confirming-with-bank"' in page and "Check again" in page
+    response = client.post(f"/orders/{points_order}/check")
+    assert response.headers["Location"].endswith(f"/orders/{points_order}")
+    page = text(client.get(response.headers["Location"]))
+    assert "Confirmed with Summit Bank" in page and 'data-testid="confirming-with-bank"' not in page
     assert 'data-testid="points-reversed">50,000' in page
     assert fake_issuer.points_of("4966010000008741") == 120_000
     assert [c["reference"] for c in fake_issuer.calls_to("reverse")] == [f"{points_order}-R1"] * 2
