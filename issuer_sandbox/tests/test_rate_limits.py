@@ -243,3 +243,20 @@ def test_resetting_the_sandbox_clears_the_failed_sign_in_counters(client):
     assert client.post("/sandbox/api/reset", headers=SANDBOX).status_code == 200
 
     assert client.post("/login", data={"password": "demo"}).status_code == 302
+
+
+def test_the_otp_limits_count_the_same_on_both_databases(backend_app):
+    """The SMS and wrong-code counts are SQL on SQLite and PostgreSQL alike."""
+    client = backend_app.test_client()
+    api = PartnerApi(client)
+    first = enroll(api, merchantCustomerReferenceId="C-0").json["rewardLinkCode"]
+    for _ in range(5):
+        activate(api, first, wrong(latest_otp(client)))
+    second = enroll(api, merchantCustomerReferenceId="C-1").json["rewardLinkCode"]
+    for _ in range(5):
+        activate(api, second, wrong(latest_otp(client)))
+
+    wait = assert_otp_limit(enroll(api, merchantCustomerReferenceId="C-2"))
+
+    advance(client, wait)
+    assert enroll(PartnerApi(client), merchantCustomerReferenceId="C-2").status_code == 200
