@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import request_log
+from . import rate_limits, request_log
 from .config import DEFAULTS, DEMO_SECRETS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import csrf, db
@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction
     request_log.init_app(app)
+    rate_limits.init_app(app)
 
     from . import cli, health
     from .api import register_api

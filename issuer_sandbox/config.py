@@ -30,3 +30,17 @@ DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the console session
     **{key: None for key in DEMO_SECRETS},
 }
+
+# --- Rate limits and OTP abuse (issue 10) ------------------------------------------------------------
+# Limit strings as the `limits` library reads them ("10 per minute", "5/hour"). The failed-attempt limits are
+# counted in each worker's memory (RATELIMIT_STORAGE_URI), so with N gunicorn workers an address gets at most
+# N x the limit; the OTP limits are counted in the database, exact across workers and on the sandbox clock.
+DEFAULTS |= {
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STRATEGY": "moving-window",
+    "RATE_LIMIT_CONSOLE_SIGNIN": "10 per 15 minutes",  # failed console sign-ins per address
+    "RATE_LIMIT_TOKEN_FAILURES": "20 per 15 minutes",  # failed client authentications per address
+    "OTP_SMS_LIMIT_PER_CARD": "5 per hour",  # OTP SMS (enrolments and resends) per card, every merchant
+    "OTP_SMS_LIMIT_PER_PHONE": "10 per hour",  # OTP SMS per mobile number, whichever card
+    "OTP_FAILED_ATTEMPTS_LIMIT_PER_CARD": "10 per hour",  # wrong OTPs per card, across its links
+}

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -20,3 +22,5 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
 # The schema's history: Alembic revisions in this package's migrations/ folder (see database.upgrade_schema).
 migrate = Migrate(directory=str(Path(__file__).with_name("migrations")))
 csrf = CSRFProtect()
+# Per-address limits on failed sign-ins and client authentications (rate_limits.py); no limit unless a view has one.
+limiter = Limiter(key_func=get_remote_address)

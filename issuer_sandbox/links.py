@@ -10,6 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -85,6 +86,28 @@ class LinkLocked(LinkError):
     code = "maxAttemptsExceeded"
 
 
+class OtpRequestLimitExceeded(LinkError):
+    """Too many OTP SMS to this card or mobile, or too many wrong codes for this card, in the last window.
+
+    Counted per card and per phone across links and merchants: re-enrolling buys no more SMS or guesses.
+    """
+
+    status = 429
+    code = "otpRequestLimitExceeded"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"Too many one-time passwords were requested for this card; try again in {retry_after_seconds} s."
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+    def extra_fields(self) -> dict[str, Any]:
+        return {"retryAfterSeconds": self.retry_after_seconds}
+
+    def extra_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+
 @dataclass(frozen=True)
 class EnrollResult:
     link: RewardLink
@@ -153,6 +176,69 @@ def match_card(last4: str, phone: str) -> Card:
     return eligible[0]
 
 
+def _otp_sms_to_card(card_id: int, limit: otp.CountLimit, now: datetime) -> list[tuple[datetime, int]]:
+    """The newest OTP SMS sent for any link of this card inside the limit's window (at most ``amount``)."""
+    times = db.session.scalars(
+        sa.select(SmsMessage.sent_at)
+        .join(RewardLink, RewardLink.id == SmsMessage.reward_link_id)
+        .where(RewardLink.card_id == card_id, SmsMessage.sent_at > limit.window_start(now))
+        .order_by(SmsMessage.sent_at.desc())
+        .limit(limit.amount)
+    ).all()
+    return [(at, 1) for at in times]
+
+
+def _otp_sms_to_phone(phone: str, limit: otp.CountLimit, now: datetime) -> list[tuple[datetime, int]]:
+    """The newest OTP SMS (those of a link) sent to this mobile inside the limit's window."""
+    times = db.session.scalars(
+        sa.select(SmsMessage.sent_at)
+        .where(
+            SmsMessage.phone == phone,
+            SmsMessage.reward_link_id.is_not(None),
+            SmsMessage.sent_at > limit.window_start(now),
+        )
+        .order_by(SmsMessage.sent_at.desc())
+        .limit(limit.amount)
+    ).all()
+    return [(at, 1) for at in times]
+
+
+def _failed_attempts_on_card(card_id: int, limit: otp.CountLimit, now: datetime) -> list[tuple[datetime, int]]:
+    """Wrong codes on this card's links whose last OTP went out inside the window, newest link first.
+
+    A code can be guessed only while its OTP lives, so the time of the last SMS dates its attempts (to within
+    the OTP's lifetime) without a row per attempt.
+    """
+    sent_at = sa.func.coalesce(RewardLink.otp_sent_at, RewardLink.created_at)
+    rows = db.session.execute(
+        sa.select(sent_at, RewardLink.failed_attempts)
+        .where(RewardLink.card_id == card_id, RewardLink.failed_attempts > 0, sent_at > limit.window_start(now))
+        .order_by(sent_at.desc())
+    ).all()
+    return [(at, attempts) for at, attempts in rows]
+
+
+def check_otp_request_allowed(card: Card, now: datetime, policy: otp.OtpPolicy) -> None:
+    """Raise OtpRequestLimitExceeded when this card or its mobile may not be sent another OTP yet."""
+    phone = card.cardholder.phone
+    waits = [
+        policy.sms_per_card.retry_after(_otp_sms_to_card(card.id, policy.sms_per_card, now), now),
+        policy.sms_per_phone.retry_after(_otp_sms_to_phone(phone, policy.sms_per_phone, now), now),
+        policy.failed_attempts_per_card.retry_after(
+            _failed_attempts_on_card(card.id, policy.failed_attempts_per_card, now), now
+        ),
+    ]
+    longest = max((wait for wait in waits if wait is not None), default=None)
+    if longest is not None:
+        raise OtpRequestLimitExceeded(longest)
+
+
+def card_guesses_exhausted(card_id: int, now: datetime, policy: otp.OtpPolicy) -> bool:
+    """Whether this card's links together used up the wrong codes allowed in the window."""
+    limit = policy.failed_attempts_per_card
+    return limit.retry_after(_failed_attempts_on_card(card_id, limit, now), now) is not None
+
+
 def _send_otp(
     link: RewardLink, card: Card, partner: PartnerClient, now: datetime, policy: otp.OtpPolicy, bank: str
 ) -> str:
@@ -191,6 +277,7 @@ def enroll(
             db.session.rollback()  # nothing was written: end the read so the caller holds no lock
             return EnrollResult(link, None)
     # Checked before anything is written, so a failed delivery leaves no usable link behind.
+    check_otp_request_allowed(card, now, policy)
     if not card.sms_deliverable:
         raise OtpDeliveryFailed("The one-time password could not be sent to the card's registered mobile.")
     for link in existing:
@@ -226,6 +313,7 @@ def resend_otp(link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name
     """Send a new OTP for a pending link (the old one stops working); return its digits."""
     _require_pending(link)
     otp.check_resend_allowed(link, now, policy)
+    check_otp_request_allowed(link.card, now, policy)
     if not link.card.sms_deliverable:
         raise OtpDeliveryFailed("The one-time password could not be sent to the card's registered mobile.")
     link.resends_used = (link.resends_used or 0) + 1
@@ -241,6 +329,12 @@ def activate(link: RewardLink, candidate: str, now: datetime, policy: otp.OtpPol
     attacker must not get more guesses by making the request fail.
     """
     _require_pending(link)
+    if card_guesses_exhausted(link.card_id, now, policy):
+        # Guesses count per card too: a fresh link (re-enrolment) must not buy another round of them.
+        link.status = LOCKED
+        link.otp_hash = None
+        db.session.commit()
+        raise otp.MaxAttemptsExceeded("Too many wrong one-time passwords for this card: the link is locked.")
     try:
         otp.verify_otp(link, candidate, now, policy)
     except otp.MaxAttemptsExceeded:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import limits
+
 from .errors import RuleError
 from .models import RewardLink
 
@@ -23,6 +25,37 @@ OTP_DIGITS = 6
 # The code in the bank's OTP SMS (links.otp_sms_text): the six digits alone, so one pattern both finds them
 # (``search(...).group()``) and masks them (``sub``). Other digit runs in the text are left alone.
 OTP_IN_SMS = re.compile(r"(?<![0-9])[0-9]{6}(?= is your one-time password)")
+
+
+@dataclass(frozen=True)
+class CountLimit:
+    """At most ``amount`` events in any ``window_seconds`` (e.g. 5 OTP SMS per card per hour)."""
+
+    amount: int
+    window_seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> CountLimit:
+        """'5 per hour' -> CountLimit(5, 3600), in the notation of the `limits` library (as Flask-Limiter's)."""
+        item = limits.parse(text)
+        return cls(item.amount, item.get_expiry())
+
+    def window_start(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.window_seconds)
+
+    def retry_after(self, events: list[tuple[datetime, int]], now: datetime) -> int | None:
+        """Seconds until one more event is allowed, or None while it is allowed now.
+
+        ``events`` are (time, weight) inside the window, newest first: the limit lifts when the oldest of the
+        newest events that together reach ``amount`` leaves the window.
+        """
+        total = 0
+        for at, weight in events:
+            total += weight
+            if total >= self.amount:
+                ready_at = at + timedelta(seconds=self.window_seconds)
+                return max(1, math.ceil((ready_at - now).total_seconds()))
+        return None
 
 
 @dataclass(frozen=True)
@@ -34,6 +67,10 @@ class OtpPolicy:
     max_attempts: int = 5
     resend_cooldown_seconds: int = 30
     max_resends: int = 3
+    # Across links and merchants, so re-enrolling buys neither more SMS nor more guesses (links.py counts).
+    sms_per_card: CountLimit = CountLimit(5, 3600)
+    sms_per_phone: CountLimit = CountLimit(10, 3600)
+    failed_attempts_per_card: CountLimit = CountLimit(10, 3600)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> OtpPolicy:
@@ -44,6 +81,9 @@ class OtpPolicy:
             max_attempts=int(config["OTP_MAX_ATTEMPTS"]),
             resend_cooldown_seconds=int(config["OTP_RESEND_COOLDOWN_SECONDS"]),
             max_resends=int(config["OTP_MAX_RESENDS"]),
+            sms_per_card=CountLimit.parse(config["OTP_SMS_LIMIT_PER_CARD"]),
+            sms_per_phone=CountLimit.parse(config["OTP_SMS_LIMIT_PER_PHONE"]),
+            failed_attempts_per_card=CountLimit.parse(config["OTP_FAILED_ATTEMPTS_LIMIT_PER_CARD"]),
         )
 
 

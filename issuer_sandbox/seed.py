@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app
 
-from . import clock, ledger, request_log
+from . import clock, ledger, rate_limits, request_log
 from .extensions import db
 from .models import Card, Cardholder, PartnerClient, Programme
 from .tokens import client_secret_matches, hash_client_secret
@@ -173,6 +173,7 @@ def reset_database() -> None:
     (its ids restart by themselves once a table is empty).
     """
     request_log.writer(current_app).discard()  # calls made before the reset are not in the new log
+    rate_limits.clear_counters()  # failed sign-ins this worker counted (the OTP limits go with the tables)
     db.session.remove()
     empty_tables()
     seed_database()  # commits the emptied tables and the seed together

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from . import page_cache
+from . import page_cache, rate_limits
 from .config import DEFAULTS, DEMO_SECRETS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction
     page_cache.init_app(app)
+    rate_limits.init_app(app)
 
     _register_features(app)
     app.after_request(_security_headers)

@@ -42,3 +42,15 @@ DEFAULTS = {
     "RECONCILE_AFTER_SECONDS": 60,
     **{key: None for key in DEMO_SECRETS},
 }
+
+# --- Rate limits (issue 10) ------------------------------------------------------------------------------
+# Limit strings as the `limits` library reads them ("10 per minute", "5/hour"), counted in each worker's memory
+# (RATELIMIT_STORAGE_URI): with N gunicorn workers a client gets at most N x the limit.
+DEFAULTS |= {
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_STRATEGY": "moving-window",
+    "RATE_LIMIT_SIGN_IN_FAILURES": "10 per 15 minutes",  # failed sign-ins per address
+    "RATE_LIMIT_SIGN_IN_FAILURES_PER_ACCOUNT": "10 per 15 minutes",  # failed sign-ins per email, any address
+    "RATE_LIMIT_SIGN_UP_FAILURES": "20 per 15 minutes",  # refused sign-ups (e.g. email taken) per address
+    "RATE_LIMIT_CODE_REQUESTS_PER_ORDER": "6 per 10 minutes",  # "send a code" and "resend" per order
+}

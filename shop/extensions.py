@@ -3,6 +3,8 @@
 from pathlib import Path
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -21,3 +23,5 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
 migrate = Migrate(directory=str(Path(__file__).with_name("migrations")))
 csrf = CSRFProtect()
 babel = Babel()
+# Limits on failed sign-ins and sign-ups per address and on new codes per order (rate_limits.py).
+limiter = Limiter(key_func=get_remote_address)

@@ -118,6 +118,10 @@ class MaxResendsExceeded(IssuerError):
     """No more new codes for this link: enrol again."""
 
 
+class OtpRequestLimitExceeded(IssuerError):
+    """The bank sent too many codes for this card or mobile (or saw too many wrong ones) lately: wait."""
+
+
 class InvalidOtp(IssuerError):
     """The code is wrong; ``attempts_remaining`` says how many tries are left."""
 
@@ -158,6 +162,7 @@ ERRORS_BY_CODE: dict[str, type[IssuerError]] = {
     "otpDeliveryFailed": OtpDeliveryFailed,
     "otpResendTooSoon": OtpResendTooSoon,
     "maxResendsExceeded": MaxResendsExceeded,
+    "otpRequestLimitExceeded": OtpRequestLimitExceeded,
     "invalidLinkageConfirmationCode": InvalidOtp,
     "otpExpired": OtpExpired,
     "maxAttemptsExceeded": OtpLocked,

@@ -75,6 +75,11 @@ BANK_MESSAGES: dict[type[bank.IssuerError], Message] = {
     bank.MaxResendsExceeded: lambda _error, _last4: _(
         "No more codes can be sent for this attempt. Send a new code to start again."
     ),
+    bank.OtpRequestLimitExceeded: lambda _error, _last4: _(
+        "For your security %(bank)s will not send more codes for this card right now. Try again later, or skip "
+        "points: your card payment is complete.",
+        bank=_bank(),
+    ),
     bank.InvalidOtp: _wrong_code,
     bank.OtpExpired: lambda _error, _last4: _("That code has expired. Press “Resend code” for a new one."),
     bank.OtpLocked: lambda _error, _last4: _(

@@ -115,6 +115,7 @@ OAUTH_ERRORS = {
     "requestTooLarge": "invalid_request",
     "methodNotAllowed": "invalid_request",
     "invalidClient": "invalid_client",
+    "tooManyFailedAuthentications": "invalid_client",  # RFC 6749 has no 429 error; the cause is bad credentials
     "unsupportedGrantType": "unsupported_grant_type",
     "invalidScope": "invalid_scope",
 }

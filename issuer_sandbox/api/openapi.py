@@ -151,6 +151,8 @@ def _errors(errors: list[tuple[int, str, str]], oauth: bool = False) -> dict[str
             "description": "; ".join(f"`{code}`: {details}" for code, details in codes),
             **_json(schema, examples),
         }
+        if status == 429:
+            responses[str(status)]["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
     return responses
 
 
@@ -375,6 +377,12 @@ def _token_operation() -> dict[str, Any]:
             (400, "unsupportedGrantType", "Only grant_type=client_credentials is supported."),
             (400, "invalidScope", "The only scope is /api."),
             (401, "invalidClient", "Unknown client_id or wrong client_secret (HTTP Basic)."),
+            (
+                429,
+                "tooManyFailedAuthentications",
+                "Too many wrong credentials from this address: wait Retry-After seconds (successful calls are "
+                "never counted).",
+            ),
             (500, "internalError", "The bank could not process the request; retry later."),
         ],
         description="Authenticate with HTTP Basic `client_id:client_secret`; the form carries the grant type.",
@@ -414,6 +422,12 @@ def _enroll_operation() -> dict[str, Any]:
             *BODY_ERRORS,
             (404, "accountNotFound", "No points card matches the last four digits and mobile number."),
             (422, "notEligibleToRedeem", "The card is frozen or not in a points programme."),
+            (
+                429,
+                "otpRequestLimitExceeded",
+                "Too many OTP SMS to this card or mobile, or wrong codes for this card, in the last hour (any "
+                "merchant, any link): wait Retry-After seconds (body adds retryAfterSeconds).",
+            ),
             (503, "otpDeliveryFailed", "The SMS could not be delivered; retry later."),
         ],
         parameters=PARTNER_HEADERS,
@@ -455,6 +469,12 @@ def _resend_operation() -> dict[str, Any]:
             (423, "maxAttemptsExceeded", "The link is locked after too many wrong codes; enrol again."),
             (429, "otpResendTooSoon", "Wait 30 seconds between resends (body adds retryAfterSeconds)."),
             (429, "maxResendsExceeded", "At most 3 resends per link."),
+            (
+                429,
+                "otpRequestLimitExceeded",
+                "Too many OTP SMS to this card or mobile, or wrong codes for this card, in the last hour (any "
+                "merchant, any link): wait Retry-After seconds (body adds retryAfterSeconds).",
+            ),
             (503, "otpDeliveryFailed", "The SMS could not be delivered; retry later."),
         ],
         parameters=[LINK_CODE, *PARTNER_HEADERS],
@@ -474,7 +494,12 @@ def _activate_operation() -> dict[str, Any]:
             (409, "linkAlreadyActive", "The link is already active."),
             (422, "invalidLinkageConfirmationCode", "Wrong code (body adds attemptsRemaining)."),
             (422, "otpExpired", "The OTP is older than 5 minutes; request a new one."),
-            (423, "maxAttemptsExceeded", "5 wrong codes: the link is locked; enrol again."),
+            (
+                423,
+                "maxAttemptsExceeded",
+                "5 wrong codes on this link, or 10 on this card's links within an hour: the link is locked; enrol "
+                "again.",
+            ),
         ],
         parameters=[LINK_CODE, *PARTNER_HEADERS],
         request_body=_body("ActivateRequest", {"otp": {"linkageConfirmationCode": "123456"}}),
@@ -794,6 +819,10 @@ def _headers() -> dict[str, Any]:
         "IdempotentReplayed": {
             "description": "`true` when this is the stored first response to a repeated request.",
             "schema": {"type": "string", "enum": ["true"]},
+        },
+        "RetryAfter": {
+            "description": "Seconds to wait before the next attempt can succeed.",
+            "schema": {"type": "integer", "minimum": 1},
         },
     }
 

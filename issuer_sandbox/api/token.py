@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import clock, tokens
+from ..rate_limits import failed_client_authentications
 from .errors import GrantTypeUnsupported, RequestInvalid, ScopeInvalid
 from .paths import TOKEN_PATH
 
@@ -15,6 +16,7 @@ bp = Blueprint("token", __name__)
 
 
 @bp.post(TOKEN_PATH)
+@failed_client_authentications  # wrong credentials (401) per address; successful calls are never counted
 def issue_token():
     """Trade client_id:client_secret (HTTP Basic) for a bearer token."""
     auth = request.authorization

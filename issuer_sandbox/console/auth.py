@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 
+from ..rate_limits import failed_console_sign_ins
 from .forms import ActionForm, LoginForm
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,6 +82,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@failed_console_sign_ins  # wrong passwords (401) per address; then 429 with Retry-After
 def login():
     if session.get(SIGNED_IN) and console_session_state() == "signed_in":
         return redirect(_safe_next(request.args.get("next")))

@@ -172,10 +172,15 @@ def test_the_policy_reads_the_config_keys():
             "OTP_MAX_ATTEMPTS": 3,
             "OTP_RESEND_COOLDOWN_SECONDS": 10,
             "OTP_MAX_RESENDS": 1,
+            "OTP_SMS_LIMIT_PER_CARD": "4 per hour",
+            "OTP_SMS_LIMIT_PER_PHONE": "6 per 30 minutes",
+            "OTP_FAILED_ATTEMPTS_LIMIT_PER_CARD": "8/day",
         }
     )
 
-    assert policy == otp.OtpPolicy("k", 60, 3, 10, 1)
+    assert policy == otp.OtpPolicy(
+        "k", 60, 3, 10, 1, otp.CountLimit(4, 3600), otp.CountLimit(6, 1800), otp.CountLimit(8, 86400)
+    )
 
 
 # --- links.py rules ---------------------------------------------------------------------------

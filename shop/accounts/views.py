@@ -10,6 +10,7 @@ from ..database import read_only
 from ..extensions import db
 from ..messages import shopper_message
 from ..models import User
+from ..rate_limits import failed_sign_ins_per_account, failed_sign_ins_per_address, failed_sign_ups_per_address
 from . import rules as account_rules
 from .forms import SignInForm, SignOutForm, SignUpForm
 from .guards import safe_next
@@ -35,6 +36,8 @@ def _start_session(user: User) -> None:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@failed_sign_ins_per_address  # a refused sign-in (422) counts; then 429 with Retry-After
+@failed_sign_ins_per_account
 @read_only
 def sign_in():
     form = SignInForm()
@@ -53,6 +56,7 @@ def sign_in():
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
+@failed_sign_ups_per_address  # a refused sign-up (e.g. the email has an account) counts: no probing for accounts
 @read_only
 def sign_up():
     form = SignUpForm()

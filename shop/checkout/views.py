@@ -18,6 +18,7 @@ from ..models import Order
 from ..orders.bank_call import BankRefused
 from ..orders.forms import CheckAgainForm
 from ..orders.rules import PAID_STATUSES, OrderNotFound, get_order, utcnow
+from ..rate_limits import code_requests_per_order
 from ..templating import money
 from . import card_link, delivery
 from . import payment as payment_rules
@@ -204,6 +205,7 @@ def _points_order(reference: str) -> Order | None:
 
 
 @bp.post("/<reference>/points/send-code")
+@code_requests_per_order  # every SMS the shopper asks for, with "resend" below; then 429 with Retry-After
 @login_required
 def send_code(reference: str):
     order = _points_order(reference)
@@ -225,6 +227,7 @@ def send_code(reference: str):
 
 
 @bp.post("/<reference>/points/resend")
+@code_requests_per_order
 @login_required
 def resend_code(reference: str):
     order = _points_order(reference)

@@ -57,6 +57,13 @@ def issuer_url(tmp_path_factory):
         db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_bank(issuer_url):
+    """Each test starts from the seed state, as the e2e suite does: no test uses up another's OTP limits."""
+    response = requests.post(f"{issuer_url}/sandbox/api/reset", headers={"X-Sandbox-Key": SANDBOX_KEY}, timeout=10)
+    response.raise_for_status()
+
+
 @pytest.fixture
 def api_url(issuer_url):
     """The bank's one API base URL, as the shop configures it (ISSUER_API_URL)."""
