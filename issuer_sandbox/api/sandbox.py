@@ -21,7 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from .. import clock, controls, inspection, ledger, links, seed
 from ..errors import RuleError
-from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink, SmsMessage
+from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink
 from ..money import amount_to_cents, cents_to_amount, parse_amount
 from ..otp import otp_in_sms
 from ..request_log import writer as request_log_writer
@@ -130,17 +130,34 @@ def _limit(default: int = 50) -> int:
 @bp.get("/sms")
 @sandbox_key_required
 def sms_outbox():
-    """The SMS outbox, newest first; ?phone= filters by mobile (any format the enrol call accepts)."""
+    """The SMS outbox, newest first; ?phone= filters by mobile (any format the enrol call accepts),
+    ?rewardLinkCode= by the link a code was sent for, ?merchantCustomerReferenceId= by that link's customer."""
     phone = request.args.get("phone", "")
     if phone:
         try:
             phone = links.normalize_phone(phone)
         except links.InvalidPhoneNumber as error:
             raise RequestInvalid(str(error)) from None
-    return jsonify([_sms_json(message) for message in inspection.sms_messages(phone or None, _limit())])
+    messages = inspection.sms_messages(
+        phone or None,
+        _limit(),
+        link_code=_filter_text("rewardLinkCode"),
+        customer_reference=_filter_text("merchantCustomerReferenceId"),
+    )
+    return jsonify([_sms_json(message) for message in messages])
 
 
-def _sms_json(message: SmsMessage) -> dict:
+def _filter_text(name: str) -> str | None:
+    """A text filter of the query string: at most 64 printable ASCII characters, or None when absent."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    if len(value) > 64 or not value.isascii() or not value.isprintable():
+        raise RequestInvalid(f"{name} must be at most 64 printable ASCII characters.")
+    return value
+
+
+def _sms_json(message: inspection.OutboxMessage) -> dict:
     return {
         "id": message.id,
         "phone": message.phone,
@@ -148,6 +165,9 @@ def _sms_json(message: SmsMessage) -> dict:
         "sentAt": clock.iso(message.sent_at),
         # A convenience for testers: the digits as they appear in the text.
         "otp": otp_in_sms(message.body),
+        # Which enrolment the code belongs to: tests sharing a card pick their own code by these.
+        "rewardLinkCode": message.reward_link_code,
+        "merchantCustomerReferenceId": message.customer_reference,
     }
 
 
