@@ -82,7 +82,7 @@ def test_get_card_gives_balance_ledger_and_statement(app, api, client):
     code = enrol_and_activate(api, app)
     outcome = redeem(api, code)
     card = client.get("/sandbox/api/cards/8741", headers=KEY).json
-    assert card["number"] == "4966010000008741"
+    assert "number" not in card and card["maskedNumber"] == "•••• •••• •••• 8741"  # only last four leave
     assert card["pointsBalance"] == 70_000
     assert [(e["kind"], e["points"], e["balanceAfter"]) for e in card["ledger"]] == [
         ("ISSUE", 120_000, 120_000),
