@@ -845,7 +845,7 @@ def _payment_properties(statuses: list[str]) -> dict[str, Schema]:
 def _model_schemas() -> dict[str, Any]:
     """The bodies' schemas generated from their pydantic models (schemas.py), $defs lifted into components."""
     generated: dict[str, Any] = {"Reference": TypeAdapter(schemas.Reference).json_schema()}
-    for model in (*schemas.REQUEST_MODELS, *schemas.RESPONSE_MODELS):
+    for model in (*schemas.FORM_MODELS, *schemas.REQUEST_MODELS, *schemas.RESPONSE_MODELS):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         generated.update(schema.pop("$defs", {}))
         generated[model.__name__] = schema
@@ -853,48 +853,4 @@ def _model_schemas() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    return {
-        **copy.deepcopy(_model_schemas()),
-        "OAuthError": {
-            "allOf": [
-                _ref("Error"),
-                {
-                    "type": "object",
-                    "description": "The token call's errors also carry OAuth 2.0's fields (RFC 6749 §5.2).",
-                    "properties": {
-                        "error": {
-                            "type": "string",
-                            "enum": [
-                                "invalid_request",
-                                "invalid_client",
-                                "invalid_grant",
-                                "unauthorized_client",
-                                "unsupported_grant_type",
-                                "invalid_scope",
-                                "server_error",
-                                "temporarily_unavailable",
-                            ],
-                        },
-                        "error_description": {"type": "string"},
-                    },
-                    "required": ["error", "error_description"],
-                },
-            ]
-        },
-        "TokenRequest": _object(
-            {
-                "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                "scope": {"type": "string", "enum": ["/api"]},
-            },
-            ["grant_type"],
-        ),
-        "TokenResponse": _response_object(
-            {
-                "access_token": {"type": "string"},
-                "token_type": {"type": "string", "enum": ["Bearer"]},
-                "expires_in": {"type": "integer", "examples": [1800]},
-                "scope": {"type": "string", "enum": ["/api"]},
-            },
-            ["access_token", "token_type", "expires_in", "scope"],
-        ),
-    }
+    return copy.deepcopy(_model_schemas())
