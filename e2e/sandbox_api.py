@@ -38,25 +38,28 @@ class SandboxApi:
         return self._call("POST", "/clock/advance", json={"seconds": seconds}, expected=(200, 201))
 
     # SMS outbox
-    def sms(self, phone: str) -> list[dict]:
-        """Messages the bank sent to `phone`, newest first: {id, phone, body, sentAt, otp}."""
-        return self._call("GET", "/sms", params={"phone": phone})
+    def sms(self, phone: str = "", *, link_code: str = "", customer: str = "") -> list[dict]:
+        """Messages the bank sent, newest first: {id, phone, body, sentAt, otp, rewardLinkCode,
+        merchantCustomerReferenceId}; to `phone`, for the link `link_code`, for the merchant customer `customer`
+        (each filter when given). Tests sharing a card filter by link or customer, or they read others' codes."""
+        params = {"phone": phone, "rewardLinkCode": link_code, "merchantCustomerReferenceId": customer}
+        return self._call("GET", "/sms", params={name: value for name, value in params.items() if value})
 
-    def otp_messages(self, phone: str) -> list[str]:
-        return [message["body"] for message in self.sms(phone)]
+    def otp_messages(self, phone: str = "", **link) -> list[str]:
+        return [message["body"] for message in self.sms(phone, **link)]
 
-    def latest_otp(self, phone: str) -> str:
-        """The code in the newest SMS to `phone`, as the sandbox reads it out of the text (its `otp` field)."""
-        messages = self.sms(phone)
-        assert messages, f"no SMS was sent to {phone}"
+    def latest_otp(self, phone: str = "", **link: str) -> str:
+        """The code in the newest matching SMS (see `sms`), as the sandbox reads it out of the text."""
+        messages = self.sms(phone, **link)
+        assert messages, f"no SMS was sent to {phone or link}"
         assert messages[0]["otp"], f"no one-time password in {messages[0]['body']!r}"
         assert messages[0]["otp"] in messages[0]["body"]
         return messages[0]["otp"]
 
-    def wait_for_otp(self, phone: str, count: int = 1, timeout: float = 10) -> str:
-        """The newest code once at least `count` messages reached `phone` (polled, bounded)."""
-        eventually(lambda: len(self.sms(phone)) >= count, timeout, f"{count} SMS to reach {phone}")
-        return self.latest_otp(phone)
+    def wait_for_otp(self, phone: str = "", count: int = 1, timeout: float = 10, **link: str) -> str:
+        """The newest code once at least `count` matching messages were sent (polled, bounded)."""
+        eventually(lambda: len(self.sms(phone, **link)) >= count, timeout, f"{count} SMS to reach {phone or link}")
+        return self.latest_otp(phone, **link)
 
     # Cards and the ledger
     def create_cardholder(self, name: str, mobile: str, points: int, credit_limit: str = "50000.00") -> dict:
@@ -208,7 +211,8 @@ class PartnerApi:
         assert enrol.status_code == 200, f"enrol {last4} -> {enrol.status_code}: {enrol.text[:300]}"
         link = enrol.json()
         if link["linkStatus"] != "ACTIVE":
-            confirmation = {"linkageConfirmationCode": sandbox.latest_otp(mobile)}
+            # This enrolment's own code: another test or benchmark shopper may be enrolling the same card.
+            confirmation = {"linkageConfirmationCode": sandbox.latest_otp(link_code=link["rewardLinkCode"])}
             activate = self.put(f"{REWARDS}/{link['rewardLinkCode']}/activations", json=confirmation)
             assert activate.status_code in (200, 204), f"activate -> {activate.status_code}: {activate.text[:300]}"
         return link["rewardLinkCode"]

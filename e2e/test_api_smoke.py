@@ -32,10 +32,11 @@ def test_a_partner_walks_token_enrol_otp_activate_balance_redeem_reverse_and_sta
     assert enrol.json()["maskedPhoneNumber"] == "****4567"
     link = enrol.json()["rewardLinkCode"]
 
-    sms = sandbox.otp_messages(HAPPY_PHONE)
+    sms = sandbox.sms(HAPPY_PHONE)
     assert len(sms) == 1
-    assert "ending 8741" in sms[0]
-    code = sandbox.latest_otp(HAPPY_PHONE)
+    assert "ending 8741" in sms[0]["body"]
+    assert (sms[0]["rewardLinkCode"], sms[0]["merchantCustomerReferenceId"]) == (link, "C-SMOKE-1")
+    code = sandbox.latest_otp(link_code=link)
 
     activate = partner.put(f"{REWARDS}/{link}/activations", json={"linkageConfirmationCode": code})
     assert activate.status_code == 200, activate.text
@@ -91,3 +92,28 @@ def test_a_partner_walks_token_enrol_otp_activate_balance_redeem_reverse_and_sta
     assert sandbox.points(HAPPY_CARD) == 90_000
     after = partner.get(f"{REWARDS}/{link}/pointBalance")
     assert after.json()["availablePointBalance"] == 90_000
+
+
+def test_two_merchant_customers_enrolling_one_card_at_once_each_read_their_own_code(
+    partner: PartnerApi, sandbox: SandboxApi
+):
+    """By phone both would read the newest code and one link would count a wrong guess."""
+    links = {}
+    for customer in ("C-SHARE-1", "C-SHARE-2"):
+        enrol = partner.post(
+            f"{REWARDS}/linkage",
+            json={
+                "lastFourDigitsCardNumber": HAPPY_CARD,
+                "citiCardHolderPhoneNumber": HAPPY_PHONE,
+                "merchantCustomerReferenceId": customer,
+            },
+        )
+        assert enrol.status_code == 200, enrol.text
+        links[customer] = enrol.json()["rewardLinkCode"]
+
+    for customer, link in links.items():
+        code = sandbox.latest_otp(HAPPY_PHONE, customer=customer)
+        assert code == sandbox.latest_otp(link_code=link)
+        activate = partner.put(f"{REWARDS}/{link}/activations", json={"linkageConfirmationCode": code})
+        assert activate.status_code == 200, activate.text
+    assert {link["status"] for link in sandbox.links() if link["rewardLinkCode"] in links.values()} == {"ACTIVE"}

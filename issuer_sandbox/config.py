@@ -10,6 +10,12 @@ DEMO_SECRETS = {
     "PARTNER_CLIENT_SECRET": "harbour-mall-secret",
 }
 
+# --- Production hardening (issue 10) ---------------------------------------------------------------
+# Settings that are secrets: in production none may be a published demo value or shorter than this.
+# The client id is an identifier, not a secret, so the demo's "harbour-mall" may stay.
+SECRET_SETTINGS = ("SECRET_KEY", "OTP_HASH_KEY", "SANDBOX_KEY", "CONSOLE_PASSWORD", "PARTNER_CLIENT_SECRET")
+MIN_SECRET_BYTES = 32
+
 DEFAULTS = {
     "ENV": "demo",  # demo | production
     "DATABASE_URL": None,  # None: instance/issuer.sqlite3
@@ -28,6 +34,13 @@ DEFAULTS = {
     # Not Flask's default "session": the shop runs on the same host, and cookies ignore the port.
     "SESSION_COOKIE_NAME": "summit_console_session",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the console session
+    # --- Production hardening (issue 10) ---
+    # The sandbox controls (reset, faults, clock, points, test cardholders, freeze, unlink) in the console and
+    # under /sandbox/api: "on" or "off" (ISSUER_SANDBOX_CONTROLS); None: on in demo mode, off in production.
+    "SANDBOX_CONTROLS": None,
+    # Strict-Transport-Security is sent when PREFERRED_URL_SCHEME is https (behind a TLS proxy).
+    "PREFERRED_URL_SCHEME": "http",
+    "HSTS_MAX_AGE_SECONDS": 365 * 24 * 3600,
     **{key: None for key in DEMO_SECRETS},
 }
 

@@ -88,6 +88,20 @@ class LinkNotFound(ControlError):
     code = "linkNotFound"
 
 
+class PointsShortfall(ControlError):
+    """A negative adjustment larger than the card's balance (the ledger never goes below zero)."""
+
+    status = 422
+    code = "inSufficientPointBalance"
+
+
+class LinkAlreadyUnlinked(InvalidControl):
+    """The link was unlinked before; there is nothing left to end."""
+
+    status = 409
+    code = "alreadyUnlinked"
+
+
 @contextmanager
 def _one_transaction() -> Iterator[None]:
     """Commit what the block wrote, or roll all of it back if the block raises."""
@@ -147,8 +161,8 @@ def unfreeze_card(card: Card) -> Card:
 def adjust_points(card: Card, delta: int, reason: str, now: datetime) -> LedgerTransaction:
     """Add (positive) or remove (negative) points as one ADJUST ledger transaction with the tester's reason.
 
-    Raises InvalidControl for bad input and ledger.InsufficientPoints when the card lacks the points;
-    either way nothing is written.
+    Raises InvalidControl for bad input and PointsShortfall when the card lacks the points; either way
+    nothing is written.
     """
     if isinstance(delta, bool) or not isinstance(delta, int):
         raise InvalidControl("The points change must be a whole number.")
@@ -163,8 +177,11 @@ def adjust_points(card: Card, delta: int, reason: str, now: datetime) -> LedgerT
         raise InvalidControl(f"The reason must be at most {REASON_MAX_LENGTH} characters.")
     if card.programme is None:
         raise InvalidControl(f"Card ending {card.last4} is not in a points programme.")
-    with _one_transaction():
-        transaction = ledger.adjust_points(card, delta, reason, now)
+    try:
+        with _one_transaction():
+            transaction = ledger.adjust_points(card, delta, reason, now)
+    except ledger.InsufficientPoints:
+        raise PointsShortfall(f"Card ending {card.last4} does not hold {-delta:,} points.") from None
     return transaction
 
 
@@ -450,7 +467,7 @@ def unlink(link_id: int, now: datetime) -> RewardLink:
     if link is None:
         raise LinkNotFound(f"There is no link {link_id}.")
     if link.status == "UNLINKED":
-        raise InvalidControl("This link is already unlinked.")
+        raise LinkAlreadyUnlinked("This link is already unlinked.")
     links.unlink(link, now)  # one transaction of its own
     return link
 

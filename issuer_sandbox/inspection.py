@@ -9,6 +9,8 @@ it only reads, so it never commits, and the request's session is closed by Flask
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -19,12 +21,43 @@ from .models import Card, Cardholder, FaultRule, RequestLogEntry, RewardLink, Sm
 # --- SMS outbox and the phone ---------------------------------------------------------------------
 
 
-def sms_messages(phone: str | None, limit: int) -> list[SmsMessage]:
-    """The newest ``limit`` messages the bank sent, newest first; only those to ``phone`` when given."""
-    query = sa.select(SmsMessage).order_by(SmsMessage.sent_at.desc(), SmsMessage.id.desc()).limit(limit)
+@dataclass(frozen=True)
+class OutboxMessage:
+    """One SMS as testers see it, with the reward link (and its merchant customer) it was sent for."""
+
+    id: int
+    phone: str
+    body: str
+    sent_at: datetime
+    reward_link_code: str | None  # None: a message not sent for a link (e.g. the legacy flow's SMS)
+    customer_reference: str | None
+
+
+def sms_messages(
+    phone: str | None,
+    limit: int,
+    *,
+    link_code: str | None = None,
+    customer_reference: str | None = None,
+) -> list[OutboxMessage]:
+    """The newest ``limit`` messages the bank sent, newest first; only those to ``phone``, for the link
+    ``link_code`` and for links of the merchant customer ``customer_reference`` when given."""
+    query = (
+        sa.select(SmsMessage, RewardLink.code, RewardLink.merchant_customer_reference)
+        .outerjoin(RewardLink, SmsMessage.reward_link_id == RewardLink.id)
+        .order_by(SmsMessage.sent_at.desc(), SmsMessage.id.desc())
+        .limit(limit)
+    )
     if phone:
         query = query.where(SmsMessage.phone == phone)
-    return list(db.session.scalars(query))
+    if link_code:
+        query = query.where(RewardLink.code == link_code)
+    if customer_reference:
+        query = query.where(RewardLink.merchant_customer_reference == customer_reference)
+    return [
+        OutboxMessage(message.id, message.phone, message.body, message.sent_at, code, customer)
+        for message, code, customer in db.session.execute(query)
+    ]
 
 
 def holder_names(phone: str) -> list[str]:

@@ -170,6 +170,16 @@ class RefundRequest(WireModel):
     amount: Cents
 
 
+class TokenRequest(WireModel):
+    """The token call's form (application/x-www-form-urlencoded); the client authenticates with HTTP Basic."""
+
+    grant_type: Literal["client_credentials"]
+    scope: Literal["/api"] = "/api"
+
+
+# The token call's body is a form, not JSON: documented from its model like the JSON bodies.
+FORM_MODELS: tuple[type[WireModel], ...] = (TokenRequest,)
+
 REQUEST_MODELS: tuple[type[WireModel], ...] = (
     EnrollRequest,
     ActivateRequest,
@@ -343,7 +353,35 @@ class Error(ResponseModel):
     details: str = Field(description="Human text; do not parse.")
 
 
+class TokenResponse(ResponseModel):
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(json_schema_extra={"examples": [1800]})
+    scope: Literal["/api"]
+
+
+OAuthErrorCode = Literal[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+]
+
+
+class OAuthError(Error):
+    """The token call's errors also carry OAuth 2.0's fields (RFC 6749 §5.2)."""
+
+    error: OAuthErrorCode
+    error_description: str
+
+
 RESPONSE_MODELS: tuple[type[ResponseModel], ...] = (
+    TokenResponse,
+    OAuthError,
     EnrollResponse,
     ResendOtpResponse,
     ActivateResponse,

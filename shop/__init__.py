@@ -5,14 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request, session
 
 from . import page_cache, rate_limits
-from .config import DEFAULTS, DEMO_SECRETS
+from .cart.rules import SESSION_KEY as CART_SESSION_KEY
+from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
 
 __version__ = "0.1.0"
+
+# Pages that always carry personal data (the cart, checkout, orders, the account), signed in or not.
+PERSONAL_BLUEPRINTS = frozenset({"cart", "checkout", "orders", "accounts"})
+# Session keys that make any page personal: a signed-in shopper, or a visitor with a cart.
+PERSONAL_SESSION_KEYS = ("user_id", CART_SESSION_KEY)
 
 # Same-origin scripts, styles and images only: nothing is fetched from anywhere else.
 CONTENT_SECURITY_POLICY = (
@@ -74,7 +80,8 @@ def _register_features(app: Flask) -> None:
 
 
 def _apply_secrets(app: Flask) -> None:
-    """Demo mode fills in the documented demo secrets; production refuses to start without them."""
+    """Demo mode fills in the documented demo secrets; production refuses to start without them, with any
+    published demo value or with a secret shorter than MIN_SECRET_BYTES."""
     if app.config["ENV"] not in ("demo", "production"):
         raise RuntimeError(f"SHOP_ENV must be 'demo' or 'production', not {app.config['ENV']!r}.")
     missing = [key for key in DEMO_SECRETS if not app.config.get(key)]
@@ -82,9 +89,27 @@ def _apply_secrets(app: Flask) -> None:
         names = ", ".join(f"SHOP_{key}" for key in missing)
         raise RuntimeError(f"Harbour Mall cannot start in production mode: set {names}.")
     if app.config["ENV"] == "production":
+        _refuse_weak_secrets(app)
         app.config["SESSION_COOKIE_SECURE"] = True
     for key in missing:
         app.config[key] = DEMO_SECRETS[key]
+
+
+def _refuse_weak_secrets(app: Flask) -> None:
+    """Stop start-up when a secret is one the README publishes or too short to resist guessing."""
+    published = {str(value) for value in DEMO_SECRETS.values()}
+    problems = []
+    for key in SECRET_SETTINGS:
+        value = str(app.config[key])
+        if value in published:
+            problems.append(f"SHOP_{key} is a published demo value")
+        elif len(value.encode()) < MIN_SECRET_BYTES:
+            problems.append(f"SHOP_{key} is shorter than {MIN_SECRET_BYTES} bytes")
+    if problems:
+        raise RuntimeError(
+            f"Harbour Mall cannot start in production mode: {'; '.join(problems)}. "
+            'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+        )
 
 
 def _select_locale() -> str | None:
@@ -95,4 +120,10 @@ def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.blueprint in PERSONAL_BLUEPRINTS or any(key in session for key in PERSONAL_SESSION_KEYS):
+        # A shopper's own page: no browser or proxy may keep it (a shared computer's back button, a CDN).
+        response.headers["Cache-Control"] = "no-store"
+    if current_app.config["PREFERRED_URL_SCHEME"] == "https":
+        max_age = int(current_app.config["HSTS_MAX_AGE_SECONDS"])
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
     return response

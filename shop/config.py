@@ -7,6 +7,12 @@ DEMO_SECRETS = {
     "ISSUER_CLIENT_SECRET": "harbour-mall-secret",
 }
 
+# --- Production hardening (issue 10) ---------------------------------------------------------------
+# Settings that are secrets: in production none may be a published demo value or shorter than this.
+# The client id is an identifier, not a secret.
+SECRET_SETTINGS = ("SECRET_KEY", "ISSUER_CLIENT_SECRET")
+MIN_SECRET_BYTES = 32
+
 DEFAULTS = {
     "ENV": "demo",  # demo | production
     "DATABASE_URL": None,  # None: instance/shop.sqlite3
@@ -40,6 +46,10 @@ DEFAULTS = {
     # redemption, its look-up and one resend, each up to connect + read timeout); fresher ones are left to the
     # worker that may still be waiting on the bank.
     "RECONCILE_AFTER_SECONDS": 60,
+    # --- Production hardening (issue 10) ---
+    # Strict-Transport-Security is sent when PREFERRED_URL_SCHEME is https (behind a TLS proxy).
+    "PREFERRED_URL_SCHEME": "http",
+    "HSTS_MAX_AGE_SECONDS": 365 * 24 * 3600,
     **{key: None for key in DEMO_SECRETS},
 }
 

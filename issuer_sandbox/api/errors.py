@@ -76,20 +76,6 @@ class ScopeInvalid(RuleError):
     code = "invalidScope"
 
 
-class ApiError(Exception):
-    """An error body with any status and code, for the sandbox controls API (the partner API raises RuleErrors)."""
-
-    def __init__(self, status: int, code: str, details: str, **extra: Any) -> None:
-        super().__init__(details)
-        self.status = status
-        self.code = code
-        self.details = details
-        self.extra = extra
-
-    def to_response(self) -> Response:
-        return error_response(self.status, self.code, self.details, **self.extra)
-
-
 # Stable codes of the HTTP-level errors Werkzeug raises before a handler runs.
 HTTP_ERRORS: dict[int, tuple[str, str]] = {
     400: ("invalidRequest", "The request could not be understood."),
@@ -162,10 +148,6 @@ def register_error_handlers(app: Flask) -> None:
         if not is_api_request():
             raise error  # the console catches its rule errors; one that escapes is a bug: a 500 page
         return rule_error_response(error)
-
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError):
-        return error.to_response()
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

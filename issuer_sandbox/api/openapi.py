@@ -874,7 +874,7 @@ def _payment_properties(statuses: list[str]) -> dict[str, Schema]:
 def _model_schemas() -> dict[str, Any]:
     """The bodies' schemas generated from their pydantic models (schemas.py), $defs lifted into components."""
     generated: dict[str, Any] = {"Reference": TypeAdapter(schemas.Reference).json_schema()}
-    for model in (*schemas.REQUEST_MODELS, *schemas.RESPONSE_MODELS):
+    for model in (*schemas.FORM_MODELS, *schemas.REQUEST_MODELS, *schemas.RESPONSE_MODELS):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         generated.update(schema.pop("$defs", {}))
         generated[model.__name__] = schema
@@ -882,48 +882,57 @@ def _model_schemas() -> dict[str, Any]:
 
 
 def _schemas() -> dict[str, Any]:
-    return {
-        **copy.deepcopy(_model_schemas()),
-        "OAuthError": {
-            "allOf": [
-                _ref("Error"),
-                {
-                    "type": "object",
-                    "description": "The token call's errors also carry OAuth 2.0's fields (RFC 6749 §5.2).",
-                    "properties": {
-                        "error": {
-                            "type": "string",
-                            "enum": [
-                                "invalid_request",
-                                "invalid_client",
-                                "invalid_grant",
-                                "unauthorized_client",
-                                "unsupported_grant_type",
-                                "invalid_scope",
-                                "server_error",
-                                "temporarily_unavailable",
-                            ],
-                        },
-                        "error_description": {"type": "string"},
-                    },
-                    "required": ["error", "error_description"],
-                },
-            ]
-        },
-        "TokenRequest": _object(
-            {
-                "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                "scope": {"type": "string", "enum": ["/api"]},
-            },
-            ["grant_type"],
-        ),
-        "TokenResponse": _response_object(
-            {
-                "access_token": {"type": "string"},
-                "token_type": {"type": "string", "enum": ["Bearer"]},
-                "expires_in": {"type": "integer", "examples": [1800]},
-                "scope": {"type": "string", "enum": ["/api"]},
-            },
-            ["access_token", "token_type", "expires_in", "scope"],
-        ),
-    }
+    return copy.deepcopy(_model_schemas())
+
+
+# --- The sandbox controls API (/sandbox/api) -----------------------------------------------------
+# Not part of the partner document (partners never call it); its error codes are listed here, per endpoint,
+# and the OpenAPI test compares them with the error table like the partner API's.
+
+SANDBOX_KEY_ERROR = (401, "invalidSandboxKey", "The X-Sandbox-Key header is missing or wrong.")
+SANDBOX_BAD_REQUEST = (400, "invalidRequest", "A query parameter or a body field is missing or malformed.")
+SANDBOX_CARD_NOT_FOUND = (404, "cardNotFound", "No card ends in these four digits.")
+SANDBOX_INVALID_CONTROL = (422, "invalidControl", "The sandbox cannot do that; details say what to change.")
+SANDBOX_ERRORS: dict[str, list[tuple[int, str, str]]] = {
+    "sandbox.sms_outbox": [SANDBOX_BAD_REQUEST],
+    "sandbox.get_clock": [],
+    "sandbox.advance_clock": [SANDBOX_BAD_REQUEST],
+    "sandbox.reset": [],
+    "sandbox.request_log": [SANDBOX_BAD_REQUEST],
+    "sandbox_controls.list_cards": [],
+    "sandbox_controls.get_card": [SANDBOX_CARD_NOT_FOUND],
+    "sandbox_controls.freeze_card": [SANDBOX_CARD_NOT_FOUND],
+    "sandbox_controls.unfreeze_card": [SANDBOX_CARD_NOT_FOUND],
+    "sandbox_controls.adjust_points": [
+        SANDBOX_BAD_REQUEST,
+        SANDBOX_CARD_NOT_FOUND,
+        SANDBOX_INVALID_CONTROL,
+        (422, "inSufficientPointBalance", "A removal larger than the card's balance."),
+    ],
+    "sandbox_controls.create_cardholder": [SANDBOX_BAD_REQUEST, SANDBOX_INVALID_CONTROL],
+    "sandbox_controls.list_faults": [],
+    "sandbox_controls.create_fault": [SANDBOX_BAD_REQUEST, SANDBOX_INVALID_CONTROL],
+    "sandbox_controls.get_fault": [(404, "faultNotFound", "No fault rule has this id.")],
+    "sandbox_controls.delete_fault": [(404, "faultNotFound", "No fault rule has this id.")],
+    "sandbox_controls.ledger_health": [],
+    "sandbox_controls.list_links": [SANDBOX_BAD_REQUEST],
+    "sandbox_controls.unlink": [
+        (404, "linkNotFound", "No reward link has this id."),
+        (409, "alreadyUnlinked", "The link was unlinked before."),
+    ],
+}
+# Every sandbox call: the key check, a body over the limit, a server error; any path: notFound (also every
+# control while ISSUER_SANDBOX_CONTROLS is off) and methodNotAllowed.
+SANDBOX_ANY_CALL_ERRORS = [
+    SANDBOX_KEY_ERROR,
+    (413, "requestTooLarge", "The body is larger than the limit (64 KiB)."),
+    (500, "internalError", "The sandbox could not process the request."),
+    (404, "notFound", "No such path, or the sandbox controls are off (ISSUER_SANDBOX_CONTROLS)."),
+    (405, "methodNotAllowed", "That HTTP method is not allowed here."),
+]
+
+
+def sandbox_error_codes() -> set[tuple[int, str]]:
+    """Every (status, code) this list says the sandbox controls API can answer."""
+    listed = [error for errors in SANDBOX_ERRORS.values() for error in errors] + SANDBOX_ANY_CALL_ERRORS
+    return {(status, code) for status, code, _ in listed}

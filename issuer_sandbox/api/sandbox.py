@@ -16,20 +16,19 @@ from functools import wraps
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
 
 from .. import clock, controls, inspection, ledger, links, seed
-from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink, SmsMessage
+from ..errors import RuleError
+from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink
 from ..money import amount_to_cents, cents_to_amount, parse_amount
 from ..otp import otp_in_sms
 from ..request_log import writer as request_log_writer
-from .errors import ApiError, RequestInvalid
-from .validation import json_body
+from .errors import RequestInvalid
+from .validation import parse_body
 
 F = TypeVar("F", bound=Callable)
-Body = TypeVar("Body", bound="RequestBody")
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox/api")
 controls_bp = Blueprint("sandbox_controls", __name__, url_prefix="/sandbox/api")
@@ -46,14 +45,14 @@ MAX_WHOLE_NUMBER = 10**12
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise PydanticCustomError("blank", "must not be blank")
+        raise ValueError("is required and must not be blank")
     return value
 
 
 def _amount_shape(value: Any) -> Any:
     """An amount arrives as a decimal string or a JSON number; money.parse_amount then checks its value."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise PydanticCustomError("amount_type", "must be a decimal string")
+        raise ValueError('must be a decimal string such as "50000.00"')
     return value
 
 
@@ -94,36 +93,12 @@ class FaultRequest(RequestBody):
     drop_response_after_commit: bool = False
 
 
-def _problem(error: dict[str, Any]) -> str:
-    """One validation error as a sentence that names the field, e.g. 'delta must be a whole number.'"""
-    field = str(error["loc"][0]) if error["loc"] else "The body"
-    context = error.get("ctx") or {}
-    sentences = {
-        "missing": f"{field} is required.",
-        "blank": f"{field} is required and must not be blank.",
-        "int_type": f"{field} must be a whole number.",
-        "bool_type": f"{field} must be true or false.",
-        "string_type": f"{field} must be a string.",
-        "amount_type": f'{field} must be a decimal string such as "50000.00".',
-        "string_too_long": f"{field} must be at most {context.get('max_length')} characters.",
-        "less_than_equal": f"{field} is too large: at most {context.get('le')}.",
-        "greater_than_equal": f"{field} is too small: at least {context.get('ge')}.",
-        "literal_error": f"{field} must be {context.get('expected')}.",
-    }
-    return sentences.get(error["type"], f"{field}: {error['msg']}.")
+class SandboxKeyInvalid(RuleError):
+    """The X-Sandbox-Key header is missing or wrong."""
 
-
-def parsed_body(model: type[Body]) -> Body:
-    """The JSON body validated by ``model``; every problem, field by field, as one 400 invalidRequest."""
-    try:
-        return model.model_validate(json_body())
-    except ValidationError as error:
-        problems = error.errors(include_url=False)
-        unknown = [str(problem["loc"][0]) for problem in problems if problem["type"] == "extra_forbidden"]
-        sentences = [_problem(problem) for problem in problems if problem["type"] != "extra_forbidden"]
-        if unknown:
-            sentences.append(f"Unknown field(s): {', '.join(unknown)}.")
-        raise RequestInvalid(" ".join(dict.fromkeys(sentences))) from None
+    status = 401
+    code = "invalidSandboxKey"
+    sandbox_only = True
 
 
 def sandbox_key_required(view: F) -> F:
@@ -134,7 +109,7 @@ def sandbox_key_required(view: F) -> F:
         given = request.headers.get("X-Sandbox-Key", "")
         expected = current_app.config["SANDBOX_KEY"] or ""
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-            raise ApiError(401, "invalidSandboxKey", "Send the sandbox key in the X-Sandbox-Key header.")
+            raise SandboxKeyInvalid("Send the sandbox key in the X-Sandbox-Key header.")
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -155,17 +130,34 @@ def _limit(default: int = 50) -> int:
 @bp.get("/sms")
 @sandbox_key_required
 def sms_outbox():
-    """The SMS outbox, newest first; ?phone= filters by mobile (any format the enrol call accepts)."""
+    """The SMS outbox, newest first; ?phone= filters by mobile (any format the enrol call accepts),
+    ?rewardLinkCode= by the link a code was sent for, ?merchantCustomerReferenceId= by that link's customer."""
     phone = request.args.get("phone", "")
     if phone:
         try:
             phone = links.normalize_phone(phone)
         except links.InvalidPhoneNumber as error:
             raise RequestInvalid(str(error)) from None
-    return jsonify([_sms_json(message) for message in inspection.sms_messages(phone or None, _limit())])
+    messages = inspection.sms_messages(
+        phone or None,
+        _limit(),
+        link_code=_filter_text("rewardLinkCode"),
+        customer_reference=_filter_text("merchantCustomerReferenceId"),
+    )
+    return jsonify([_sms_json(message) for message in messages])
 
 
-def _sms_json(message: SmsMessage) -> dict:
+def _filter_text(name: str) -> str | None:
+    """A text filter of the query string: at most 64 printable ASCII characters, or None when absent."""
+    value = request.args.get(name, "")
+    if not value:
+        return None
+    if len(value) > 64 or not value.isascii() or not value.isprintable():
+        raise RequestInvalid(f"{name} must be at most 64 printable ASCII characters.")
+    return value
+
+
+def _sms_json(message: inspection.OutboxMessage) -> dict:
     return {
         "id": message.id,
         "phone": message.phone,
@@ -173,6 +165,9 @@ def _sms_json(message: SmsMessage) -> dict:
         "sentAt": clock.iso(message.sent_at),
         # A convenience for testers: the digits as they appear in the text.
         "otp": otp_in_sms(message.body),
+        # Which enrolment the code belongs to: tests sharing a card pick their own code by these.
+        "rewardLinkCode": message.reward_link_code,
+        "merchantCustomerReferenceId": message.customer_reference,
     }
 
 
@@ -191,7 +186,7 @@ def get_clock():
 @sandbox_key_required
 def advance_clock():
     """Move the sandbox clock forward by {"seconds": N}."""
-    clock.advance(parsed_body(ClockAdvance).seconds)
+    clock.advance(parse_body(ClockAdvance).seconds)
     return jsonify(_clock_json())
 
 
@@ -241,20 +236,6 @@ def _log_json(entry: RequestLogEntry) -> dict:
 
 
 # --- Cards, points, cardholders, faults and links (blueprint "sandbox_controls") -------------------
-
-
-# Errors of the rules, as the API's error shape
-
-
-def _card(last4: str) -> Card:
-    try:
-        return controls.find_card(last4)
-    except controls.CardNotFound:
-        raise ApiError(404, "cardNotFound", f"No card ends in {last4}.") from None
-
-
-def _rejected(error: controls.InvalidControl) -> ApiError:
-    return ApiError(422, "invalidControl", str(error))
 
 
 # --- Representations ------------------------------------------------------------------------------
@@ -353,9 +334,8 @@ def list_cards():
 @controls_bp.get("/cards/<last4>")
 @sandbox_key_required
 def get_card(last4: str):
-    card = _card(last4)
+    card = controls.find_card(last4)
     body = card_json(card, ledger.balance_of(card))
-    body["number"] = card.number  # the sandbox is the bank: testers need the test number to pay with it
     body["ledger"] = [_ledger_json(line) for line in controls.card_ledger(card)]
     body["statement"] = [_statement_json(line) for line in controls.card_statement(card)]
     return jsonify(body)
@@ -364,14 +344,14 @@ def get_card(last4: str):
 @controls_bp.post("/cards/<last4>/freeze")
 @sandbox_key_required
 def freeze_card(last4: str):
-    card = controls.freeze_card(_card(last4))
+    card = controls.freeze_card(controls.find_card(last4))
     return jsonify(card_json(card, ledger.balance_of(card)))
 
 
 @controls_bp.post("/cards/<last4>/unfreeze")
 @sandbox_key_required
 def unfreeze_card(last4: str):
-    card = controls.unfreeze_card(_card(last4))
+    card = controls.unfreeze_card(controls.find_card(last4))
     return jsonify(card_json(card, ledger.balance_of(card)))
 
 
@@ -379,17 +359,10 @@ def unfreeze_card(last4: str):
 @sandbox_key_required
 def adjust_points(last4: str):
     """{"delta": -5000, "reason": "..."}: one ADJUST ledger transaction."""
-    card = _card(last4)
-    adjustment = parsed_body(PointsAdjustment)
+    card = controls.find_card(last4)
+    adjustment = parse_body(PointsAdjustment)
     delta = adjustment.delta
-    try:
-        transaction = controls.adjust_points(card, delta, adjustment.reason, clock.now())
-    except controls.InvalidControl as error:
-        raise _rejected(error) from None
-    except ledger.InsufficientPoints:
-        raise ApiError(
-            422, "inSufficientPointBalance", f"Card ending {card.last4} does not hold {-delta} points."
-        ) from None
+    transaction = controls.adjust_points(card, delta, adjustment.reason, clock.now())
     return jsonify(
         {
             "card": card_json(card, ledger.balance_of(card)),
@@ -408,15 +381,15 @@ def adjust_points(last4: str):
 @sandbox_key_required
 def create_cardholder():
     """{"name", "mobile", "programme": "REWARDS"|"PREMIER"|null, "points", "creditLimit": "50000.00"} -> 201."""
-    body = parsed_body(TestCardholderRequest)
+    body = parse_body(TestCardholderRequest)
     credit_limit_cents = amount_to_cents(parse_amount(body.credit_limit, "creditLimit"))
     wanted = controls.NewCardholder(body.name, body.mobile, body.programme, body.points or 0, credit_limit_cents)
-    try:
-        card = controls.create_test_cardholder(wanted, clock.now())
-    except controls.InvalidControl as error:
-        raise _rejected(error) from None
+    card = controls.create_test_cardholder(wanted, clock.now())
     response = card_json(card, ledger.balance_of(card))
-    response["number"] = card.number
+    # The one answer with a full card number, and only in demo mode: the tester who made the card needs it to
+    # pay with it, once. Every other answer masks it (seeded test numbers are in the README and the console).
+    if current_app.config["ENV"] == "demo":
+        response["number"] = card.number
     response["expiry"] = "any future month"
     response["cvc"] = "any 3 digits"
     return jsonify(response), 201
@@ -444,7 +417,7 @@ def list_faults():
 @sandbox_key_required
 def create_fault():
     """{"endpoint", "latencyMs", "errorStatus", "errorCode", "failTimes", "dropResponseAfterCommit"} -> 201."""
-    body = parsed_body(FaultRequest)
+    body = parse_body(FaultRequest)
     spec = controls.FaultSpec(
         endpoint=body.endpoint,
         latency_ms=body.latency_ms or 0,
@@ -453,30 +426,20 @@ def create_fault():
         fail_times=body.fail_times,
         drop_response_after_commit=body.drop_response_after_commit,
     )
-    try:
-        rule = controls.create_fault(spec, [endpoint.name for endpoint in _endpoints()], clock.now())
-    except controls.InvalidControl as error:
-        raise _rejected(error) from None
+    rule = controls.create_fault(spec, [endpoint.name for endpoint in _endpoints()], clock.now())
     return jsonify(fault_json(rule)), 201
-
-
-def _fault(fault_id: int) -> FaultRule:
-    try:
-        return controls.find_fault(fault_id)
-    except controls.FaultNotFound:
-        raise ApiError(404, "faultNotFound", f"There is no fault rule {fault_id}.") from None
 
 
 @controls_bp.get("/faults/<int:fault_id>")
 @sandbox_key_required
 def get_fault(fault_id: int):
-    return jsonify(fault_json(_fault(fault_id)))
+    return jsonify(fault_json(controls.find_fault(fault_id)))
 
 
 @controls_bp.delete("/faults/<int:fault_id>")
 @sandbox_key_required
 def delete_fault(fault_id: int):
-    _fault(fault_id)
+    controls.find_fault(fault_id)
     controls.delete_fault(fault_id)
     return "", 204
 
@@ -512,10 +475,5 @@ def list_links():
 @sandbox_key_required
 def unlink(link_id: int):
     """End a link as the merchant's unlink would (the shopper must verify again)."""
-    try:
-        link = controls.unlink(link_id, clock.now())
-    except controls.LinkNotFound:
-        raise ApiError(404, "linkNotFound", f"There is no link {link_id}.") from None
-    except controls.InvalidControl as error:
-        raise ApiError(409, "alreadyUnlinked", str(error)) from None
+    link = controls.unlink(link_id, clock.now())
     return jsonify(link_json(link))

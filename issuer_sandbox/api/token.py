@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .. import clock, tokens
 from ..rate_limits import failed_client_authentications
+from ..schemas import TokenResponse, dump
 from .errors import GrantTypeUnsupported, RequestInvalid, ScopeInvalid
 from .paths import TOKEN_PATH
 
@@ -36,7 +37,8 @@ def issue_token():
 
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
     token = tokens.issue_token(client, clock.now(), ttl, scope)
-    response = jsonify({"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope})
+    answer = TokenResponse(access_token=token, token_type="Bearer", expires_in=ttl, scope=scope)
+    response = jsonify(dump(answer))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

@@ -56,7 +56,12 @@ def validate(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise RequestInvalid(" ".join(_sentence(item) for item in error.errors(include_url=False))) from None
+        problems = error.errors(include_url=False)
+        sentences = [_sentence(item) for item in problems if item["type"] != "extra_forbidden"]
+        unknown = [".".join(map(str, item["loc"])) for item in problems if item["type"] == "extra_forbidden"]
+        if unknown:
+            sentences.append(f"Unknown field(s): {', '.join(unknown)}.")
+        raise RequestInvalid(" ".join(dict.fromkeys(sentences))) from None
 
 
 _adapters: dict[Any, TypeAdapter] = {}
@@ -73,23 +78,46 @@ def validate_query(annotation: Any, name: str) -> Any:
         raise RequestInvalid(f"The {name} query parameter is required (1-64 letters, digits, '.', '_', '-').") from None
 
 
+# A value of the wrong JSON type (bodies are strict: "100" is not a number, 1 is not true).
+_TYPE_SENTENCES = {
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+}
+
+
+_BOUND_KINDS = ("greater_than", "greater_than_equal", "less_than_equal", "less_than")
+
+
+def _value_sentence(path: str, kind: str, context: dict[str, Any], message: str) -> str:
+    """A value of the wrong type, outside its bounds or not one of the allowed literals."""
+    if kind in _TYPE_SENTENCES:
+        return f"{path} {_TYPE_SENTENCES[kind]}."
+    if kind == "literal_error":
+        return f"{path} must be {context.get('expected')}."
+    if kind in ("greater_than", "greater_than_equal") and context.get("gt", context.get("ge")) in (0, 1):
+        return f"{path} must be positive." if "gt" in context else f"{path} must be at least {context['ge']}."
+    if kind == "greater_than_equal":
+        return f"{path} is too small: at least {context['ge']}."
+    if "le" in context and context["le"] > 100:
+        return f"{path} is too large."
+    return f"{path}: {message}."
+
+
 def _sentence(item: dict[str, Any]) -> str:
     """One pydantic error as a sentence about the wire field."""
     path = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
     kind = item["type"]
     context = item.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return f"Unknown field(s): {path}."
     if not path:
         return "The body must be a JSON object." if kind == "model_type" else f"The body: {item['msg']}."
     if kind == "missing":
         return f"{path} is required."
     if kind == "model_type":
         return f"{path} is required and must be an object."
-    if kind in ("greater_than", "greater_than_equal") and context.get("gt", context.get("ge")) in (0, 1):
-        return f"{path} must be positive." if "gt" in context else f"{path} must be at least {context['ge']}."
-    if kind in ("less_than_equal", "less_than"):
-        return f"{path} is too large." if "le" in context and context["le"] > 100 else f"{path}: {item['msg']}."
+    if kind in _TYPE_SENTENCES or kind in _BOUND_KINDS or kind == "literal_error":
+        return _value_sentence(path, kind, context, item["msg"])
     if kind == "string_pattern_mismatch":
         return _PATTERN_MESSAGES.get(path, f"{path} has characters that are not allowed.")
     if kind == "string_too_long":

@@ -115,4 +115,7 @@ def template_context() -> dict[str, Any]:
         "bank_name": current_app.config["BANK_NAME"],
         "console_signed_in": signed_in,
         "signout_form": ActionForm() if signed_in else None,
+        # Production hides the levers (their routes answer 404) and the full test card numbers.
+        "sandbox_controls": bool(current_app.config["SANDBOX_CONTROLS"]),
+        "demo_mode": current_app.config["ENV"] == "demo",
     }

@@ -80,12 +80,8 @@ def adjust_points(last4: str):
         return _render_card(card, form, 400)
     try:
         controls.adjust_points(card, form.delta.data, form.reason.data, clock.now())
-    except (controls.InvalidControl, ledger.InsufficientPoints) as error:
-        message = (
-            f"Card ending {card.last4} does not hold {-form.delta.data:,} points."
-            if isinstance(error, ledger.InsufficientPoints)
-            else str(error)
-        )
+    except (controls.InvalidControl, controls.PointsShortfall) as error:
+        message = str(error)
         form.delta.errors.append(message)
         flash(f"The points were not adjusted: {message}", "error")
         return _render_card(card, form, 422)

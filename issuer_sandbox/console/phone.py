@@ -8,7 +8,6 @@ from datetime import datetime
 from flask import Blueprint, jsonify, render_template, request, url_for
 
 from .. import clock, inspection
-from ..models import SmsMessage
 from ..otp import OTP_IN_SMS, otp_in_sms
 from .auth import login_required, login_required_json
 from .forms import PhoneForm, choices
@@ -41,7 +40,7 @@ def _phone_choices() -> list[tuple[str, str]]:
     return list(labels.items())
 
 
-def _messages(phone: str) -> list[SmsMessage]:
+def _messages(phone: str) -> list[inspection.OutboxMessage]:
     return inspection.sms_messages(phone, MESSAGE_LIMIT)
 
 
@@ -108,6 +107,8 @@ def messages_json():
                     "body": message.body,
                     "sentAt": clock.iso(message.sent_at),
                     "otp": otp_in_sms(message.body),  # phone.js shows it in bold
+                    "rewardLinkCode": message.reward_link_code,
+                    "merchantCustomerReferenceId": message.customer_reference,
                     "sentAtDisplay": _display_time(message.sent_at),
                 }
                 for message in _messages(phone)

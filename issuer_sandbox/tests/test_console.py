@@ -285,6 +285,16 @@ def test_the_phone_shows_a_numbers_messages_newest_first_in_a_labelled_list(app,
     assert "phone.js" in html and 'data-poll-url="/phone/messages.json?phone=91234567"' in html
 
 
+def test_the_phone_says_which_link_and_customer_each_code_was_sent_for(api, console):
+    first = enrol(api, customer="C-1")
+    second = enrol(api, customer="C-2")
+    html = console.get("/phone?phone=91234567").get_data(as_text=True)
+    assert f"Link {second} · customer C-2" in html and f"Link {first} · customer C-1" in html
+    assert html.index(f"Link {second}") < html.index(f"Link {first}")
+    feed = console.get("/phone/messages.json?phone=91234567").json["messages"]
+    assert [(m["rewardLinkCode"], m["merchantCustomerReferenceId"]) for m in feed] == [(second, "C-2"), (first, "C-1")]
+
+
 def test_the_phone_lists_every_cardholder_number_to_choose_from(console):
     html = console.get("/phone").get_data(as_text=True)
     assert "9123 4567 · CHAN TAI MAN" in html and "9000 0000 · YIP KA MAN" in html

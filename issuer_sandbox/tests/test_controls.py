@@ -75,7 +75,7 @@ def test_the_card_ledger_lists_every_entry_with_its_running_balance_and_transact
 
 def test_removing_more_points_than_the_card_holds_writes_nothing(ctx):
     before = entry_count()
-    with pytest.raises(ledger.InsufficientPoints):
+    with pytest.raises(controls.PointsShortfall, match="Card ending 0102 does not hold 801 points"):
         controls.adjust_points(controls.find_card("0102"), -801, "Too much", clock.now())
     db.session.expire_all()
     assert ledger.balance_of(controls.find_card("0102")) == 800

@@ -66,7 +66,7 @@ def test_the_sms_outbox_lists_messages_newest_first_with_the_otp(api, client):
     messages = client.get("/sandbox/api/sms", headers=KEY).json
 
     assert [m["phone"] for m in messages] == ["93456789", "91234567"]
-    assert set(messages[0]) == {"id", "phone", "body", "sentAt", "otp"}
+    assert set(messages[0]) == {"id", "phone", "body", "sentAt", "otp", "rewardLinkCode", "merchantCustomerReferenceId"}
     assert messages[0]["id"] > messages[1]["id"]
     assert messages[0]["otp"] in messages[0]["body"]
     assert messages[0]["sentAt"].endswith("Z")
@@ -80,6 +80,52 @@ def test_the_sms_outbox_filters_by_phone_in_any_accepted_format(api, client, pho
     messages = client.get("/sandbox/api/sms", query_string={"phone": phone}, headers=KEY).json
 
     assert [m["phone"] for m in messages] == ["91234567"]
+
+
+def test_each_message_says_the_link_and_the_merchant_customer_it_was_sent_for(api, client):
+    code = api.post("/v1/apac/rewards/linkage", json=HAPPY).json["rewardLinkCode"]
+
+    (message,) = client.get("/sandbox/api/sms", headers=KEY).json
+
+    assert message["rewardLinkCode"] == code
+    assert message["merchantCustomerReferenceId"] == "C-1"
+
+
+def test_two_customers_sharing_a_card_each_find_their_own_code(api, client):
+    """Concurrent tests enrolling one card: the phone filter alone would give the newest code to both."""
+    first = api.post("/v1/apac/rewards/linkage", json=HAPPY).json["rewardLinkCode"]
+    second = api.post("/v1/apac/rewards/linkage", json={**HAPPY, "merchantCustomerReferenceId": "C-9"}).json[
+        "rewardLinkCode"
+    ]
+
+    by_link = client.get("/sandbox/api/sms", query_string={"rewardLinkCode": first}, headers=KEY).json
+    by_customer = client.get(
+        "/sandbox/api/sms", query_string={"phone": "91234567", "merchantCustomerReferenceId": "C-9"}, headers=KEY
+    ).json
+
+    assert [m["rewardLinkCode"] for m in by_link] == [first]
+    assert [m["rewardLinkCode"] for m in by_customer] == [second]
+    for code, message in ((first, by_link[0]), (second, by_customer[0])):
+        activated = api.put(f"/v1/apac/rewards/{code}/activations", json={"linkageConfirmationCode": message["otp"]})
+        assert activated.status_code == 200, activated.json
+
+
+def test_a_filter_that_matches_no_link_finds_nothing(api, client):
+    api.post("/v1/apac/rewards/linkage", json=HAPPY)
+
+    for query in ({"rewardLinkCode": "no-such-link"}, {"merchantCustomerReferenceId": "C-404"}):
+        assert client.get("/sandbox/api/sms", query_string=query, headers=KEY).json == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"rewardLinkCode": "x" * 65}, {"rewardLinkCode": "a\x00b"}, {"merchantCustomerReferenceId": "C-１"}],
+)
+def test_bad_sms_link_filters_are_invalid_request(client, query):
+    response = client.get("/sandbox/api/sms", query_string=query, headers=KEY)
+
+    assert response.status_code == 400
+    assert "at most 64 printable ASCII characters" in response.json["details"]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from issuer_sandbox import schemas
 from issuer_sandbox.api.openapi import openapi_document
+from issuer_sandbox.api.paths import TOKEN_PATH
 from issuer_sandbox.api.validation import validate
 from issuer_sandbox.errors import RuleError
 
@@ -39,6 +40,23 @@ def test_every_json_request_body_is_a_model_and_its_schema_is_the_models(documen
         assert document["components"]["schemas"][name] == schema, (method, path)
         seen.add(name)
     assert seen == set(MODEL_OF_SCHEMA)
+
+
+def test_the_token_calls_schemas_are_generated_from_their_models(document):
+    """TokenRequest (the form), TokenResponse and OAuthError are no longer hand-written dicts."""
+    for model in (schemas.TokenRequest, schemas.TokenResponse, schemas.OAuthError):
+        generated = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        assert document["components"]["schemas"][model.__name__] == generated, model.__name__
+    form = document["paths"][TOKEN_PATH]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    for example in form["examples"].values():
+        schemas.TokenRequest.model_validate(example["value"])
+    assert schemas.OAuthError.model_json_schema()["required"] == [
+        "type",
+        "code",
+        "details",
+        "error",
+        "error_description",
+    ]
 
 
 def test_every_request_example_in_the_document_passes_its_model(document):

@@ -59,6 +59,10 @@
     var when = paragraph("sms-time");
     when.appendChild(time);
     li.appendChild(when);
+    if (message.rewardLinkCode) {
+      li.appendChild(paragraph("sms-link", "Link " + message.rewardLinkCode + " · customer " +
+        message.merchantCustomerReferenceId));
+    }
     return li;
   }
 
