@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from .harness import Apps, start_apps
+from .harness import E2E_SHOP_SETTINGS, Apps, e2e_database, fresh_postgres_databases, start_apps
 from .pages.console import ConsolePage
 from .pages.shop import ShopPage
 from .sandbox_api import PartnerApi, SandboxApi
@@ -41,16 +42,23 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
-    """The shop and the issuer sandbox under gunicorn, on free ports, with fresh seeded SQLite files.
+    """The shop and the issuer sandbox under gunicorn, on free ports, with fresh seeded databases.
 
+    SQLite files by default; fresh PostgreSQL databases with E2E_DATABASE=postgresql (see harness.py).
     Session-scoped, so each pytest-xdist worker (a process of its own) starts and stops its own pair.
     """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    started = start_apps(tmp_path_factory.mktemp(f"apps-{worker}"))
-    try:
+    workdir = tmp_path_factory.mktemp(f"apps-{worker}")
+    with ExitStack() as cleanup:
+        issuer_settings: dict[str, str] = {}
+        shop_settings = dict(E2E_SHOP_SETTINGS)
+        if e2e_database() == "postgresql":
+            urls = cleanup.enter_context(fresh_postgres_databases(os.environ["TEST_POSTGRES_URL"]))
+            issuer_settings["ISSUER_DATABASE_URL"] = urls["issuer"]
+            shop_settings["SHOP_DATABASE_URL"] = urls["shop"]
+        started = start_apps(workdir, issuer_settings=issuer_settings, shop_settings=shop_settings)
+        cleanup.callback(started.stop)  # stopped before the databases are dropped
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """Start both apps as real processes (gunicorn, as `make demo` does) on free ports with fresh databases.
 
-The e2e suite (conftest.py) and `make bench` (bench.py) both start their pair with ``start_apps``.
+The e2e suite (conftest.py) and `make bench` (bench.py) both start their pair with ``start_apps``. The e2e suite
+runs them on SQLite files, or, with ``E2E_DATABASE=postgresql``, on fresh PostgreSQL databases created on
+``TEST_POSTGRES_URL``'s server (``fresh_postgres_databases``) and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -229,3 +234,49 @@ def start_apps(
         apps.stop()
         raise
     return apps
+
+
+def e2e_database() -> str:
+    """Where the e2e suite keeps the apps' data: ``sqlite`` (the default) or ``postgresql`` (E2E_DATABASE)."""
+    database = os.environ.get("E2E_DATABASE", "sqlite")
+    if database not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"E2E_DATABASE must be sqlite or postgresql, not {database!r}")
+    if database == "postgresql" and not os.environ.get("TEST_POSTGRES_URL"):
+        raise RuntimeError("E2E_DATABASE=postgresql needs TEST_POSTGRES_URL (a role that may create databases)")
+    return database
+
+
+def _libpq_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme=parts.scheme.split("+", 1)[0]))
+
+
+@contextmanager
+def fresh_postgres_databases(server_url: str, names: tuple[str, ...] = ("issuer", "shop")) -> Iterator[dict[str, str]]:
+    """New, uniquely named databases on ``server_url``'s server (one per name), dropped on exit.
+
+    Yields SQLAlchemy URLs by name, as ISSUER_DATABASE_URL / SHOP_DATABASE_URL take them. Unique names, so
+    parallel workers and parallel checkouts of the project never share a database.
+    """
+    import psycopg  # the apps' own driver; only needed on this path
+
+    suffix = uuid.uuid4().hex[:12]
+    databases = {name: f"pwp_e2e_{name}_{suffix}" for name in names}
+    admin = _libpq_url(server_url)
+    with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+        for database in databases.values():
+            connection.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield {name: urlunsplit(urlsplit(server_url)._replace(path=f"/{db}")) for name, db in databases.items()}
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=10) as connection:
+            for database in databases.values():
+                # Not WITH (FORCE): a non-superuser may not end an autovacuum worker; retry while one finishes.
+                for attempt in range(40):
+                    try:
+                        connection.execute(f'DROP DATABASE IF EXISTS "{database}"')
+                        break
+                    except psycopg.OperationalError:
+                        if attempt == 39:
+                            raise
+                        time.sleep(0.25)

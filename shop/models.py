@@ -115,7 +115,8 @@ class Order(db.Model):
     points_check_needed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     refund_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     reversal_count: Mapped[int] = mapped_column(sa.Integer, default=0)
-    pending_cancellation: Mapped[str] = mapped_column(sa.String(400), default="")  # JSON {line id: quantity}
+    # JSON {line id: quantity}: Text, because an order may have any number of lines.
+    pending_cancellation: Mapped[str] = mapped_column(sa.Text, default="")
     points_increment: Mapped[int] = mapped_column(sa.Integer, default=0)  # the programme's, at redemption
     points_skipped: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # When the latest call that moves money (payment, redemption, refund, reversal) was committed as intent:
@@ -196,6 +197,8 @@ class OrderAdjustment(db.Model):
     """
 
     __tablename__ = "order_adjustments"
+    # One row per issuer reference: a refund or reversal recorded twice (two tabs racing) is refused here.
+    __table_args__ = (sa.UniqueConstraint("order_id", "reference"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), index=True)

@@ -13,11 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
 from ..extensions import db
 from ..issuer_client import AlreadyProcessed, IssuerClient, IssuerError, IssuerUnavailable, OutcomeUnknown, Payment
 from ..models import Order, OrderAdjustment
+from ..orders.adjustments import record_adjustment
 from ..orders.bank_call import call_bank, record_intent
 from ..orders.rules import PAID_STATUSES, PAYABLE_STATUSES, OrderError, utcnow
 from .events import record_event
@@ -241,20 +240,16 @@ def _refund_surplus_capture(order: Order, reference: str, payment: Payment, clie
         # Idempotent by its key: the next look-up of this order tries again.
         logger.error("Refund of surplus capture %s of %s failed: %s", payment.payment_id, reference, error.code)
         return
-    already = db.session.scalar(
-        sa.select(OrderAdjustment).where(OrderAdjustment.order_id == order.id, OrderAdjustment.reference == key)
-    )
-    if already is None:
-        db.session.add(
-            OrderAdjustment(
-                order_id=order.id,
-                kind="refund",
-                reference=key,
-                external_id=refund.refund_id,
-                amount_cents=refund.amount_cents,
-                created_at=utcnow(),
-            )
+    record_adjustment(  # a second look-up (or tab) finding the same surplus keeps the first record
+        OrderAdjustment(
+            order_id=order.id,
+            kind="refund",
+            reference=key,
+            external_id=refund.refund_id,
+            amount_cents=refund.amount_cents,
+            created_at=utcnow(),
         )
+    )
     db.session.commit()
 
 

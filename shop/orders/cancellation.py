@@ -18,6 +18,7 @@ from ..checkout.points import reconcile_points
 from ..extensions import db
 from ..issuer_client import IssuerClient, IssuerError, IssuerUnavailable, OutcomeUnknown
 from ..models import Order, OrderAdjustment, Product
+from .adjustments import record_adjustment
 from .bank_call import BankRefused, call_bank, intent_is_stale, record_intent
 from .rules import PAID_STATUSES, PAYABLE_STATUSES, OrderError, utcnow
 
@@ -133,20 +134,21 @@ def _refund(order: Order, amount: int, quantities: Mapping[int, int], client: Is
         raise BankRefused.from_issuer(error) from error
     if order.refund_count != number - 1 or order.pending_cancellation != pending:
         return False
-    order.refunded_cents += amount
-    order.refund_count += 1
-    db.session.add(
-        OrderAdjustment(
-            order_id=order_id,
-            kind="refund",
-            reference=key,
-            external_id=refund.refund_id,
-            amount_cents=amount,
-            points=0,
-            created_at=utcnow(),
-        )
+
+    def count_refund() -> None:
+        order.refunded_cents += amount
+        order.refund_count += 1
+
+    adjustment = OrderAdjustment(
+        order_id=order_id,
+        kind="refund",
+        reference=key,
+        external_id=refund.refund_id,
+        amount_cents=amount,
+        points=0,
+        created_at=utcnow(),
     )
-    return True
+    return record_adjustment(adjustment, count_refund)
 
 
 def points_due_back(order: Order) -> int:
@@ -186,22 +188,24 @@ def settle_points(order: Order, client: IssuerClient) -> int:
     if order.reversal_count != number - 1:
         db.session.commit()
         return 0  # another tab recorded this reversal first
-    order.points_reversed += reversal.points_reversed
-    order.credit_reversed_cents += reversal.amount_reversed_cents
-    order.reversal_count += 1
-    db.session.add(
-        OrderAdjustment(
-            order_id=order_id,
-            kind="points_reversal",
-            reference=reference,
-            external_id=reversal.reversal_id,
-            amount_cents=reversal.amount_reversed_cents,
-            points=reversal.points_reversed,
-            created_at=utcnow(),
-        )
+
+    def count_reversal() -> None:
+        order.points_reversed += reversal.points_reversed
+        order.credit_reversed_cents += reversal.amount_reversed_cents
+        order.reversal_count += 1
+
+    adjustment = OrderAdjustment(
+        order_id=order_id,
+        kind="points_reversal",
+        reference=reference,
+        external_id=reversal.reversal_id,
+        amount_cents=reversal.amount_reversed_cents,
+        points=reversal.points_reversed,
+        created_at=utcnow(),
     )
+    recorded = record_adjustment(adjustment, count_reversal)
     db.session.commit()
-    return reversal.points_reversed
+    return reversal.points_reversed if recorded else 0
 
 
 def finish_pending_cancellation(order: Order, client: IssuerClient) -> int:

@@ -40,8 +40,11 @@ def close_app(app) -> None:
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = make_app(tmp_path)
+def app(request, tmp_path):
+    """The seeded shop on SQLite; on a fresh PostgreSQL database where a test asks (support.on_both_databases)."""
+    backend = getattr(request, "param", "sqlite")
+    config = {"DATABASE_URL": request.getfixturevalue("fresh_postgres_url")} if backend == "postgresql" else {}
+    app = make_app(tmp_path, **config)
     yield app
     close_app(app)
 

@@ -14,6 +14,11 @@ from shop.issuer_client import IssuerError
 from shop.models import Category, Product
 from shop.orders.bank_call import BankRefused
 
+# The test runs on SQLite, and again on a fresh PostgreSQL database when TEST_POSTGRES_URL is set.
+on_both_databases = pytest.mark.parametrize(
+    "app", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 def make_product(sku: str, price_cents: int, stock: int = 10, name: str | None = None) -> Product:
     """The test product with this SKU, created (and committed) in the first category if it is not there yet."""

@@ -26,7 +26,7 @@ from shop.models import Order, OrderAdjustment, Product, PwpEvent, User
 from shop.orders import cancellation as cancel_rules
 
 from .fakes import FakeIssuerClient, LockHeldDuringIssuerCall, assert_database_writable
-from .support import make_product
+from .support import make_product, on_both_databases
 
 HAPPY = "4966010000008741"
 DELIVERY = delivery_rules.Delivery("Chan Tai Man", "91234567", "1 Harbour Road", "Wan Chai")
@@ -259,6 +259,7 @@ def second_tab(app, action):
     return run
 
 
+@on_both_databases
 def test_two_tabs_paying_at_once_charge_the_card_once_and_record_it_once(app, user, fake):
     order = make_order(user)
     order_id = order.id
@@ -270,6 +271,7 @@ def test_two_tabs_paying_at_once_charge_the_card_once_and_record_it_once(app, us
     assert events == ["card_paid_eligible"]
 
 
+@on_both_databases
 def test_two_tabs_redeeming_at_once_take_the_points_once(app, user, fake):
     order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
@@ -284,6 +286,7 @@ def test_two_tabs_redeeming_at_once_take_the_points_once(app, user, fake):
     assert fake.points_of(HAPPY) == 120_000 - 25_000 and events == ["points_redeemed"]
 
 
+@on_both_databases
 def test_two_tabs_cancelling_at_once_refund_and_restock_once(app, user, fake):
     order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
@@ -297,6 +300,7 @@ def test_two_tabs_cancelling_at_once_refund_and_restock_once(app, user, fake):
     assert sum(fake.refunded.values()) == 52_000 and stock_after == stock_before + 2
 
 
+@on_both_databases
 def test_two_tabs_returning_points_at_once_record_the_reversal_once(app, user, fake):
     order = payment_rules.pay_order(make_order(user), card(), fake)
     order_id = order.id
