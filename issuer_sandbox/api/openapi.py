@@ -579,8 +579,18 @@ def _reversal_operation() -> dict[str, Any]:
             (404, "redemptionNotFound", "No such redemption for this client."),
             (409, "reversalAlreadyProcessed", "The reversalReferenceNumber was used with another body."),
             (422, "exceedsReversiblePoints", "More points than are left to reverse."),
+            (
+                422,
+                "invalidPointsAndAmountCombination",
+                "A partial reversal must be a multiple of the programme's increment (or all that is left).",
+            ),
         ],
-        description="Idempotent by `reversalReferenceNumber`; partial reversals until nothing is left.",
+        description=(
+            "Idempotent by `reversalReferenceNumber`; partial reversals until nothing is left. A partial "
+            "reversal takes back exactly its share of the credit, so it must be a multiple of the programme's "
+            "`redemptionPointIncrement` (else 422 `invalidPointsAndAmountCombination`); the last reversal "
+            "may take whatever is left."
+        ),
         parameters=PARTNER_HEADERS,
         request_body=_body("ReversalRequest", {"full": REVERSAL_REQUEST_EXAMPLE}),
     )
