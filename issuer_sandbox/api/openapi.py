@@ -822,7 +822,7 @@ def _response_object(properties: dict[str, Schema], required: list[str] | None =
     return schema
 
 
-DECIMAL_AMOUNT = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$", "examples": ["520.00"]}
+DECIMAL_AMOUNT = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["520.00"]}
 CENTS = {
     "type": "integer",
     "minimum": 1,
