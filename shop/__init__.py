@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from . import page_cache
+from . import page_cache, validation
 from .config import DEFAULTS, DEMO_SECRETS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction
+    validation.init_app(app)  # a NUL in the URL is a 400 before any hook or view queries with it
     page_cache.init_app(app)
 
     _register_features(app)
