@@ -47,7 +47,7 @@ MAX_CLOCK_MINUTES = 60 * 24 * 366
 REASON_MAX_LENGTH = 150  # the ledger description is "Adjustment: <reason>" in 200 characters
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z .'-]{1,79}$")
-MOBILE_PATTERN = re.compile(r"^[4-9]\d{7}$")  # Hong Kong mobile numbers: 8 digits from 4 to 9
+MOBILE_PATTERN = re.compile(r"^[4-9][0-9]{7}$")  # Hong Kong mobile numbers: 8 digits from 4 to 9
 ERROR_CODE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,59}$")
 
 # Card number prefixes by programme: 4966 + two digits, as the seed's test cards use them.
@@ -118,7 +118,7 @@ def _one_transaction() -> Iterator[None]:
 
 def find_card(last4: str) -> Card:
     """The card ending in ``last4`` (test cards are created with distinct last four digits)."""
-    if not re.fullmatch(r"\d{4}", last4 or ""):
+    if not re.fullmatch(r"[0-9]{4}", last4 or ""):
         raise CardNotFound(f"No card ends in {last4!r}.")
     card = db.session.scalar(sa.select(Card).where(Card.last4 == last4).order_by(Card.id))
     if card is None:

@@ -104,7 +104,7 @@ def status_range(status: str) -> tuple[int, int] | None:
     if re.fullmatch(r"[1-5]xx", status):
         low = int(status[0]) * 100
         return low, low + 99
-    if re.fullmatch(r"[1-5]\d\d", status):
+    if re.fullmatch(r"[1-5][0-9][0-9]", status):
         return int(status), int(status)
     return None
 

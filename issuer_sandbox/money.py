@@ -14,7 +14,7 @@ from .errors import RuleError
 MAX_AMOUNT = Decimal("100000000.00")  # HK$100 million: far above any card limit
 MAX_AMOUNT_CENTS = 10_000_000_000
 # A wire amount: up to 12 whole digits and at most two decimals.
-AMOUNT_PATTERN = r"^\d{1,12}(\.\d{1,2})?$"
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,2})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 CENT = Decimal("0.01")
 

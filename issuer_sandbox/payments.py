@@ -114,7 +114,7 @@ class Outcome:
 
 def luhn_valid(number: str) -> bool:
     """The Luhn (mod 10) check digit test of a card number given as digits."""
-    if not number.isdigit():
+    if not number.isascii() or not number.isdigit():  # '٣' and '¹' are digits to str.isdigit()
         return False
     total = 0
     for position, char in enumerate(reversed(number)):
@@ -154,7 +154,7 @@ def decline_code_for(
         return INVALID_CARD_NUMBER  # looks like ours, but the bank never issued it
     if (card_details.expiry_year, card_details.expiry_month) < (now.year, now.month):
         return EXPIRED_CARD
-    if len(card_details.cvc) != 3 or not card_details.cvc.isdigit():
+    if len(card_details.cvc) != 3 or not card_details.cvc.isascii() or not card_details.cvc.isdigit():
         return INCORRECT_CVC
     if summit_card is None:
         return None  # another bank's card: approved, as the acquirer would

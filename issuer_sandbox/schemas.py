@@ -21,7 +21,14 @@ MAX_POINTS = 10**12
 # Keeps "Pay with Points credit reversed: <description>" within a statement line's 200 characters.
 MAX_DESCRIPTION_LENGTH = 140
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+# C0 controls (NUL, tab, newline...), DEL and the C1 controls: never part of a field on the wire. PostgreSQL
+# refuses NUL in text outright, so one that reached a query would be a 500 instead of this 400.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a NUL, newline, tab or any other C0/C1 control character."""
+    return CONTROL_CHARACTERS.search(text) is not None
 
 
 class WireModel(BaseModel):
@@ -48,7 +55,7 @@ def _not_blank(value: str) -> str:
 
 
 def _no_control_characters(value: str) -> str:
-    if _CONTROL_CHARACTERS.search(value):
+    if has_control_characters(value):
         raise ValueError("must not contain control characters")
     return value
 

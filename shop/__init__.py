@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, request, session
 
-from . import page_cache, rate_limits
+from . import page_cache, rate_limits, validation
 from .cart.rules import SESSION_KEY as CART_SESSION_KEY
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction
+    validation.init_app(app)  # a NUL in the URL is a 400 before any hook or view queries with it
     page_cache.init_app(app)
     rate_limits.init_app(app)
 

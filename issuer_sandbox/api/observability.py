@@ -25,6 +25,7 @@ from ..extensions import db
 from ..otp import OTP_IN_SMS
 from . import call_context
 from .errors import INJECTED_FAULT, error_response, is_api_request
+from .validation import install_control_character_check
 
 LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
 MAX_LOGGED_BODY = 4000
@@ -56,6 +57,8 @@ def _install(app: Flask) -> None:
     if app.extensions.get("issuer_observability"):
         return
     app.extensions["issuer_observability"] = True
+    # First of all: a NUL in the path or a header must not reach the fault look-up or any handler.
+    install_control_character_check(app)
     app.before_request(_before_request)
     app.after_request(_after_request)
 

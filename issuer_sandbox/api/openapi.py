@@ -604,8 +604,18 @@ def _reversal_operation() -> dict[str, Any]:
             (404, "redemptionNotFound", "No such redemption for this client."),
             (409, "reversalAlreadyProcessed", "The reversalReferenceNumber was used with another body."),
             (422, "exceedsReversiblePoints", "More points than are left to reverse."),
+            (
+                422,
+                "invalidPointsAndAmountCombination",
+                "A partial reversal must be a multiple of the programme's increment (or all that is left).",
+            ),
         ],
-        description="Idempotent by `reversalReferenceNumber`; partial reversals until nothing is left.",
+        description=(
+            "Idempotent by `reversalReferenceNumber`; partial reversals until nothing is left. A partial "
+            "reversal takes back exactly its share of the credit, so it must be a multiple of the programme's "
+            "`redemptionPointIncrement` (else 422 `invalidPointsAndAmountCombination`); the last reversal "
+            "may take whatever is left."
+        ),
         parameters=PARTNER_HEADERS,
         request_body=_body("ReversalRequest", {"full": REVERSAL_REQUEST_EXAMPLE}),
     )
@@ -841,7 +851,7 @@ def _response_object(properties: dict[str, Schema], required: list[str] | None =
     return schema
 
 
-DECIMAL_AMOUNT = {"type": "string", "pattern": r"^\d{1,12}(\.\d{1,2})?$", "examples": ["520.00"]}
+DECIMAL_AMOUNT = {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["520.00"]}
 CENTS = {
     "type": "integer",
     "minimum": 1,

@@ -1,20 +1,25 @@
 """Request bodies validated by their pydantic models (schemas.py); failures become 400 invalidRequest.
 
 The body is decoded with ``json_body`` (numbers with a fraction as Decimal, never float; NaN and
-Infinity refused), then validated strictly by the model. Each pydantic error is said in one sentence that
-names the field by its wire path (``redemptionOrder.pointsToRedeem``).
+Infinity refused; no string or key with a control character), then validated strictly by the model. Each
+pydantic error is said in one sentence that names the field by its wire path (``redemptionOrder.pointsToRedeem``).
+``refuse_control_characters`` runs before every request of the app: a NUL or other control character in the
+path, the query, the partner headers, HTTP Basic credentials or a form never reaches a handler or a query.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import request
+from flask import Flask, current_app, render_template, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from werkzeug.exceptions import BadRequest, HTTPException
 
-from .errors import RequestInvalid
+from ..schemas import has_control_characters
+from .errors import RequestInvalid, is_api_request
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,7 +41,100 @@ def json_body() -> dict[str, Any]:
         raise RequestInvalid("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise RequestInvalid("The body must be a JSON object.")
+    where = _control_character_in(body, "")
+    if where is not None:
+        raise RequestInvalid(f"{where} must not contain control characters (NUL, tab, newline...).")
     return body
+
+
+def _control_character_in(value: Any, path: str) -> str | None:
+    """The wire path of the first string or key holding a control character, or None."""
+    if isinstance(value, str):
+        return (path or "The body") if has_control_characters(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if has_control_characters(key):
+                return f"A field name in {path or 'the body'}"
+            found = _control_character_in(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _control_character_in(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def ascii_whole_number(text: str) -> int:
+    """A query parameter's whole number in ASCII digits (``int()`` would take '٣' or '３'); for ``args.get(type=)``."""
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise ValueError(f"not a whole number in ASCII digits: {text!r}")
+    return int(text)
+
+
+# Headers whose values the API reads, stores or looks up.
+_CHECKED_HEADERS = ("client_id", "uuid", "Idempotency-Key", "X-Sandbox-Key")
+
+
+class ControlCharacterRefused(BadRequest):
+    """A console or other HTML page was asked for with a control character in its address or form."""
+
+
+def install_control_character_check(app: Flask) -> None:
+    """Refuse control characters before every request of the app; HTML pages say why on their 400 page."""
+    app.before_request(refuse_control_characters)
+    app.register_error_handler(ControlCharacterRefused, _control_character_page)
+
+
+def _control_character_page(error: ControlCharacterRefused):
+    page = render_template(
+        "issuer/error.html", status=400, title="This request could not be handled", message=error.description
+    )
+    return page, 400
+
+
+def refuse_control_characters() -> None:
+    """before_request: refuse a control character anywhere a handler would read it, with a clear 400."""
+    where = _control_character_in_request()
+    if where is None:
+        return
+    message = f"{where} must not contain control characters such as NUL (%00), tab or newline."
+    if is_api_request():
+        raise RequestInvalid(message)
+    raise ControlCharacterRefused(description=message)
+
+
+def _control_character_in_request() -> str | None:
+    if has_control_characters(request.path):
+        return "The path"
+    for key, value in request.args.items(multi=True):
+        if has_control_characters(key) or has_control_characters(value):
+            return "A query parameter"
+    for name in _CHECKED_HEADERS:
+        if has_control_characters(request.headers.get(name, "")):
+            return f"The {name} header"
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        if has_control_characters(auth.username or "") or has_control_characters(auth.password or ""):
+            return "The HTTP Basic credentials"
+    return _control_character_in_form()
+
+
+def _control_character_in_form() -> str | None:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        return None  # the handler refuses it as too large
+    try:
+        fields = list(request.form.items(multi=True))
+    except HTTPException:
+        return None  # a body the handler will refuse in its own words
+    for key, value in fields:
+        if has_control_characters(key) or has_control_characters(value):
+            return f"The form field {key!r}" if not has_control_characters(key) else "A form field name"
+    return None
 
 
 # Where the generic sentence would not say what to fix.

@@ -36,7 +36,7 @@ class WholeNumberField(IntegerField):
         if not text:
             self.data = None  # empty: InputRequired or Optional decides
             return
-        if not re.fullmatch(r"[+-]?\d{1,15}", text):
+        if not re.fullmatch(r"[+-]?[0-9]{1,15}", text):
             self.data = None
             raise ValueError(self.invalid_message)
         self.data = int(text)
@@ -131,7 +131,7 @@ class CardholderForm(FlaskForm):
 def credit_limit_cents(text: str | None) -> int | None:
     """'50,000.50' -> 5000050 cents; None when it is not an amount with at most two decimals."""
     cleaned = (text or "").replace(",", "").strip()
-    match = re.fullmatch(r"(\d{1,8})(?:\.(\d{1,2}))?", cleaned)
+    match = re.fullmatch(r"([0-9]{1,8})(?:\.([0-9]{1,2}))?", cleaned)
     if match is None:
         return None
     whole, fraction = match.group(1), (match.group(2) or "").ljust(2, "0")

@@ -15,7 +15,7 @@ from .forms import PhoneForm, choices
 bp = Blueprint("console_phone", __name__)
 
 MESSAGE_LIMIT = 50
-PHONE_PATTERN = re.compile(r"^\d{4,16}$")
+PHONE_PATTERN = re.compile(r"^[0-9]{4,16}$")
 
 
 def format_phone(phone: str) -> str:

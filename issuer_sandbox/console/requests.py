@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, current_app, render_template, request
 
 from .. import inspection
+from ..api.validation import ascii_whole_number
 from ..request_log import writer as request_log_writer
 from .auth import login_required
 from .forms import STATUS_FILTERS, RequestFilterForm, choices
@@ -39,7 +40,7 @@ def request_log():
         limit=PAGE_SIZE + 1,
         statuses=inspection.status_range(status),
         path_part=path,
-        before_id=request.args.get("before", type=int),
+        before_id=request.args.get("before", type=ascii_whole_number),
     )
     older = entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None
     return render_template(

@@ -232,7 +232,12 @@ def _codes_by_operation(document: dict) -> dict[tuple[str, str], set[tuple[int, 
         (
             "post",
             "/v1/apac/rewards/redemption/reversals",
-            {(404, "redemptionNotFound"), (422, "exceedsReversiblePoints"), (409, "reversalAlreadyProcessed")},
+            {
+                (404, "redemptionNotFound"),
+                (422, "exceedsReversiblePoints"),
+                (422, "invalidPointsAndAmountCombination"),
+                (409, "reversalAlreadyProcessed"),
+            },
         ),
         (
             "post",

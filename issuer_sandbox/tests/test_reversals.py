@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from issuer_sandbox import clock, ledger, redemptions, statement
+from issuer_sandbox.api.openapi import openapi_document
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import CardStatementLine, Programme, Redemption, RedemptionReversal
 
@@ -144,6 +145,13 @@ def test_a_refused_reversal_answers_its_code_and_changes_nothing(app, points, ht
     response = api.post(REVERSALS_PATH, json=reversal(order_id, points=points))
     assert (response.status_code, response.json["code"]) == (http_status, code)
     assert money_snapshot(app) == before
+    assert code in documented_codes("/v1/apac/rewards/redemption/reversals", http_status)
+
+
+def documented_codes(path: str, http_status: int) -> list[str]:
+    """The codes the OpenAPI document allows for this status of the POST on ``path``."""
+    response = openapi_document()["paths"][path]["post"]["responses"][str(http_status)]
+    return response["content"]["application/json"]["schema"]["allOf"][1]["properties"]["code"]["enum"]
 
 
 def test_an_unknown_redemption_cannot_be_reversed(app):

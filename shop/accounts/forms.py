@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
@@ -18,6 +17,7 @@ from wtforms.validators import (
 
 from ..extensions import db
 from ..models import User
+from ..validation import ShopForm
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -26,7 +26,7 @@ def normalise_email(value: str | None) -> str | None:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-class SignInForm(FlaskForm):
+class SignInForm(ShopForm):
     email = EmailField(
         _l("Email"),
         filters=[normalise_email],
@@ -42,7 +42,7 @@ class SignInForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(ShopForm):
     name = StringField(
         _l("Full name"),
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
@@ -65,7 +65,7 @@ class SignUpForm(FlaskForm):
     phone = StringField(
         _l("Mobile number (optional)"),
         filters=[lambda value: value.replace(" ", "") if isinstance(value, str) else value],
-        validators=[Optional(), Regexp(r"^[4-9]\d{7}$", message=_l("Enter an 8-digit Hong Kong mobile number."))],
+        validators=[Optional(), Regexp(r"^[4-9][0-9]{7}$", message=_l("Enter an 8-digit Hong Kong mobile number."))],
         render_kw={"autocomplete": "tel-national", "inputmode": "numeric"},
     )
     password = PasswordField(
@@ -97,5 +97,5 @@ class SignUpForm(FlaskForm):
             raise ValidationError(_l("An account with this email already exists. Sign in instead."))
 
 
-class SignOutForm(FlaskForm):
+class SignOutForm(ShopForm):
     submit = SubmitField(_l("Sign out"))

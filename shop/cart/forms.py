@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SubmitField
+from wtforms import HiddenField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
+from ..validation import ShopForm, WholeNumberField
 from .rules import MAX_QUANTITY_PER_LINE
 
 
-class AddToCartForm(FlaskForm):
+class AddToCartForm(ShopForm):
     product_id = HiddenField(validators=[DataRequired()])
-    quantity = IntegerField(
+    quantity = WholeNumberField(
         _l("Quantity"),
         default=1,
         validators=[
@@ -28,10 +28,10 @@ class AddToCartForm(FlaskForm):
     submit = SubmitField(_l("Add to cart"))
 
 
-class CartLineForm(FlaskForm):
+class CartLineForm(ShopForm):
     """Change one line's quantity; 0 removes it."""
 
-    quantity = IntegerField(
+    quantity = WholeNumberField(
         _l("Quantity"),
         validators=[
             NumberRange(
@@ -45,5 +45,5 @@ class CartLineForm(FlaskForm):
     submit = SubmitField(_l("Update"))
 
 
-class RemoveFromCartForm(FlaskForm):
+class RemoveFromCartForm(ShopForm):
     submit = SubmitField(_l("Remove"))

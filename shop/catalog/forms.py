@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
+
+from ..validation import ShopForm
 
 SORT_CHOICES = [
     SelectChoice("relevance", _l("Best match")),
@@ -14,7 +15,7 @@ SORT_CHOICES = [
 ]
 
 
-class SearchForm(FlaskForm):
+class SearchForm(ShopForm):
     """The GET search form; no CSRF because it changes nothing."""
 
     class Meta:

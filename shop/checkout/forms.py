@@ -10,9 +10,10 @@ import re
 from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
+
+from ..validation import AsciiDigits, ShopForm, WholeNumberField, is_ascii_digits
 
 HK_DISTRICTS = (
     "Central and Western",
@@ -34,7 +35,7 @@ HK_DISTRICTS = (
     "Tuen Mun",
     "Yuen Long",
 )
-HK_MOBILE = r"^[4-9]\d{7}$"
+HK_MOBILE = r"^[4-9][0-9]{7}$"  # ASCII digits: \d would take Arabic-Indic ones
 
 
 def _strip(value: str | None) -> str | None:
@@ -48,7 +49,7 @@ def _digits_only(value: str | None) -> str | None:
 
 def luhn_valid(number: str) -> bool:
     """The Luhn checksum every card number carries."""
-    if not number.isdigit():
+    if not is_ascii_digits(number):
         return False
     total = 0
     for position, char in enumerate(reversed(number)):
@@ -63,7 +64,7 @@ def luhn_valid(number: str) -> bool:
 
 def parse_expiry(value: str) -> tuple[int, int] | None:
     """'MM/YY' (or MM/YYYY) -> (month, four-digit year), or None when it is not a date."""
-    match = re.fullmatch(r"(\d{1,2})\s*/\s*(\d{2}|\d{4})", value.strip())
+    match = re.fullmatch(r"([0-9]{1,2}) */ *([0-9]{2}|[0-9]{4})", value.strip())
     if not match:
         return None
     month, year = int(match.group(1)), int(match.group(2))
@@ -72,7 +73,7 @@ def parse_expiry(value: str) -> tuple[int, int] | None:
     return month, (2000 + year if year < 100 else year)
 
 
-class DeliveryForm(FlaskForm):
+class DeliveryForm(ShopForm):
     name = StringField(
         _l("Recipient name"),
         filters=[_strip],
@@ -107,7 +108,7 @@ class DeliveryForm(FlaskForm):
             raise ValidationError(_l("Choose a district."))
 
 
-class PaymentForm(FlaskForm):
+class PaymentForm(ShopForm):
     card_number = StringField(
         _l("Card number"),
         filters=[_digits_only],
@@ -125,7 +126,7 @@ class PaymentForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired(_l("Enter the CVC.")),
-            Regexp(r"^\d{3,4}$", message=_l("The CVC is the 3 or 4 digits on the back of the card.")),
+            AsciiDigits(3, 4, message=_l("The CVC is the 3 or 4 digits on the back of the card.")),
         ],
         render_kw={"autocomplete": "cc-csc", "inputmode": "numeric"},
     )
@@ -139,7 +140,7 @@ class PaymentForm(FlaskForm):
 
     def validate_card_number(self, field) -> None:
         number = field.data or ""
-        if not number.isdigit() or not 12 <= len(number) <= 19:
+        if not is_ascii_digits(number) or not 12 <= len(number) <= 19:
             raise ValidationError(_l("Enter the 12 to 19 digits of the card number."))
         if not luhn_valid(number):
             raise ValidationError(_l("That card number is not valid: check the digits."))
@@ -162,7 +163,7 @@ class PaymentForm(FlaskForm):
         return parsed
 
 
-class MobileForm(FlaskForm):
+class MobileForm(ShopForm):
     phone = StringField(
         _l("Mobile number"),
         filters=[_digits_only],
@@ -176,29 +177,29 @@ class MobileForm(FlaskForm):
     submit = SubmitField(_l("Send code"))
 
 
-class OtpForm(FlaskForm):
+class OtpForm(ShopForm):
     otp = StringField(
         _l("One-time password"),
         filters=[_digits_only],
         validators=[
             DataRequired(_l("Enter the 6-digit code from the SMS.")),
-            Regexp(r"^\d{6}$", message=_l("The code has 6 digits.")),
+            AsciiDigits(6, message=_l("The code has 6 digits.")),
         ],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "maxlength": 6},
     )
     submit = SubmitField(_l("Verify"))
 
 
-class ResendForm(FlaskForm):
+class ResendForm(ShopForm):
     resend = SubmitField(_l("Resend code"))
 
 
-class RestartForm(FlaskForm):
+class RestartForm(ShopForm):
     restart = SubmitField(_l("Send a new code"))
 
 
-class PointsForm(FlaskForm):
-    points = IntegerField(
+class PointsForm(ShopForm):
+    points = WholeNumberField(
         _l("Points to use"),
         validators=[
             InputRequired(_l("Enter how many points to use.")),
@@ -210,5 +211,5 @@ class PointsForm(FlaskForm):
     submit = SubmitField(_l("Use points"))
 
 
-class SkipForm(FlaskForm):
+class SkipForm(ShopForm):
     skip = SubmitField(_l("Skip"))

@@ -1,7 +1,7 @@
 """Orders remember when their latest money call was committed as intent (reconcile finds stale ones).
 
 Revision ID: c3f1a9d2e7b4
-Revises: 7abe934cf355
+Revises: b3c1d2e4f5a6
 Create Date: 2026-12-02 04:20:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "c3f1a9d2e7b4"
-down_revision = "7abe934cf355"
+down_revision = "b3c1d2e4f5a6"
 branch_labels = None
 depends_on = None
 
