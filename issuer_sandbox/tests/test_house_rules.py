@@ -100,9 +100,12 @@ def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_fi
     rows = (line.partition(" = ") for line in printed.splitlines())
     settings = {key.strip(): value.strip() for key, _, value in rows}
     # The partner API's `client_id` header survives, and the workers are the ones the bench measures.
-    assert settings.items() >= {
-        "header_map": "dangerous",
-        "worker_class": "gthread",
-        "control_socket_disable": "True",
-        "bind": "['127.0.0.1:8001']",
-    }.items()
+    assert (
+        settings.items()
+        >= {
+            "header_map": "dangerous",
+            "worker_class": "gthread",
+            "control_socket_disable": "True",
+            "bind": "['127.0.0.1:8001']",
+        }.items()
+    )
