@@ -5,8 +5,9 @@ The companion of `make bench` for the goals it shows as missed: it runs the issu
 e2e/bench_statements.py does, and profiles N calls of each kind (token, balance, redemption, reversal) with
 cProfile, next to N calls of the bare Flask floor app (e2e/bench_floor.py) in the same process. For each kind it
 prints the in-process cost per call, its ratio to the floor's, and the share of the time by layer (the file each
-function's code lives in): Flask and Werkzeug, SQLAlchemy, the database driver, pydantic, the issuer's own code,
-and the rest (json, hashlib, logging, the standard library), plus the heaviest functions of that kind.
+function's code lives in): Flask and Werkzeug, SQLAlchemy, the database driver, pydantic, Flask-Limiter, the
+issuer's own code, and the rest (json, hashlib, logging, the standard library), plus the heaviest functions of
+that kind.
 Not a test: pytest does not collect it.
 """
 
@@ -42,6 +43,7 @@ LAYERS = (
     ("sqlalchemy", ("/sqlalchemy/", "/flask_sqlalchemy/")),
     ("driver", ("/psycopg/", "/sqlite3/", "<method '", "_sqlite3", "psycopg")),
     ("pydantic", ("/pydantic/", "/pydantic_core/")),
+    ("limiter", ("/flask_limiter/", "/limits/")),
     ("issuer", ("/issuer_sandbox/",)),
 )
 
