@@ -260,3 +260,12 @@ def test_the_otp_limits_count_the_same_on_both_databases(backend_app):
 
     advance(client, wait)
     assert enroll(PartnerApi(client), merchantCustomerReferenceId="C-2").status_code == 200
+
+
+def test_calls_without_a_limit_skip_the_limiters_app_wide_check(app):
+    """Every limit is a decorator that checks itself; the app-wide hook only cost time on every partner call."""
+    from issuer_sandbox.extensions import limiter
+
+    hooks = app.before_request_funcs.get(None, [])
+    assert limiter._check_request_limit not in hooks
+    assert any(getattr(hook, "__name__", "") == "_before_request" for hook in hooks)  # the app's own hooks remain

@@ -152,3 +152,11 @@ def test_the_banks_otp_request_limit_is_shown_to_the_shopper(app, checkout, fake
 
     assert "Summit Bank will not send more codes for this card right now" in page
     assert "your card payment is complete" in page
+
+
+def test_pages_without_a_limit_skip_the_limiters_app_wide_check(app):
+    """Every limit is a decorator that checks itself; the app-wide hook only cost time on every page."""
+    from shop.extensions import limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+    assert app.before_request_funcs.get(None)  # the app's own hooks remain
