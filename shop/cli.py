@@ -31,11 +31,11 @@ def register(app: Flask) -> None:
     @app.cli.command("reconcile")
     @click.option(
         "--stale-after",
-        type=click.FloatRange(min=0),
+        type=click.IntRange(min=0),
         default=None,
         help="Seconds after which an intent with no answer is stale (default: RECONCILE_AFTER_SECONDS).",
     )
-    def reconcile_command(stale_after: float | None) -> None:
+    def reconcile_command(stale_after: int | None) -> None:
         """Settle every order whose bank outcome is unknown or stale through the bank's look-ups (safe to repeat).
 
         Prints one line per change and a summary; exits 1, listing them, when some order is still unknown

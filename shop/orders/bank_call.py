@@ -21,7 +21,7 @@ outcome up. The bank's errors are the client's exceptions; a rule that cannot se
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from flask import current_app
@@ -73,17 +73,18 @@ def record_intent(order: Order) -> None:
     order.bank_intent_at = datetime.now(UTC).replace(tzinfo=None)
 
 
-def intent_is_stale(order: Order, after_seconds: float | None = None) -> bool:
+def intent_is_stale(order: Order, after_seconds: int | None = None) -> bool:
     """Whether the order's latest money intent is older than any worker could still be waiting on it.
 
-    ``after_seconds`` defaults to RECONCILE_AFTER_SECONDS. An order with no stamp (older rows) counts as stale.
+    ``after_seconds`` (whole seconds) defaults to RECONCILE_AFTER_SECONDS. An order with no stamp (older rows)
+    counts as stale.
     """
     if after_seconds is None:
-        after_seconds = float(current_app.config["RECONCILE_AFTER_SECONDS"])
+        after_seconds = int(current_app.config["RECONCILE_AFTER_SECONDS"])
     if order.bank_intent_at is None:
         return True
     now = datetime.now(UTC).replace(tzinfo=None)
-    return (now - order.bank_intent_at).total_seconds() >= after_seconds
+    return now - order.bank_intent_at >= timedelta(seconds=after_seconds)
 
 
 def call_bank(order: Order | None, call: Callable[[], T]) -> T:

@@ -130,7 +130,7 @@ def orders_waiting_on_bank() -> list[int]:
     return ids
 
 
-def reconcile_all(client: IssuerClient, *, after_seconds: float | None = None) -> ReconciliationReport:
+def reconcile_all(client: IssuerClient, *, after_seconds: int | None = None) -> ReconciliationReport:
     """Settle every order whose intent is stale; leave fresher ones (listed) to their workers. Safe to repeat."""
     report = ReconciliationReport()
     for order_id in orders_waiting_on_bank():

@@ -310,3 +310,10 @@ def test_a_points_balance_the_bank_cannot_give_is_logged_with_the_order_referenc
     with caplog.at_level(logging.WARNING):
         client.get(f"/checkout/{linked_order}/points")
     assert any(f"Points balance for {linked_order} unavailable" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("value", ["1.5", "-1", "soon"])
+def test_reconcile_refuses_a_stale_after_that_is_not_whole_seconds(runner, value):
+    result = reconcile(runner, "--stale-after", value)
+    assert result.exit_code == 2
+    assert "--stale-after" in result.output
