@@ -85,6 +85,8 @@ def _apply_secrets(app: Flask) -> None:
     published demo value or with a secret shorter than MIN_SECRET_BYTES."""
     if app.config["ENV"] not in ("demo", "production"):
         raise RuntimeError(f"SHOP_ENV must be 'demo' or 'production', not {app.config['ENV']!r}.")
+    if app.config["PWP_FLOW"] not in ("native", "legacy"):
+        raise RuntimeError(f"SHOP_PWP_FLOW must be 'native' or 'legacy', not {app.config['PWP_FLOW']!r}.")
     missing = [key for key in DEMO_SECRETS if not app.config.get(key)]
     if app.config["ENV"] == "production" and missing:
         names = ", ".join(f"SHOP_{key}" for key in missing)

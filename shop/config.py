@@ -46,6 +46,9 @@ DEFAULTS = {
     # redemption, its look-up and one resend, each up to connect + read timeout); fresher ones are left to the
     # worker that may still be waiting on the bank.
     "RECONCILE_AFTER_SECONDS": 60,
+    # The Pay with Points flow: "native" (points at checkout) or "legacy" (nothing at checkout; the bank's SMS
+    # sends the cardholder to its own redemption site). A stakeholder may switch it for their own session.
+    "PWP_FLOW": "native",
     # --- Production hardening (issue 10) ---
     # Strict-Transport-Security is sent when PREFERRED_URL_SCHEME is https (behind a TLS proxy).
     "PREFERRED_URL_SCHEME": "http",

@@ -25,6 +25,8 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     phone: Mapped[str] = mapped_column(sa.String(16), default="")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    # Shop staff may open /insights; shoppers may not.
+    is_staff: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     def set_password(self, password: str) -> None:
         # Tests choose a cheap method through config; the default is werkzeug's scrypt.
@@ -122,6 +124,10 @@ class Order(db.Model):
     # When the latest call that moves money (payment, redemption, refund, reversal) was committed as intent:
     # `flask --app shop reconcile` leaves a fresher one to the worker that may still be waiting on the bank.
     bank_intent_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # Which Pay with Points flow the shopper saw: "native" (points at checkout) or "legacy" (the bank's SMS link
+    # and its own redemption site); `simulated` marks journeys driven by `flask --app shop simulate`.
+    pwp_flow: Mapped[str] = mapped_column(sa.String(10), default="native", server_default="native")
+    simulated: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     user: Mapped[User] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
