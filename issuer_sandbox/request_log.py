@@ -250,7 +250,8 @@ class RequestLogWriter:
 
 
 def _complete(completions: list[dict[str, Any]]) -> None:
-    """Complete money calls' rows; one whose row is gone (it was never written) is inserted instead."""
+    """Complete money calls' rows by id; one whose row is gone (a sandbox reset in another worker emptied the
+    log since) is inserted whole instead, so no call goes unlogged."""
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in completions:
         by_columns.setdefault(tuple(sorted(row)), []).append(row)
