@@ -4,7 +4,8 @@ Run by e2e/bench.py in a subprocess of its own (so the bench process never impor
 app on a fresh database (a temporary SQLite file unless --database-url names an empty PostgreSQL database),
 seeds it, gets a token, links the happy card (enrol, the OTP from the sandbox SMS outbox, activate), makes one
 warm-up redemption, then counts the engine's ``before_cursor_execute`` events during exactly one more
-redemption POST through ``app.test_client()`` (the request's hooks, such as the request log, included).
+redemption POST through ``app.test_client()`` (the request's hooks, such as the request log, included: its row is
+one INSERT inside the redemption's transaction, and its completion is written later by the buffer, not counted).
 
 Prints one line: ``STATEMENTS {"statements": N, "control": M, "sql": [...]}`` (M of the N are transaction control:
 BEGIN IMMEDIATE, SAVEPOINT, RELEASE...); --verbose prints each statement too.

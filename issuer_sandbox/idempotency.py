@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
+from . import request_log
 from .extensions import db
 
 Locked = TypeVar("Locked")
@@ -56,7 +57,8 @@ def replay_or_write(
     ``lock`` takes the row locks the call needs (so the look-up that follows cannot change before the
     write), ``replay`` returns the stored answer if the key was used before, ``write`` does the work. A
     concurrent twin that committed the same key first makes our insert fail on its unique constraint: ours
-    is then rolled back whole and the twin's answer returned. Any error rolls everything back.
+    is then rolled back whole and the twin's answer returned. Any error rolls everything back. A call that
+    writes commits its request-log row in the same transaction (``request_log.insert_money_call_row``).
     """
     try:
         return _locked_replay_or_write(lock, replay, write)
@@ -82,8 +84,12 @@ def _locked_replay_or_write(
         if previous is not None:
             return previous
         answer = write(locked)
+        # The call's request-log row goes in with the money it logs: a worker killed before its buffered log
+        # is written cannot lose the row of a call that moved money (see request_log.py).
+        log_row_id = request_log.insert_money_call_row()
         db.session.commit()
         committed = True
+        request_log.money_call_committed(log_row_id)
         return answer
     finally:
         if not committed:

@@ -350,6 +350,9 @@ class RequestLogEntry(db.Model):
     fault: Mapped[str] = mapped_column(sa.String(80), default="")  # which injected fault applied, if any
     request_body: Mapped[str] = mapped_column(sa.Text, default="")
     response_body: Mapped[str] = mapped_column(sa.Text, default="")
+    # False while a money call's row, written inside its money transaction, waits for its answer (status,
+    # latency, response body) from the buffered log: still False later, the worker stopped before it logged it.
+    answer_logged: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
 
 class FaultRule(db.Model):

@@ -5,8 +5,16 @@ SQLite's write lock. Here a call only appends a row to this process's buffer; a 
 the buffer in one transaction every ``REQUEST_LOG_FLUSH_MS`` (or sooner when it fills up), and the
 process writes whatever is left when it exits cleanly (gunicorn's SIGTERM or SIGINT, Ctrl-C, the end of a
 command). Readers in this process (the console and the sandbox API) flush first, so they always see their
-own calls; another worker's calls appear within one flush interval. A row is lost only if the process is
-killed (SIGKILL) before its next flush. A failed write keeps the rows for the next attempt.
+own calls; another worker's calls appear within one flush interval. A failed write keeps the rows for the
+next attempt.
+
+Money calls (redemption, reversal, card payment and refund: the calls that commit a movement of points or
+money) do not trust the buffer: ``replay_or_write`` inserts their row inside the money transaction itself,
+with what is known then and ``answer_logged`` false, and the buffer later completes that row (status,
+latency, response body) instead of adding one. So a worker killed with SIGKILL between its commit and its
+next flush leaves the row, marked as never answered, and a rolled-back call leaves none. What a SIGKILL can
+still take is the buffered rows of calls that committed nothing: reads, refusals, replays, tokens and
+enrolments.
 
 No row is lost silently. ``add`` makes each row fit its columns first: control characters (PostgreSQL
 refuses NUL in text) are written as ``\\x00`` escapes and strings are cut to their column's length. If a
@@ -23,6 +31,9 @@ import os
 import re
 import threading
 import weakref
+from collections.abc import Callable
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,6 +85,62 @@ def _without_bodies(row: dict[str, Any], error: Exception) -> dict[str, Any]:
     }
 
 
+# --- Money calls: the row is written inside the money transaction --------------------------------
+
+
+@dataclass
+class MoneyCallRow:
+    """The log row of the money call this context is handling.
+
+    ``fields`` builds the row from what is known before the answer; ``row_id`` is the row's id once the
+    money transaction that holds it has committed (None before, and for ever after a rollback).
+    """
+
+    fields: Callable[[], dict[str, Any]]
+    row_id: int | None = None
+
+
+_money_call: ContextVar[MoneyCallRow | None] = ContextVar("issuer_money_call_row", default=None)
+_table = RequestLogEntry.__table__
+_INSERT_ROW = sa.insert(_table)
+# Completing a money call's row by its id: SET takes the buffered row's columns (as bind parameters).
+_COMPLETE_ROW = sa.update(_table).where(_table.c.id == sa.bindparam("row_id"))
+
+
+def begin_money_call(fields: Callable[[], dict[str, Any]]) -> Token[MoneyCallRow | None]:
+    """From here to ``end_money_call``, a committed money transaction carries this call's log row."""
+    return _money_call.set(MoneyCallRow(fields))
+
+
+def end_money_call(token: Token[MoneyCallRow | None]) -> None:
+    _money_call.reset(token)
+
+
+def money_call() -> MoneyCallRow | None:
+    """The money call this context is handling, if any (set by the API's request hooks)."""
+    return _money_call.get()
+
+
+def insert_money_call_row() -> int | None:
+    """Insert the money call's row in the current (money) transaction, marked as waiting for its answer.
+
+    Returns the row's id (one INSERT), or None outside a logged money call. Called by the rules' commit
+    helper just before it commits; pass the id to ``money_call_committed`` once the commit succeeded.
+    """
+    call = _money_call.get()
+    if call is None:
+        return None
+    row = fit_row({**call.fields(), "answer_logged": False})
+    return db.session.execute(_INSERT_ROW, row).inserted_primary_key[0]
+
+
+def money_call_committed(row_id: int | None) -> None:
+    """The transaction holding the row ``row_id`` committed: the buffer completes that row, adds none."""
+    call = _money_call.get()
+    if call is not None and row_id is not None:
+        call.row_id = row_id
+
+
 class RequestLogWriter:
     """One app's buffer of request-log rows and the thread that writes them."""
 
@@ -119,8 +186,12 @@ class RequestLogWriter:
                 return self._write_one_by_one(rows)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Write rows in one transaction: new rows inserted, money calls' rows completed by their id."""
         try:
-            db.session.execute(sa.insert(RequestLogEntry), rows)
+            new_rows = [row for row in rows if "row_id" not in row]
+            if new_rows:
+                db.session.execute(_INSERT_ROW, new_rows)
+            _complete([row for row in rows if "row_id" in row])
             db.session.commit()
         except SQLAlchemyError:
             db.session.rollback()
@@ -176,6 +247,21 @@ class RequestLogWriter:
         )
         self._thread.start()
         _live_writers.add(self)
+
+
+def _complete(completions: list[dict[str, Any]]) -> None:
+    """Complete money calls' rows by id; one whose row is gone (a sandbox reset in another worker emptied the
+    log since) is inserted whole instead, so no call goes unlogged."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in completions:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for group in by_columns.values():
+        result = db.session.execute(_COMPLETE_ROW, group)
+        if db.session.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount == len(group):
+            continue
+        for row in group:  # some rows did not match (or the driver cannot say): find which, one at a time
+            if db.session.execute(sa.select(_table.c.id).where(_table.c.id == row["row_id"])).first() is None:
+                db.session.execute(_INSERT_ROW, {name: value for name, value in row.items() if name != "row_id"})
 
 
 def _summary(row: dict[str, Any]) -> tuple[str, str, str]:

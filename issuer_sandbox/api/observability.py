@@ -29,6 +29,15 @@ from .validation import install_control_character_check
 
 LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
 MAX_LOGGED_BODY = 4000
+# The status a money call answers once its transaction commits: what its log row says from that commit on,
+# before the buffered log adds the latency and the response body (see request_log.py). A call through the
+# rules' commit helper that is missing here is still logged at its commit, with status 0 (not known yet).
+MONEY_CALL_STATUS = {
+    "redemptions.redeem": 200,
+    "redemptions.reverse": 200,
+    "gateway.create_payment": 201,
+    "gateway.create_refund": 201,
+}
 
 _SECRET_KEYS = {
     "cvc",
@@ -61,6 +70,7 @@ def _install(app: Flask) -> None:
     install_control_character_check(app)
     app.before_request(_before_request)
     app.after_request(_after_request)
+    app.teardown_request(_end_money_call)
 
 
 def _is_logged() -> bool:
@@ -72,6 +82,8 @@ def _before_request() -> Response | None:
     g.obs_fault = None
     if not _is_logged() or request.endpoint is None:
         return None
+    # Should this call commit a movement of money, its log row is written with it (replay_or_write).
+    g.obs_money_call = request_log.begin_money_call(_fields_at_commit)
     # One read: the clock, the fault rules and the token's partner. A handler that only reads goes on in
     # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN.
     try:
@@ -112,7 +124,7 @@ def _after_request(response: Response) -> Response:
         # outcome through the status look-up.
         time.sleep(fault.latency_ms / 1000)
     entry["fault"] = fault.label if fault else ""
-    entry["latency_ms"] = int((time.perf_counter() - g.get("obs_started", time.perf_counter())) * 1000)
+    entry["latency_ms"] = _elapsed_ms()
     try:
         entry["at"] = clock.now()
     except SQLAlchemyError:  # the clock's setting could not be read: log the call at real time
@@ -120,6 +132,9 @@ def _after_request(response: Response) -> Response:
         entry["at"] = clock.real_utcnow()
     finally:
         db.session.rollback()
+    money_call = request_log.money_call()
+    if money_call is not None and money_call.row_id is not None:
+        entry["row_id"] = money_call.row_id  # its row was committed with its money: the buffer completes it
     # Written in a batch by the log's writer thread, outside this request and its transactions.
     request_log.writer(current_app).add(entry)
     if fault is not None and fault.drop_response_after_commit:
@@ -127,8 +142,43 @@ def _after_request(response: Response) -> Response:
     return response
 
 
+def _end_money_call(_error: BaseException | None) -> None:
+    token = g.pop("obs_money_call", None)
+    if token is not None:
+        request_log.end_money_call(token)
+
+
+def _elapsed_ms() -> int:
+    return int((time.perf_counter() - g.get("obs_started", time.perf_counter())) * 1000)
+
+
+def _fields_at_commit() -> dict[str, Any]:
+    """A money call's log row as its transaction commits: all but the answer, status the one it will answer."""
+    fault: faults.Fault | None = g.get("obs_fault")
+    return {
+        **_request_fields(),
+        "at": clock.now(),  # the request's clock offset was read with its context: no statement
+        "status": MONEY_CALL_STATUS.get(request.endpoint or "", 0),
+        "latency_ms": _elapsed_ms(),
+        "replayed": False,  # a replay commits nothing, so it is never logged here
+        "fault": fault.label if fault else "",
+        "response_body": "",
+    }
+
+
 def _log_fields(response: Response) -> dict[str, Any]:
     """The request log row of this call (column name to value), bodies masked."""
+    return {
+        **_request_fields(),
+        "status": response.status_code,
+        "replayed": response.headers.get("Idempotent-Replayed", "").lower() == "true",
+        "response_body": "" if response.is_streamed else mask_body(response.get_data()),
+        "answer_logged": True,
+    }
+
+
+def _request_fields() -> dict[str, Any]:
+    """What the log keeps of the request itself (column name to value), its body masked."""
     raw_request = _raw_request_body()
     parsed_request = _parse_json(raw_request)
     idempotency_key = request.headers.get("Idempotency-Key", "")
@@ -138,18 +188,14 @@ def _log_fields(response: Response) -> dict[str, Any]:
             if isinstance(value, str) and value:
                 idempotency_key = value
                 break
-    response_text = "" if response.is_streamed else mask_body(response.get_data())
     return {
         "client_id": _client_id()[:64],
         "method": request.method[:8],
         "path": request.path[:300],
         "endpoint": (request.endpoint or "")[:80],
-        "status": response.status_code,
         "request_uuid": request.headers.get("uuid", "")[:64],
         "idempotency_key": mask_text(idempotency_key)[:80],
-        "replayed": response.headers.get("Idempotent-Replayed", "").lower() == "true",
         "request_body": _request_body(raw_request),
-        "response_body": response_text,
     }
 
 

@@ -24,6 +24,7 @@ from issuer_sandbox.extensions import db
 from issuer_sandbox.models import FaultRule, RequestLogEntry, SmsMessage
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, close_app
+from .redemption_support import make_link, partner_api, redeem_path, redemption_body
 
 LINKAGE = "/v1/apac/rewards/linkage"
 HAPPY = {
@@ -312,6 +313,42 @@ def test_latency_is_added_after_the_commit_without_holding_the_database(app, api
     entry = log_entries(app)[-1]
     assert entry.latency_ms >= 800
     assert "latency 800 ms" in entry.fault
+
+
+def test_a_money_calls_latency_is_added_after_its_commit_and_its_row_without_holding_the_database(app):
+    """A redemption's log row is committed with its money, before the latency: visible, and no lock held."""
+    api = partner_api(app)
+    path = redeem_path(make_link(app))
+    add_fault(app, "redemptions.redeem", latency_ms=800, remaining_failures=1)
+    result = {}
+
+    def call():
+        started = time.perf_counter()
+        result["response"] = api.post(path, json=redemption_body(reference="HM-SLOW"))
+        result["seconds"] = time.perf_counter() - started
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.3)
+    # While the call sleeps: its redemption and its log row are committed, and another writer is not kept waiting.
+    with app.app_context():
+        pending = db.session.scalars(sa.select(RequestLogEntry).where(RequestLogEntry.idempotency_key == "HM-SLOW"))
+        [row] = [(entry.id, entry.status, entry.answer_logged, entry.fault) for entry in pending]
+        db.session.rollback()
+        started = time.perf_counter()
+        clock.advance(1)
+        db.session.commit()
+        write_seconds = time.perf_counter() - started
+    caller.join()
+
+    assert write_seconds < 0.3
+    assert row[1:] == (200, False, "latency 800 ms")
+    assert result["response"].status_code == 200
+    assert result["seconds"] >= 0.8
+    entry = log_entries(app)[-1]
+    assert (entry.id, entry.answer_logged, entry.idempotency_key) == (row[0], True, "HM-SLOW")  # completed in place
+    assert entry.latency_ms >= 800
+    assert "orderId" in entry.response_body
 
 
 def test_drop_after_commit_commits_then_fails_the_response_in_the_test_client(app, api):
