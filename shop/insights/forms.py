@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, Field, HiddenField, RadioField, SelectField, SubmitField
+from wtforms import BooleanField, Field, HiddenField, RadioField, SelectChoice, SelectField, SubmitField
 from wtforms.validators import ValidationError
 from wtforms.widgets import DateInput
 
@@ -59,9 +59,9 @@ class InsightsFilterForm(ShopForm):
     flow = SelectField(
         _l("Flow"),
         choices=[
-            ("all", _l("All flows")),
-            ("native", _l("Native (points at checkout)")),
-            ("legacy", _l("Legacy (bank's site)")),
+            SelectChoice("all", _l("All flows")),
+            SelectChoice("native", _l("Native (points at checkout)")),
+            SelectChoice("legacy", _l("Legacy (bank's site)")),
         ],
         default="all",
     )
@@ -87,8 +87,8 @@ class FlowForm(ShopForm):
     flow = RadioField(
         _l("Pay with Points flow for this browser"),
         choices=[
-            ("native", _l("Native: points at the shop's checkout")),
-            ("legacy", _l("Legacy: the bank's SMS and its own redemption site")),
+            SelectChoice("native", _l("Native: points at the shop's checkout")),
+            SelectChoice("legacy", _l("Legacy: the bank's SMS and its own redemption site")),
         ],
     )
     next = HiddenField()
