@@ -6,15 +6,23 @@ in the chosen Hong Kong days, in the chosen flow. Orders later cancelled in full
 by a single GROUP BY; every figure is an aggregate or a window over those rows, so nothing loops over events in
 Python. Percentiles are nearest-rank (the value at rank ceil(p x n)), computed with ROW_NUMBER and COUNT windows
 because SQLite has no percentile function.
+
+Speed: the fold is the expensive part (every event of the range, several aggregates each), so a page folds once:
+``folded_journeys`` writes the rows into a temporary table inside the request's own transaction, every figure
+reads that small table, and the table is dropped before the transaction ends. A temporary table is private to
+its connection on both databases, and on SQLite it lives outside the main database file: a read-only request
+still takes no write lock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import FromClause
 
 from ..extensions import db
 from ..models import CardLink, Order, PwpEvent
@@ -202,8 +210,8 @@ def _first(kind: str) -> sa.ColumnElement:
     return sa.func.min(sa.case((PwpEvent.kind == kind, PwpEvent.at)))
 
 
-def journeys_subquery(selected: InsightsFilter) -> Subquery:
-    """One row per journey: the order's figures and the first time it reached each step.
+def journeys_select(selected: InsightsFilter) -> sa.Select:
+    """One row per journey: the order's figures and the first time it reached each step (JOURNEYS' columns).
 
     ``is_returning``: the shopper saw the offer with the card already linked (no code sent or verified in this
     journey, and either the link was active before the offer or points were redeemed without an OTP).
@@ -228,26 +236,81 @@ def journeys_subquery(selected: InsightsFilter) -> Subquery:
             _first("skipped").label("skipped_at"),
             sa.func.max(sa.case((PwpEvent.kind == "failed", PwpEvent.id))).label("last_failed_id"),
             sa.func.max(PwpEvent.id).label("last_event_id"),
-            sa.func.max(CardLink.activated_at).label("link_activated_at"),
+            Order.card_last4,
         )
         .select_from(Order)
         .outerjoin(PwpEvent, PwpEvent.order_id == Order.id)
-        .outerjoin(CardLink, sa.and_(CardLink.user_id == Order.user_id, CardLink.card_last4 == Order.card_last4))
         .where(*_order_conditions(selected), Order.status != "CANCELLED")
         .group_by(Order.id)
         .subquery("folded")
     )
+    # The card's link (one per shopper and card) is looked up once per journey, not once per event.
     returning = sa.and_(
         folded.c.offer_at.is_not(None),
         folded.c.code_at.is_(None),
         folded.c.verified_at.is_(None),
-        sa.or_(folded.c.redeemed_at.is_not(None), folded.c.link_activated_at <= folded.c.offer_at),
+        sa.or_(folded.c.redeemed_at.is_not(None), CardLink.activated_at <= folded.c.offer_at),
     )
-    return sa.select(
-        *[column for column in folded.c if column.key != "link_activated_at"],
-        sa.case((returning, 1), else_=0).label("is_returning"),
-        sa.case((returning, folded.c.offer_at), else_=folded.c.verified_at).label("linked_at"),
-    ).subquery("journeys")
+    return (
+        sa.select(
+            *[column for column in folded.c if column.key != "card_last4"],
+            sa.case((returning, 1), else_=0).label("is_returning"),
+            sa.case((returning, folded.c.offer_at), else_=folded.c.verified_at).label("linked_at"),
+        )
+        .select_from(folded)
+        .outerjoin(CardLink, sa.and_(CardLink.user_id == folded.c.user_id, CardLink.card_last4 == folded.c.card_last4))
+    )
+
+
+# The folded journeys of one page, as a temporary table. Its own MetaData, never db.metadata: it is no part of
+# the schema (migrations and the models/migrations comparison never see it).
+JOURNEYS = sa.Table(
+    "insights_journeys",
+    sa.MetaData(),
+    sa.Column("order_id", sa.Integer),
+    sa.Column("reference", sa.String(20)),
+    sa.Column("user_id", sa.Integer),
+    sa.Column("pwp_flow", sa.String(10)),
+    sa.Column("simulated", sa.Boolean),
+    sa.Column("paid_at", sa.DateTime),
+    sa.Column("basket_cents", sa.BigInteger),
+    sa.Column("points", sa.BigInteger),
+    sa.Column("credit_cents", sa.BigInteger),
+    sa.Column("offer_at", sa.DateTime),
+    sa.Column("code_at", sa.DateTime),
+    sa.Column("codes_sent", sa.Integer),
+    sa.Column("verified_at", sa.DateTime),
+    sa.Column("redeemed_at", sa.DateTime),
+    sa.Column("skipped_at", sa.DateTime),
+    sa.Column("last_failed_id", sa.Integer),
+    sa.Column("last_event_id", sa.Integer),
+    sa.Column("is_returning", sa.Integer),
+    sa.Column("linked_at", sa.DateTime),
+    prefixes=["TEMPORARY"],
+)
+# The schema each database keeps its temporary tables in: DROP ... IF EXISTS never reaches a real table.
+_TEMPORARY_SCHEMA = {"sqlite": "temp", "postgresql": "pg_temp"}
+
+
+def _drop_journeys_table(connection: sa.Connection) -> None:
+    schema = _TEMPORARY_SCHEMA[connection.dialect.name]
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {schema}.{JOURNEYS.name}")
+
+
+@contextmanager
+def folded_journeys(selected: InsightsFilter) -> Iterator[FromClause]:
+    """The journeys of ``selected`` folded once into a temporary table, for every figure of one page.
+
+    Created in the session's current transaction and dropped when the block ends. When the block fails, the
+    transaction's rollback takes the table with it (DDL is transactional on both databases), and the next page
+    drops any table left by an earlier one before it creates its own.
+    """
+    connection = db.session.connection()
+    _drop_journeys_table(connection)
+    JOURNEYS.create(connection)
+    connection.execute(JOURNEYS.insert().from_select([column.name for column in JOURNEYS.c], journeys_select(selected)))
+    yield JOURNEYS
+    _drop_journeys_table(connection)
 
 
 def _flag(condition: sa.ColumnElement) -> sa.ColumnElement:
@@ -261,7 +324,7 @@ def _total(expression: sa.ColumnElement) -> sa.ColumnElement:
 # --- The figures ----------------------------------------------------------------------------------------
 
 
-def _step_counts(journeys: Subquery) -> sa.Row:
+def _step_counts(journeys: FromClause) -> sa.Row:
     redeemed = journeys.c.redeemed_at.is_not(None)
     return db.session.execute(
         sa.select(
@@ -283,7 +346,7 @@ def _step_counts(journeys: Subquery) -> sa.Row:
     ).one()
 
 
-def _repeat_shoppers(journeys: Subquery) -> sa.Row:
+def _repeat_shoppers(journeys: FromClause) -> sa.Row:
     per_shopper = (
         sa.select(journeys.c.user_id, sa.func.count().label("purchases")).group_by(journeys.c.user_id).subquery()
     )
@@ -304,7 +367,7 @@ def _left_out(selected: InsightsFilter) -> sa.Row:
     ).one()
 
 
-def _step_durations(journeys: Subquery) -> sa.Select:
+def _step_durations(journeys: FromClause) -> sa.Select:
     """(step, seconds) for every journey that moved on from a step, the time it spent there."""
     j = journeys.c
     parts = [
@@ -327,27 +390,42 @@ def _step_durations(journeys: Subquery) -> sa.Select:
     )
 
 
-def _timings(journeys: Subquery) -> dict[str, StepTiming]:
-    """Median and 90th percentile (nearest rank) of each step's durations, by window functions."""
+def _timings(journeys: FromClause) -> dict[str, StepTiming]:
+    """Median and 90th percentile (nearest rank) of each step's durations, in one query for every step.
+
+    The durations are counted per (step, whole second) first: a few hundred distinct values instead of one row
+    per journey and step, so the windows run over that histogram. The value at rank r is the smallest duration
+    whose running count reaches r, exactly what ranking every row would give.
+    """
     durations = _step_durations(journeys).subquery("durations")
-    ranked = sa.select(
-        durations.c.step,
-        durations.c.seconds,
-        sa.func.row_number().over(partition_by=durations.c.step, order_by=durations.c.seconds).label("position"),
-        sa.func.count().over(partition_by=durations.c.step).label("n"),
-    ).subquery("ranked")
+    histogram = (
+        sa.select(durations.c.step, durations.c.seconds, sa.func.count().label("journeys"))
+        .group_by(durations.c.step, durations.c.seconds)
+        .subquery("histogram")
+    )
+    # PostgreSQL's SUM of counts is numeric: cast back, so ceil(n x p / 100) below stays integer division.
+    running = sa.select(
+        histogram.c.step,
+        histogram.c.seconds,
+        histogram.c.journeys,
+        sa.cast(
+            sa.func.sum(histogram.c.journeys).over(partition_by=histogram.c.step, order_by=histogram.c.seconds),
+            sa.BigInteger,
+        ).label("reached"),
+        sa.cast(sa.func.sum(histogram.c.journeys).over(partition_by=histogram.c.step), sa.BigInteger).label("n"),
+    ).subquery("running")
 
     def at_rank(percent: int) -> sa.ColumnElement:
-        # ceil(n x p / 100) in integer arithmetic on both databases
-        return sa.func.max(sa.case((ranked.c.position == (ranked.c.n * percent + 99) // 100, ranked.c.seconds)))
+        # rank ceil(n x p / 100), in integer arithmetic on both databases
+        return sa.func.min(sa.case((running.c.reached >= (running.c.n * percent + 99) // 100, running.c.seconds)))
 
     rows = db.session.execute(
-        sa.select(ranked.c.step, sa.func.count(), at_rank(50), at_rank(90)).group_by(ranked.c.step)
+        sa.select(running.c.step, sa.func.sum(running.c.journeys), at_rank(50), at_rank(90)).group_by(running.c.step)
     ).all()
     return {step: StepTiming(int(count), int(median), int(p90)) for step, count, median, p90 in rows}
 
 
-def _ended_by_failure(journeys: Subquery) -> sa.ColumnElement:
+def _ended_by_failure(journeys: FromClause) -> sa.ColumnElement:
     """The journey's last event was a failure and it neither redeemed nor skipped afterwards."""
     return sa.and_(
         journeys.c.redeemed_at.is_(None),
@@ -356,7 +434,7 @@ def _ended_by_failure(journeys: Subquery) -> sa.ColumnElement:
     )
 
 
-def _failures(journeys: Subquery) -> list[tuple[str, int]]:
+def _failures(journeys: FromClause) -> list[tuple[str, int]]:
     count = sa.func.count().label("journeys")
     rows = db.session.execute(
         sa.select(PwpEvent.code, count)
@@ -369,7 +447,7 @@ def _failures(journeys: Subquery) -> list[tuple[str, int]]:
     return [(code or "unknown", int(total)) for code, total in rows]
 
 
-def uptake_by_day(journeys: Subquery) -> list[DayUptake]:
+def uptake_by_day(journeys: FromClause) -> list[DayUptake]:
     """Journeys and redemptions per Hong Kong day of payment (days without purchases are left out)."""
     day = hong_kong_day(journeys.c.paid_at).label("day")
     rows = db.session.execute(
@@ -420,10 +498,11 @@ def _funnel(counts: sa.Row, timings: dict[str, StepTiming], failures: list[tuple
 
 def insights(selected: InsightsFilter) -> Insights:
     """Every figure of the insights page for ``selected``."""
-    journeys = journeys_subquery(selected)
-    counts = _step_counts(journeys)
-    shoppers = _repeat_shoppers(journeys)
     left_out = _left_out(selected)
+    with folded_journeys(selected) as journeys:
+        counts = _step_counts(journeys)
+        shoppers = _repeat_shoppers(journeys)
+        timings, failures, days = _timings(journeys), _failures(journeys), uptake_by_day(journeys)
     kpis = Kpis(
         purchases=counts.paid,
         redeemed=counts.points_redeemed,
@@ -439,8 +518,7 @@ def insights(selected: InsightsFilter) -> Insights:
         simulated_hidden=int(left_out.simulated_hidden),
         cancelled_left_out=int(left_out.cancelled),
     )
-    funnel = _funnel(counts, _timings(journeys), _failures(journeys))
-    return Insights(filter=selected, kpis=kpis, funnel=funnel, days=uptake_by_day(journeys))
+    return Insights(filter=selected, kpis=kpis, funnel=_funnel(counts, timings, failures), days=days)
 
 
 # --- The journeys behind the figures (CSV) ---------------------------------------------------------------
@@ -470,7 +548,7 @@ def journey_rows(selected: InsightsFilter) -> sa.Result:
     outcome: redeemed | skipped | failed (its last event was a failure; failure_code says which) |
     not_offered (legacy flow: the shop offers nothing) | abandoned (left without finishing).
     """
-    j = journeys_subquery(selected)
+    j = journeys_select(selected).subquery("journeys")
     outcome = sa.case(
         (j.c.redeemed_at.is_not(None), "redeemed"),
         (j.c.skipped_at.is_not(None), "skipped"),
