@@ -224,6 +224,63 @@ def test_an_empty_range_has_zero_counts_and_no_percentages(ctx):
     assert report.days == [] and report.funnel.failures == []
 
 
+def _temporary_journey_tables() -> int:
+    if db.engine.dialect.name == "sqlite":
+        sql = "SELECT count(*) FROM sqlite_temp_master WHERE name = 'insights_journeys'"
+    else:
+        sql = "SELECT count(*) FROM pg_class WHERE relname = 'insights_journeys' AND relpersistence = 't'"
+    return db.session.scalar(sa.text(sql))
+
+
+@on_both_databases
+def test_a_page_folds_the_journeys_into_a_temporary_table_it_drops_and_the_next_page_reads_fresh_data(ctx):
+    build_november()
+    assert queries.insights(NOVEMBER).kpis.purchases == 6
+    assert _temporary_journey_tables() == 0  # dropped inside the page's own transaction
+    wong = shopper("wong.siuming@example.com")
+    journey(wong, DAY_TWO, [("offer_shown", 3), ("skipped", 9)], card_last4="0102")
+    db.session.commit()
+    kpis = queries.insights(NOVEMBER).kpis  # the same connection: a fresh fold, not the last page's rows
+    assert (kpis.purchases, kpis.redeemed) == (7, 2)
+
+
+@on_both_databases
+def test_a_failed_page_leaves_no_temporary_table_behind(ctx, monkeypatch):
+    build_november()
+
+    def broken(_journeys):
+        raise RuntimeError("a figure failed")
+
+    monkeypatch.setattr(queries, "_failures", broken)
+    with pytest.raises(RuntimeError):
+        queries.insights(NOVEMBER)
+    db.session.rollback()  # what the request's teardown does
+    assert _temporary_journey_tables() == 0
+    monkeypatch.undo()
+    assert queries.insights(NOVEMBER).kpis.purchases == 6
+
+
+def test_the_insights_read_takes_no_write_lock_on_sqlite(app, tmp_path):
+    """The temporary table lives outside the database file: the page reads while a writer holds the lock."""
+    import sqlite3
+
+    from shop.database import reading
+
+    with app.app_context():
+        build_november()
+        path = db.engine.url.database
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        with app.app_context(), reading():
+            db.session.execute(sa.text("PRAGMA busy_timeout=0"))
+            assert queries.insights(NOVEMBER).kpis.purchases == 6
+            db.session.rollback()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 @on_both_databases
 def test_journey_rows_give_each_outcome_and_the_code_that_ended_it(ctx):
     build_november()
