@@ -17,6 +17,9 @@ What it measures, all in one run, every throughput as a ratio to a floor measure
 - The same on PostgreSQL (BENCH_POSTGRES_URL, else TEST_POSTGRES_URL, else, as root, .ci/start-postgres), in
   columns beside the SQLite ones; skipped with the reason when none can be had.
 - Before all that, the per-endpoint latency tables of 4 concurrent Python clients (requests), as before.
+- The insights page with 100,000 Pay with Points events (seeded by e2e/bench_insights.py into a shop database of
+  its own, after the other figures, so nothing else competes): median and p99 of 20 sequential GETs by the staff
+  login, over HTTP under gunicorn.conf.py; goal 300 ms. `--only insights` measures just this figure.
 
 Exits 1 when anything failed (a non-2xx answer, a socket error or timeout, a failed checkout, unequal points, an
 unlogged call, an unclean ledger check), 2 when wrk is missing and cannot be installed; missed goals are shown in
@@ -67,6 +70,7 @@ from e2e.sandbox_api import CLIENT_ID, CLIENT_SECRET, REWARDS, PartnerApi, Sandb
 
 LUA_SCRIPT = ROOT / "e2e" / "bench_wrk.lua"
 STATEMENTS_SCRIPT = ROOT / "e2e" / "bench_statements.py"
+INSIGHTS_SCRIPT = ROOT / "e2e" / "bench_insights.py"
 # Fixed, never gunicorn.conf.py: the floor must not move when the apps' server settings change. An empty --config,
 # because gunicorn reads ./gunicorn.conf.py by itself otherwise.
 FLOOR_GUNICORN = [
@@ -90,7 +94,15 @@ JOURNEY_CARD_POINTS = 50_000
 # money transaction (a killed worker cannot lose it), an INSERT no other statement of the redemption can carry.
 TODAY_STATEMENTS, STATEMENTS_GOAL = 30, 11
 TODAY_RSS_MIB = {"issuer": 148, "shop": 227}
-PG_DATABASES = {"issuer": "pwp_bench_issuer", "shop": "pwp_bench_shop", "statements": "pwp_bench_statements"}
+PG_DATABASES = {
+    "issuer": "pwp_bench_issuer",
+    "shop": "pwp_bench_shop",
+    "statements": "pwp_bench_statements",
+    "insights": "pwp_bench_insights",
+}
+INSIGHTS_EVENTS, INSIGHTS_REQUESTS, INSIGHTS_GOAL_MS = 100_000, 20, 300
+INSIGHTS_LABEL = "insights page, 100k events"
+STAFF_SIGN_IN = {"email": "ops@harbourmall.example", "password": "demo1234"}  # the seeded staff login
 
 
 class BenchError(RuntimeError):
@@ -286,6 +298,7 @@ class Backend:
     issuer_url: str  # SQLAlchemy URLs, as ISSUER_DATABASE_URL / SHOP_DATABASE_URL take them
     shop_url: str
     statements_url: str | None  # an empty database for bench_statements.py; None: its own temporary SQLite
+    insights_url: str | None = None  # the insights figure's shop database; None: SQLite in its work folder
 
     def connect(self, url: str) -> Any:
         """A DB-API connection (the bench reads the apps' tables directly; it never imports their code)."""
@@ -340,6 +353,7 @@ def fresh_postgres(admin_url: str) -> Backend:
         with_database(admin_url, PG_DATABASES["issuer"]),
         with_database(admin_url, PG_DATABASES["shop"]),
         with_database(admin_url, PG_DATABASES["statements"]),
+        with_database(admin_url, PG_DATABASES["insights"]),
     )
 
 
@@ -821,6 +835,7 @@ class Column:
     failures: list[str] = field(default_factory=list)
     issuer_table: list[Result] = field(default_factory=list)
     shop_table: list[Result] = field(default_factory=list)
+    insights: Result | None = None
 
     def fail(self, message: str) -> None:
         self.failures.append(message)
@@ -856,6 +871,7 @@ def measure(backend: Backend, workdir: Path, wrk: Wrk, args: argparse.Namespace,
     if not clean:
         column.fail(f"flask --app issuer_sandbox ledger-check: {output}")
     check_points(column, backend)
+    measure_insights(column, backend, workdir / "insights")
     try:
         column.statements = count, control = statement_count(backend.statements_url)
         column.checks.append(
@@ -1040,6 +1056,84 @@ def measure_floor(workdir: Path, wrk: Wrk) -> WrkResult:
         stop_cleanly(floor)
 
 
+# --- The insights page -------------------------------------------------------------------------
+
+
+def seed_insights(database_url: str) -> str:
+    """Add INSIGHTS_EVENTS events to a seeded shop database (e2e/bench_insights.py); what it added."""
+    command = [sys.executable, str(INSIGHTS_SCRIPT), "--database-url", database_url, "--events", str(INSIGHTS_EVENTS)]
+    done = subprocess.run(command, cwd=ROOT, env=base_env(), capture_output=True, text=True, timeout=1800)
+    line = next((row for row in done.stdout.splitlines() if row.startswith("SEEDED ")), None)
+    if done.returncode != 0 or line is None:
+        raise BenchError(f"e2e/bench_insights.py failed ({done.returncode}): {(done.stdout + done.stderr)[-800:]}")
+    return line.removeprefix("SEEDED ")
+
+
+def insights_latencies(shop_url: str, count: int) -> Result:
+    """``count`` sequential GETs of /insights (its default range) by the staff login, after one warm-up GET."""
+    staff = Shopper(shop_url)
+    fields = form_fields(staff.get("/account/sign-in"), "/account/sign-in") | STAFF_SIGN_IN
+    staff.post("/account/sign-in", fields, expect_path="/")
+    result = Result(INSIGHTS_LABEL, rate=False)
+    for index in range(count + 1):
+        started = time.perf_counter()
+        page = staff.get("/insights", expect_path="/insights")
+        elapsed = time.perf_counter() - started
+        if "Headline figures" not in page.text or "insights-empty" in page.text:
+            raise BenchError("GET /insights did not show the seeded figures")
+        if index:  # the first answer warms the worker (templates, imports): not counted
+            result.latencies.append(elapsed)
+    return result
+
+
+def measure_insights(column: Column, backend: Backend, workdir: Path) -> None:
+    """The insights figure on its own shop database: seeded, then timed while nothing else runs."""
+    note(f"== {backend.name}: insights page with {INSIGHTS_EVENTS:,} events (logs in {workdir})")
+    shop_settings = {"SHOP_ENV": "demo"}
+    if backend.insights_url:
+        shop_settings["SHOP_DATABASE_URL"] = backend.insights_url
+    apps = None
+    try:
+        apps = start_apps(workdir, issuer_settings={"ISSUER_ENV": "demo"}, shop_settings=shop_settings, server_flags=())
+        seeded = seed_insights(apps.shop.env["SHOP_DATABASE_URL"])
+        column.insights = insights_latencies(apps.shop.url, INSIGHTS_REQUESTS)
+        column.checks.append(
+            f"insights page ({backend.name}): {seeded}; {INSIGHTS_REQUESTS} sequential GETs after one warm-up"
+        )
+    except (BenchError, requests.RequestException, RuntimeError, subprocess.TimeoutExpired) as error:
+        column.fail(f"insights page: {error}")
+    finally:
+        if apps is not None:
+            apps.stop()
+
+
+def insights_row(misses: dict[str, list[str]], columns: list[Column]) -> list[str]:
+    """The summary table's insights row: its p99 (the median is in the insights table) against 300 ms."""
+    row = [INSIGHTS_LABEL]
+    for index, column in enumerate(columns):
+        result = column.insights
+        p99 = result.percentile(0.99) if result is not None and result.latencies else None
+        ok = verdict(misses, column, INSIGHTS_LABEL, None, p99)
+        row += column_cells(index, ["-", f"{p99:.1f}" if p99 is not None else "-", "-"], goal_text(INSIGHTS_LABEL), ok)
+    return row
+
+
+def print_insights(columns: list[Column]) -> None:
+    """One row per backend: the insights page's median, p99 and slowest answer beside its goal."""
+    rows = []
+    for column in columns:
+        result = column.insights
+        if result is None or not result.latencies:
+            rows.append([column.backend, "0", "-", "-", "-", f"p99 <= {INSIGHTS_GOAL_MS} ms", "NO"])
+            continue
+        p50, p99, worst = (result.percentile(fraction) for fraction in (0.5, 0.99, 1.0))
+        ok = "yes" if p99 <= INSIGHTS_GOAL_MS else "NO"
+        cells = [f"{p50:.1f}", f"{p99:.1f}", f"{worst:.1f}"]
+        rows.append([column.backend, str(len(result.latencies)), *cells, f"p99 <= {INSIGHTS_GOAL_MS} ms", ok])
+    print(f"\n{INSIGHTS_LABEL}: GET /insights (the last 60 days) as the staff login, one request at a time")
+    print_table(["database", "GETs", "p50 ms", "p99 ms", "max ms", "goal", "ok?"], rows)
+
+
 # --- The report ---------------------------------------------------------------------------------
 
 
@@ -1072,6 +1166,7 @@ GOALS: dict[str, Goal] = {
     f"issuer: reversal @{CONNECTIONS}": Goal(0.10, 50),
     **{f"shop: {name} @{CONNECTIONS}": Goal(0.25, 50) for name, _ in SHOP_FIGURES},
     **{f"checkout: {step}": Goal(None, 100) for step in JOURNEY_GOAL_STEPS},
+    INSIGHTS_LABEL: Goal(None, INSIGHTS_GOAL_MS),
 }
 
 
@@ -1222,6 +1317,7 @@ def summary_table(floor: WrkResult, columns: list[Column], shoppers: int) -> lis
     rows += [figure_row(misses_by_figure, floor, columns, label) for label in figure_rows()]
     rows += [journey_row(misses_by_figure, columns, shoppers, step) for step in [*JOURNEY_STEPS, "whole journey"]]
     rows.append(statements_row(misses_by_figure, columns))
+    rows.append(insights_row(misses_by_figure, columns))
     rows += [rss_row(columns, app) for app in ("issuer", "shop")]
     print_table(summary_header(columns), rows)
     return [f"{label} [{'; '.join(texts)}]" for label, texts in misses_by_figure.items()]
@@ -1285,6 +1381,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shop-requests", type=int, default=100, help="requests per shop page in the latency table")
     parser.add_argument("--clients", type=int, default=4, help="concurrent Python clients of the latency tables")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite files)")
+    parser.add_argument(
+        "--only", choices=["insights"], help="measure only this figure (on SQLite, and PostgreSQL unless skipped)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration = 2
@@ -1374,8 +1473,35 @@ def finish(failures: list[str], workdir: Path, keep: bool) -> int:
     return 0
 
 
+def only_insights(args: argparse.Namespace) -> int:
+    """`--only insights`: the insights figure on each backend, its table, and the goals it missed."""
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-insights-"))
+    columns = [Column("SQLite")]
+    measure_insights(columns[0], Backend("SQLite", "", "", None), workdir / "sqlite")
+    backend, postgres_note = (None, "PostgreSQL: skipped (--quick or --no-postgres)")
+    if not args.no_postgres:
+        backend, postgres_note = postgres_backend()
+    if backend is not None:
+        columns.append(Column(backend.name))
+        measure_insights(columns[1], backend, workdir / "postgresql")
+    print_insights(columns)
+    print()
+    print_rss_and_checks(columns, postgres_note)
+    misses: dict[str, list[str]] = {}
+    insights_row(misses, columns)
+    missed = [f"{label} [{'; '.join(texts)}]" for label, texts in misses.items()]
+    print(f"\ngoals missed ({len(missed)}): " + (", ".join(missed) if missed else "none"))
+    print(f"bench took {time.monotonic() - started:.0f} s")
+    return finish(
+        [f"{column.backend}: {failure}" for column in columns for failure in column.failures], workdir, args.keep
+    )
+
+
 def main() -> int:
     args = parse_args()
+    if args.only == "insights":
+        return only_insights(args)
     wrk = Wrk(ensure_wrk(), args.duration)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-"))
@@ -1388,6 +1514,7 @@ def main() -> int:
     print()
     print_latency_tables(columns, args)
     print_journeys(columns, args.shoppers)
+    print_insights(columns)
     print()
     print_rss_and_checks(columns, postgres_note)
     missed = print_summary(floor, columns, args)

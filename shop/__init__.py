@@ -16,7 +16,7 @@ from .extensions import babel, csrf, db
 __version__ = "0.1.0"
 
 # Pages that always carry personal data (the cart, checkout, orders, the account), signed in or not.
-PERSONAL_BLUEPRINTS = frozenset({"cart", "checkout", "orders", "accounts"})
+PERSONAL_BLUEPRINTS = frozenset({"cart", "checkout", "orders", "accounts", "insights"})
 # Session keys that make any page personal: a signed-in shopper, or a visitor with a cart.
 PERSONAL_SESSION_KEYS = ("user_id", CART_SESSION_KEY)
 
@@ -70,10 +70,11 @@ def _register_features(app: Flask) -> None:
     from .catalog.views import bp as catalog_bp
     from .checkout.views import bp as checkout_bp
     from .errors import register_error_handlers
+    from .insights.views import bp as insights_bp
     from .orders.views import bp as orders_bp
     from .templating import register_template_helpers
 
-    for blueprint in (health.bp, catalog_bp, cart_bp, accounts_bp, checkout_bp, orders_bp):
+    for blueprint in (health.bp, catalog_bp, cart_bp, accounts_bp, checkout_bp, orders_bp, insights_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     cli.register(app)

@@ -21,10 +21,10 @@ def register(app: Flask) -> None:
 
     @app.cli.command("demo-info")
     def demo_info_command() -> None:
-        """Print the demo shopper logins (used by make demo)."""
+        """Print the demo logins, shoppers and staff (used by make demo)."""
         from .seed import DEMO_SHOPPERS
 
-        click.echo("Harbour Mall demo shoppers:")
+        click.echo("Harbour Mall demo logins:")
         for shopper in DEMO_SHOPPERS:
             click.echo(f"  {shopper.email:<28} password {shopper.password:<10} {shopper.note}")
 

@@ -17,6 +17,7 @@ class DemoShopper:
     password: str
     phone: str
     note: str
+    is_staff: bool = False
 
 
 DEMO_SHOPPERS = (
@@ -25,6 +26,9 @@ DEMO_SHOPPERS = (
     ),
     DemoShopper(
         "wong.siuming@example.com", "Wong Siu Ming", "demo1234", "92345678", "owns 4966 0100 0000 0102 (800 points)"
+    ),
+    DemoShopper(
+        "ops@harbourmall.example", "Harbour Mall Ops", "demo1234", "", "shop staff: opens /insights", is_staff=True
     ),
 )
 
@@ -65,7 +69,9 @@ def seed_database() -> bool:
     created = seed_catalogue(now)
     for shopper in DEMO_SHOPPERS:
         if db.session.scalar(sa.select(User).where(User.email == shopper.email)) is None:
-            user = User(email=shopper.email, name=shopper.name, phone=shopper.phone, created_at=now)
+            user = User(
+                email=shopper.email, name=shopper.name, phone=shopper.phone, created_at=now, is_staff=shopper.is_staff
+            )
             user.set_password(shopper.password)
             db.session.add(user)
             created = True

@@ -79,7 +79,7 @@ def test_sign_up_refuses_bad_details_with_a_clear_message(app, client, changes, 
     assert 'aria-invalid="true"' in page
     assert signed_in_user_id(client) is None
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 2  # just the demo shoppers
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3  # just the demo shoppers and the staff login
 
 
 def test_sign_in_with_the_demo_shopper_works(client, shopper):

@@ -69,6 +69,9 @@ READ_ONLY_ENDPOINTS = {
     "accounts.sign_up",
     "orders.history",
     "orders.detail",  # only reads: "Check again" (a POST) and `flask --app shop reconcile` settle the bank's steps
+    "insights.index",  # the figures and their CSVs only read
+    "insights.kpis_csv",
+    "insights.journeys_csv",
 }
 
 

@@ -127,7 +127,7 @@ def test_seed_upgrades_a_database_made_before_migrations_and_keeps_its_rows(empt
             "98765432",
             datetime(2026, 1, 2, 3, 4, 5),
         )
-        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 3  # and the two demo shoppers
+        assert db.session.scalar(sa.select(sa.func.count(User.id))) == 4  # and the demo shoppers and staff login
         assert db.session.scalar(sa.select(sa.func.count(Product.id))) == len(PRODUCTS)
 
 
