@@ -114,9 +114,7 @@ def _draw_shopper(rng: random.Random, number: int, odds: Odds, days: int, produc
     return ShopperPlan(number=number, summit_card=summit_card, opening_points=opening_points, journeys=journeys)
 
 
-def _draw_journey(
-    rng: random.Random, odds: Odds, products: list[str], days_ago: int, start_second: int
-) -> JourneyPlan:
+def _draw_journey(rng: random.Random, odds: Odds, products: list[str], days_ago: int, start_second: int) -> JourneyPlan:
     count = rng.randint(1, min(MAX_PRODUCTS_PER_CART, len(products)))
     cart = tuple(CartItem(slug, rng.randint(1, MAX_QUANTITY_PER_PRODUCT)) for slug in rng.sample(products, count))
     return JourneyPlan(
