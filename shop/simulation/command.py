@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from .choices import Odds
 from .runner import CannotSimulate, Settings, ShopperReport, run_simulation
@@ -58,6 +59,7 @@ def _odds_options(command):
     help="Summit Bank's sandbox key (X-Sandbox-Key), also read from ISSUER_SANDBOX_KEY.",
 )
 @_odds_options
+@with_appcontext
 def simulate_command(
     shoppers: int, flow: str, seed: int, days: int, shop_url: str, sandbox_key: str, **odds: float
 ) -> None:
