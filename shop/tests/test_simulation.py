@@ -6,7 +6,9 @@ The journeys themselves run against both real apps in e2e/test_simulate.py.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -28,6 +30,8 @@ from shop.simulation.choices import (
 from shop.simulation.html_forms import FormNotFound, find_form, parse_forms
 from shop.simulation.runner import shopper_name
 from shop.simulation.timeshift import shift_and_mark
+
+from .conftest import close_app, make_app
 
 PRODUCTS = [f"product-{number}" for number in range(1, 11)]
 
@@ -360,3 +364,63 @@ def test_a_shop_that_does_not_answer_stops_the_run_with_a_clear_error_and_exit_c
     assert result.exit_code == 3, result.output
     assert "The shop is not reachable at http://127.0.0.1:9" in result.output
     assert "Is it running?" in result.output
+
+
+class _StubApp(BaseHTTPRequestHandler):
+    """A stand-in for a running app: /healthz answers ``health`` and everything else 404."""
+
+    health = 200
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        status = self.health if self.path == "/healthz" else 404
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stub_app():
+    """A local HTTP server that answers like an app with nothing but /healthz (the flow switch is missing)."""
+    handler = type("Handler", (_StubApp,), {"health": 200})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _simulate(tmp_path, issuer_url: str, *arguments: str):
+    app = make_app(tmp_path, ISSUER_URL=issuer_url)
+    try:
+        return app.test_cli_runner().invoke(args=["simulate", "--shoppers", "2", "--seed", "1", *arguments])
+    finally:
+        close_app(app)
+
+
+def test_a_bank_that_does_not_answer_stops_the_run_with_exit_code_3(tmp_path, stub_app):
+    _, shop_url = stub_app
+    result = _simulate(tmp_path, "http://127.0.0.1:9", "--shop-url", shop_url)
+    assert result.exit_code == 3, result.output
+    assert "Summit Bank's sandbox is not reachable at http://127.0.0.1:9" in result.output
+
+
+def test_an_app_that_answers_unhealthy_stops_the_run_with_exit_code_3(tmp_path, stub_app):
+    handler, url = stub_app
+    handler.health = 503
+    result = _simulate(tmp_path, url, "--shop-url", url)
+    assert result.exit_code == 3, result.output
+    assert f"The shop at {url} is not healthy: GET /healthz answered 503." in result.output
+
+
+def test_the_legacy_flow_answers_what_is_missing_and_exit_code_2_before_any_shopper(tmp_path, stub_app):
+    _, url = stub_app
+    result = _simulate(tmp_path, url, "--shop-url", url, "--flow", "legacy")
+    assert result.exit_code == 2, result.output
+    assert "--flow legacy cannot run yet: the shop has no flow switch yet (POST /insights/flow)" in result.output
+    assert "the simulator does not drive Summit Bank's own redemption site yet" in result.output
+    assert "Use --flow native." in result.output
