@@ -225,3 +225,23 @@ def test_a_sandbox_key_the_bank_refuses_stops_the_run_before_any_shopper(apps: A
     assert result.returncode == 3, f"{result.stdout}\n{result.stderr}"
     assert "refused the sandbox key" in result.stderr
     assert orders_since(apps, before) == []
+
+
+def test_a_journey_the_bank_refuses_half_way_is_listed_as_an_error_and_still_marked_simulated(
+    apps: Apps, sandbox: SandboxApi
+):
+    before = last_order_id(apps)
+    sandbox.add_fault("redemptions.redeem", error_status=422, error_code="notEligibleToRedeem")
+    always = ["--summit-card", "1", "--accept-offer", "1", "--abandon-at-otp", "0", "--return-rate", "0"]
+
+    result = simulate(apps, "--shoppers", "1", "--seed", "4", *always)
+
+    assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
+    assert "Shoppers: 1, journeys: 1, orders marked simulated: 1" in result.stdout
+    assert "redeemed: 0" in result.stdout and "errors: 1" in result.stdout
+    [order] = orders_since(apps, before)
+    assert f"shopper 1, journey 1: Using points on {order.reference} did not apply them" in result.stderr
+    assert order.simulated and order.status == "PAID" and order.points_used == 0
+    assert parse_time(order.created_at) < today_midnight()  # moved into the past like any other journey
+    failures = [event.code for event in events_of(apps, order.id) if event.kind == "failed"]
+    assert failures == ["notEligibleToRedeem"]

@@ -98,8 +98,8 @@ def simulate_command(
             raise SystemExit(error.exit_code) from None
     outcomes = summary.outcomes
     click.echo(
-        f"Shoppers: {len(summary.reports)}, journeys: {summary.journeys} (all marked simulated, over the past "
-        f"{days} day(s)); redeemed: {outcomes['redeemed']} ({summary.points:,} points), "
+        f"Shoppers: {len(summary.reports)}, journeys: {summary.journeys}, orders marked simulated: {summary.marked} "
+        f"(moved into the past {days} day(s)); redeemed: {outcomes['redeemed']} ({summary.points:,} points), "
         f"skipped: {outcomes['skipped']}, abandoned: {outcomes['abandoned']}, "
         f"no points card: {outcomes['no_points_card']}, errors: {len(summary.errors)}."
     )

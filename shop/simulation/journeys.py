@@ -139,6 +139,7 @@ class NativeJourney:
         self.browser = browser
         self.sandbox = sandbox
         self.shopper = shopper
+        self._sms_before = 0  # the newest SMS id before the shopper asked for a code (theirs comes after)
 
     def choose_flow(self) -> None:
         """Nothing to switch: the native flow is the shop's default (SHOP_PWP_FLOW)."""

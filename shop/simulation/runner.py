@@ -6,6 +6,7 @@ finished journey into the past in the shop's database (timeshift.py). Everything
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections import Counter
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from ..extensions import db
 from ..models import Product
 from ..orders.rules import utcnow
 from .choices import MAX_QUANTITY_PER_PRODUCT, Odds, ShopperPlan, draw_plans
-from .journeys import OUTCOMES, LegacyJourney, NativeJourney, Shopper, district_for, new_shopper, sign_up
+from .journeys import OUTCOMES, JourneyOutcome, LegacyJourney, NativeJourney, district_for, new_shopper, sign_up
 from .sandbox import AppUnreachable, SandboxApi, SimulationError
 from .shop_browser import ShopBrowser
 from .timeshift import find_shopper, shift_and_mark
@@ -60,7 +61,8 @@ class ShopperReport:
     """What happened to one shopper: each journey's outcome (marked simulated) and any error."""
 
     plan: ShopperPlan
-    outcomes: list[str] = field(default_factory=list)  # one of OUTCOMES per journey that was marked
+    started: int = 0  # journeys begun (each one marked afterwards, whatever its end)
+    outcomes: list[str] = field(default_factory=list)  # one of OUTCOMES per journey that ended well and was marked
     references: list[str] = field(default_factory=list)
     points: int = 0
     errors: list[str] = field(default_factory=list)
@@ -87,7 +89,12 @@ class Summary:
 
     @property
     def journeys(self) -> int:
-        return sum(len(report.outcomes) for report in self.reports)
+        return sum(report.started for report in self.reports)
+
+    @property
+    def marked(self) -> int:
+        """Orders marked simulated (and moved into the past) by this run."""
+        return sum(len(report.references) for report in self.reports)
 
 
 def check_app(name: str, url: str) -> None:
@@ -201,10 +208,11 @@ def _run_shopper(
             f"The shop at {settings.shop_url} signed up {shopper.email}, but this command's database does not have "
             "that account: run the command with the shop's own settings (SHOP_DATABASE_URL)."
         )
-    shopper = Shopper(**{**vars(shopper), "customer_reference": user.customer_reference})
+    shopper = dataclasses.replace(shopper, customer_reference=user.customer_reference)
     journey = JOURNEYS[settings.flow](browser, sandbox, shopper)
     for number, journey_plan in enumerate(plan.journeys, start=1):
         started_at = utcnow()
+        report.started += 1
         outcome = None
         try:
             outcome = journey.run(journey_plan, district_for(plan))
@@ -216,7 +224,9 @@ def _run_shopper(
             _mark(user.id, started_at, journey_plan.starts_at(midnight), outcome, report)
 
 
-def _mark(user_id: int, started_at: datetime, moved_to: datetime, outcome, report: ShopperReport) -> None:
+def _mark(
+    user_id: int, started_at: datetime, moved_to: datetime, outcome: JourneyOutcome | None, report: ShopperReport
+) -> None:
     """Move and mark the journey; only a marked journey is counted (an unmarked one is an error, named)."""
     try:
         marked = shift_and_mark(user_id, started_at, moved_to)
