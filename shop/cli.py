@@ -1,14 +1,16 @@
-"""flask --app shop seed | demo-info | reconcile (and Flask-Migrate's flask db ...)."""
+"""flask --app shop seed | demo-info | reconcile | simulate (and Flask-Migrate's flask db ...)."""
 
 import click
 from flask import Flask
 
 from .database import upgrade_schema
 from .extensions import db, migrate
+from .simulation.command import simulate_command
 
 
 def register(app: Flask) -> None:
     migrate.init_app(app, db)  # flask db upgrade | migrate | check ..., and the seed command
+    app.cli.add_command(simulate_command)  # demo data: real checkouts through both running apps (simulation/)
 
     @app.cli.command("seed")
     def seed_command() -> None:
