@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import re
 import time
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,69 +15,31 @@ from issuer_sandbox import clock, ledger, redemptions
 from issuer_sandbox.api.openapi import openapi_document
 from issuer_sandbox.extensions import db
 from issuer_sandbox.links import BANK_SITE_CLIENT_ID
-from issuer_sandbox.models import Card, CardStatementLine, PartnerClient, Payment, Redemption, RewardLink, SmsMessage
+from issuer_sandbox.models import CardStatementLine, PartnerClient, Payment, Redemption, RewardLink, SmsMessage
 from issuer_sandbox.otp import otp_in_sms
 from issuer_sandbox.rewards_site import views
 
 from .conftest import close_app, make_app
 from .redemption_support import partner_api
-
-PAYMENTS = "/gateway/v1/payments"
-HAPPY = "4966010000008741"  # 120,000 points; mobile 9123 4567
-HAPPY_PHONE = "91234567"
-LOW = "4966010000000102"  # 800 points; mobile 9234 5678
-DEBIT = "4966030000004300"
-OTHER_BANK = "4242424242424242"
-NO_SMS = "4966010000007909"  # SMS undeliverable; mobile 9000 0000
+from .rewards_support import (
+    DEBIT,
+    LOW,
+    NO_SMS,
+    OTHER_BANK,
+    PAYMENTS,
+    latest_otp,
+    outbox,
+    page,
+    pay,
+    points_of,
+    redeem_at_checkout,
+    sign_in,
+)
 
 
 @pytest.fixture
 def api(app):
     return partner_api(app)
-
-
-def pay(api, app, number: str = HAPPY, amount: int = 52000, reference: str | None = None, flow: str | None = "legacy"):
-    """A gateway payment; ``flow`` None leaves payWithPointsFlow out (as every merchant did before it existed)."""
-    with app.app_context():
-        year = clock.now().year + 3
-    body = {
-        "amount": amount,
-        "currency": "HKD",
-        "card": {"number": number, "expiryMonth": 12, "expiryYear": year, "cvc": "123", "holderName": "T"},
-        "merchantReference": reference or f"HM-{uuid.uuid4().hex[:8]}",
-    }
-    if flow is not None:
-        body["payWithPointsFlow"] = flow
-    return api.post(PAYMENTS, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}), body
-
-
-def outbox(app, phone: str = HAPPY_PHONE) -> list[str]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                sa.select(SmsMessage.body).where(SmsMessage.phone == phone).order_by(SmsMessage.id.desc())
-            )
-        )
-
-
-def latest_otp(app, phone: str = HAPPY_PHONE) -> str:
-    return next(code for body in outbox(app, phone) if (code := otp_in_sms(body)))
-
-
-def points_of(app, number: str = HAPPY) -> int:
-    with app.app_context():
-        return ledger.balance_of(db.session.scalar(sa.select(Card).where(Card.number == number)))
-
-
-def sign_in(client, app, last4: str = "8741", mobile: str = "9123 4567", phone: str = HAPPY_PHONE):
-    response = client.post("/rewards/", data={"last4": last4, "mobile": mobile})
-    assert response.status_code == 302 and response.location.endswith("/rewards/verify"), response.get_data(True)
-    response = client.post("/rewards/verify", data={"code": latest_otp(app, phone)})
-    assert response.status_code == 302 and response.location.endswith("/rewards/purchases")
-
-
-def page(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
 
 
 # --- The gateway's flow field and the bank's offer SMS ---------------------------------------------------
@@ -353,23 +314,7 @@ def test_a_purchase_is_redeemed_once_across_both_doors(client, app, api):
     client.post("/rewards/purchases", data={"purchase": paid.json["paymentId"], "points": 25000})
     again = client.post("/rewards/purchases", data={"purchase": paid.json["paymentId"], "points": 25000})
     assert again.status_code == 422 and "Points were already redeemed against that purchase." in page(again)
-    with app.app_context():
-        link = RewardLink(code="RL-x", partner_client_id=1, merchant_customer_reference="C-1", card_id=1)
-        link.status, link.created_at, link.failed_attempts, link.resends_used = "ACTIVE", clock.now(), 0, 0
-        db.session.add(link)
-        db.session.commit()
-    at_checkout = api.post(
-        "/v1/apac/rewards/RL-x/redemption",
-        json={
-            "transactionReferenceNumber": body["merchantReference"],
-            "redemptionOrder": {
-                "transactionAmount": "520.00",
-                "currencyCode": "HKD",
-                "pointsToRedeem": 25000,
-                "transactionDescription": "Harbour Mall order",
-            },
-        },
-    )
+    at_checkout = redeem_at_checkout(api, app, body["merchantReference"], 25000)
     assert (at_checkout.status_code, at_checkout.json["code"]) == (409, "transactionAlreadyRedeemed")
     look_up = api.get(f"/v1/apac/rewards/redemption?transactionReferenceNumber={body['merchantReference']}")
     assert look_up.status_code == 404  # the merchant does not see what was redeemed on the bank's site
@@ -378,24 +323,7 @@ def test_a_purchase_is_redeemed_once_across_both_doors(client, app, api):
 
 def test_a_purchase_redeemed_at_checkout_is_not_offered_on_the_site_and_cannot_be_redeemed_there(client, app, api):
     paid, body = pay(api, app, flow="native")
-    with app.app_context():
-        link = RewardLink(code="RL-y", partner_client_id=1, merchant_customer_reference="C-1", card_id=1)
-        link.status, link.created_at, link.failed_attempts, link.resends_used = "ACTIVE", clock.now(), 0, 0
-        db.session.add(link)
-        db.session.commit()
-    order = {
-        "transactionAmount": "520.00",
-        "currencyCode": "HKD",
-        "pointsToRedeem": 25000,
-        "transactionDescription": "x",
-    }
-    assert (
-        api.post(
-            "/v1/apac/rewards/RL-y/redemption",
-            json={"transactionReferenceNumber": body["merchantReference"], "redemptionOrder": order},
-        ).status_code
-        == 200
-    )
+    assert redeem_at_checkout(api, app, body["merchantReference"], 25000).status_code == 200
     sign_in(client, app)
     assert body["merchantReference"] not in page(client.get("/rewards/purchases"))
     with app.app_context():
