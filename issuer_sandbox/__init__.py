@@ -63,8 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import cli, health
     from .api import register_api
     from .console import register_console
+    from .rewards_site.views import bp as rewards_site_bp
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(rewards_site_bp)
     register_api(app)
     cli.register(app)
     register_console(app)

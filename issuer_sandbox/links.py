@@ -24,6 +24,10 @@ ACTIVE = "ACTIVE"
 LOCKED = "LOCKED"
 UNLINKED = "UNLINKED"
 
+# The bank's own redemption site signs its visitors in through links of its own (rewards_site/rules.py): the
+# same OTP rules and limits as a merchant's enrolment, under a partner no merchant can authenticate as.
+BANK_SITE_CLIENT_ID = "summit-rewards-site"
+
 # 8 ASCII digits after removing spaces, dashes and an optional +852 / 852 country code.
 _PHONE_SEPARATORS = re.compile(r"[\s-]+")
 _PHONE = re.compile(r"(?:\+?852)?([0-9]{8})", re.ASCII)
@@ -156,6 +160,16 @@ def otp_sms_text(bank_name: str, otp_digits: str, last4: str, merchant_name: str
     )
 
 
+def site_sign_in_sms_text(bank_name: str, otp_digits: str, last4: str, ttl_seconds: int) -> str:
+    """The SMS that signs a cardholder in to the bank's own redemption site."""
+    minutes = ttl_seconds // 60
+    validity = f"{minutes} minute{'s' if minutes != 1 else ''}" if ttl_seconds % 60 == 0 else f"{ttl_seconds} seconds"
+    return (
+        f"{bank_name}: {otp_digits} is your one-time password to sign in to {bank_name} Rewards with your card "
+        f"ending {last4}. Valid for {validity}. Never share it."
+    )
+
+
 def _eligible(card: Card) -> bool:
     return card.status == "ACTIVE" and card.programme_id is not None
 
@@ -244,7 +258,10 @@ def _send_otp(
 ) -> str:
     digits = otp.issue_otp(link, now, policy)
     phone = card.cardholder.phone
-    text = otp_sms_text(bank, digits, card.last4, partner.merchant_name, policy.ttl_seconds)
+    if partner.client_id == BANK_SITE_CLIENT_ID:
+        text = site_sign_in_sms_text(bank, digits, card.last4, policy.ttl_seconds)
+    else:
+        text = otp_sms_text(bank, digits, card.last4, partner.merchant_name, policy.ttl_seconds)
     db.session.add(SmsMessage(phone=phone, body=text, sent_at=now, reward_link_id=link.id))
     return digits
 

@@ -244,6 +244,12 @@ class Redemption(db.Model):
     response_body: Mapped[str] = mapped_column(sa.Text)  # the first response, replayed verbatim
     ledger_transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    # Which door the cardholder came through: PARTNER_API (at the merchant's checkout) or BANK_SITE (the bank's
+    # own redemption site, after its SMS). A BANK_SITE redemption keeps the merchant's partner id and the
+    # purchase's merchant reference, so one purchase is redeemed once across both doors (the unique key above).
+    channel: Mapped[str] = mapped_column(sa.String(20), default="PARTNER_API", server_default="PARTNER_API")
+    # The gateway payment a BANK_SITE redemption offsets (the partner API names it by reference only).
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payments.id"), index=True)
 
     reversals: Mapped[list[RedemptionReversal]] = relationship(
         back_populates="redemption", order_by="RedemptionReversal.id"
@@ -297,6 +303,9 @@ class Payment(db.Model):
     decline_code: Mapped[str | None] = mapped_column(sa.String(40))
     response_body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    # The merchant's Pay with Points flow for this payment (payWithPointsFlow): "native" (points at its
+    # checkout) or "legacy" (the bank texts the cardholder a link to its own redemption site).
+    pwp_flow: Mapped[str] = mapped_column(sa.String(10), default="native", server_default="native")
 
     refunds: Mapped[list[Refund]] = relationship(back_populates="payment", order_by="Refund.id")
     card: Mapped[Card | None] = relationship()

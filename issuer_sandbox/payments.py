@@ -24,7 +24,8 @@ from .clock import iso
 from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
-from .models import Card, PartnerClient, Payment, Refund
+from .models import Card, PartnerClient, Payment, Refund, SmsMessage
+from .money import cents_to_amount
 
 SUMMIT_BIN = "4966"  # every number the bank issues starts with this
 
@@ -33,6 +34,10 @@ DECLINED = "DECLINED"
 PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
 REFUNDED = "REFUNDED"
 REFUND_SUCCEEDED = "SUCCEEDED"
+
+# The merchant's Pay with Points flow, as the payment request names it (payWithPointsFlow).
+NATIVE_FLOW = "native"
+LEGACY_FLOW = "legacy"
 
 # Decline codes, in the order they are checked.
 INVALID_CARD_NUMBER = "invalidCardNumber"
@@ -99,6 +104,14 @@ class CardDetails:
 
     def __repr__(self) -> str:  # never let a number or CVC reach a log through repr()
         return f"CardDetails(last4={self.number[-4:]!r})"
+
+
+@dataclass(frozen=True)
+class RedemptionOffer:
+    """What the bank's offer SMS needs after a legacy-flow payment: its name and its redemption site's address."""
+
+    bank_name: str
+    site_url: str  # the site's start page, absolute; the SMS adds ?purchase=<paymentId>
 
 
 @dataclass(frozen=True)
@@ -184,24 +197,28 @@ def create_payment(
     merchant_reference: str,
     now: datetime,
     fingerprint_key: bytes,
+    flow: str = NATIVE_FLOW,
+    offer: RedemptionOffer | None = None,
 ) -> Outcome:
     """Authorise and capture a payment, or decline it; replay the first outcome for a repeated key.
 
-    Raises IdempotencyKeyReused when the key was used with a different body. Commits.
+    In the legacy ``flow`` a captured payment with a points card also texts the cardholder the bank's
+    ``offer`` (a link to its redemption site). Raises IdempotencyKeyReused when the key was used with a
+    different body. Commits.
     """
-    request_fingerprint = fingerprint(
-        {
-            "amount": amount_cents,
-            "currency": currency,
-            "number": card_details.number,
-            "expiryMonth": card_details.expiry_month,
-            "expiryYear": card_details.expiry_year,
-            "cvc": card_details.cvc,
-            "holderName": card_details.holder_name,
-            "merchantReference": merchant_reference,
-        },
-        key=fingerprint_key,
-    )
+    fields = {
+        "amount": amount_cents,
+        "currency": currency,
+        "number": card_details.number,
+        "expiryMonth": card_details.expiry_month,
+        "expiryYear": card_details.expiry_year,
+        "cvc": card_details.cvc,
+        "holderName": card_details.holder_name,
+        "merchantReference": merchant_reference,
+    }
+    if flow != NATIVE_FLOW:  # the native default leaves the fingerprints of earlier payments as they were
+        fields["payWithPointsFlow"] = flow
+    request_fingerprint = fingerprint(fields, key=fingerprint_key)
     return replay_or_write(
         lambda: None,
         lambda _: _replay_payment(partner, idempotency_key, request_fingerprint),
@@ -215,6 +232,8 @@ def create_payment(
                 card_details,
                 merchant_reference,
                 now,
+                flow,
+                offer,
             ),
             replayed=False,
         ),
@@ -239,6 +258,8 @@ def _capture_or_decline(
     card_details: CardDetails,
     merchant_reference: str,
     now: datetime,
+    flow: str = NATIVE_FLOW,
+    offer: RedemptionOffer | None = None,
 ) -> dict[str, Any]:
     summit_card = _lock_card(card_details.number)
     decline_code = decline_code_for(card_details, summit_card, amount_cents, now)
@@ -258,6 +279,7 @@ def _capture_or_decline(
         decline_code=decline_code,
         response_body="",
         created_at=now,
+        pwp_flow=flow,
     )
     db.session.add(payment)
     # Insert before touching the card: a concurrent twin fails here, on the unique key, before it
@@ -273,6 +295,8 @@ def _capture_or_decline(
             merchant_name=partner.merchant_name,
             reference=payment.payment_id,
         )
+        if flow == LEGACY_FLOW and offer is not None and points_eligible(summit_card):
+            _send_redemption_offer(summit_card, payment, partner.merchant_name, offer, now)
     body = schemas.dump(
         schemas.Payment(
             payment_id=payment.payment_id,
@@ -292,6 +316,25 @@ def _capture_or_decline(
     )
     payment.response_body = json.dumps(body)
     return body
+
+
+def redemption_offer_text(bank_name: str, payment: Payment, merchant_name: str, site_url: str) -> str:
+    """The bank's SMS after a legacy-flow purchase: the purchase, and the link to its redemption site."""
+    return (
+        f"{bank_name}: you paid {payment.currency_code} {cents_to_amount(payment.amount_cents)} at "
+        f"{merchant_name[:60]} with your card ending {payment.last4}. Turn your points into a statement credit "
+        f"on this purchase: {site_url}?purchase={payment.payment_id}"
+    )[:320]
+
+
+def _send_redemption_offer(
+    card: Card, payment: Payment, merchant_name: str, offer: RedemptionOffer, now: datetime
+) -> None:
+    """Text the offer to the card's registered mobile (an undeliverable mobile gets nothing, as in life)."""
+    if not card.sms_deliverable:
+        return
+    text = redemption_offer_text(offer.bank_name, payment, merchant_name, offer.site_url)
+    db.session.add(SmsMessage(phone=card.cardholder.phone, body=text, sent_at=now))
 
 
 def _lock_card(number: str) -> Card | None:

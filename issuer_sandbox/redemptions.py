@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,16 @@ from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
 from .links import ACTIVE, UNLINKED, LinkNotFound
-from .models import Card, LedgerAccount, PartnerClient, Programme, Redemption, RedemptionReversal, RewardLink
+from .models import (
+    Card,
+    LedgerAccount,
+    PartnerClient,
+    Payment,
+    Programme,
+    Redemption,
+    RedemptionReversal,
+    RewardLink,
+)
 from .money import amount_to_cents, cents_to_amount
 
 COMPLETED = "COMPLETED"
@@ -36,6 +45,13 @@ PARTIALLY_REVERSED = "PARTIALLY_REVERSED"
 REVERSED = "REVERSED"
 
 MINIMUM_TRANSACTION_CENTS = 1_000  # HK$10: smaller purchases cannot be paid with points
+
+# The two doors to one ledger: the merchant's checkout through the partner API, and the bank's own site.
+PARTNER_API = "PARTNER_API"
+BANK_SITE = "BANK_SITE"
+CHANNELS = (PARTNER_API, BANK_SITE)
+# How far back the bank's site offers purchases to redeem against (on the sandbox clock).
+BANK_SITE_PURCHASE_DAYS = 90
 
 
 class RedemptionError(RuleError):
@@ -110,6 +126,18 @@ class TransactionAlreadyRedeemed(RedemptionError):
 
     status = 409
     code = "transactionAlreadyRedeemed"
+
+
+class PurchaseNotRedeemable(RedemptionError):
+    """The bank's site was asked to redeem against a purchase it does not offer: not this card's, not
+    captured, refunded, older than the site's window or under the minimum transaction amount."""
+
+    status = 422
+    code = "notEligibleToRedeem"
+
+
+class PurchaseAlreadyRedeemed(TransactionAlreadyRedeemed):
+    """Points were already redeemed against this purchase, at the merchant's checkout or on the bank's site."""
 
 
 class RedemptionNotFound(RedemptionError):
@@ -499,6 +527,8 @@ def _redeem(
     order: RedemptionOrder,
     request_fingerprint: str,
     now: datetime,
+    channel: str = PARTNER_API,
+    payment_row_id: int | None = None,
 ) -> str:
     # Read under the account's lock (SQLite: the write lock), so the balance cannot change before the debit.
     credit = check_redemption(card, order)
@@ -550,13 +580,15 @@ def _redeem(
             "response_body": body,
             "ledger_transaction_id": transaction.id,
             "created_at": now,
+            "channel": channel,
+            "payment_id": payment_row_id,
         },
     )
     statement.post_card_line(
         card.card_id,
         statement.POINTS_CREDIT,
         credit,
-        f"Pay with Points credit: {order.description}",
+        f"{_CREDIT_LINE_PREFIX[channel]}{order.description}",
         now,
         posting_date=posting_date,
         merchant_name=merchant_name,
@@ -565,13 +597,173 @@ def _redeem(
     return body
 
 
+_CREDIT_LINE_PREFIX = {PARTNER_API: "Pay with Points credit: ", BANK_SITE: "Rewards site credit: "}
+
+
+# --- The bank's own redemption site (the old flow): the same rules and ledger, another door ------------
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """A card purchase through the gateway, as the bank's site offers it for a statement credit."""
+
+    payment_row_id: int
+    payment_id: str
+    partner_client_id: int
+    merchant_name: str
+    merchant_reference: str
+    amount_cents: int
+    currency_code: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SiteRedemption:
+    """A redemption made on the bank's site: what its confirmation shows."""
+
+    order_id: str
+    points: int
+    credit_cents: int
+    available_points: int
+    purchase: Purchase
+
+
+_payments = Payment.__table__
+_partners = PartnerClient.__table__
+_PURCHASE_COLUMNS = (
+    _payments.c.id,
+    _payments.c.payment_id,
+    _payments.c.partner_client_id,
+    _partners.c.merchant_name,
+    _payments.c.merchant_reference,
+    _payments.c.amount_cents,
+    _payments.c.currency_code,
+    _payments.c.created_at,
+)
+# Redeemed already: a redemption of the merchant under the purchase's reference (either door writes one).
+_PURCHASE_REDEEMED = (
+    sa.select(_redemptions.c.id)
+    .where(
+        _redemptions.c.partner_client_id == _payments.c.partner_client_id,
+        _redemptions.c.transaction_reference == _payments.c.merchant_reference,
+    )
+    .exists()
+)
+
+
+def _offered_purchases(card_id: int, now: datetime) -> sa.Select:
+    """The card's captured, unrefunded purchases of the site's window that are large enough for points."""
+    since = now - timedelta(days=BANK_SITE_PURCHASE_DAYS)
+    return (
+        sa.select(*_PURCHASE_COLUMNS)
+        .select_from(_payments.join(_partners, _partners.c.id == _payments.c.partner_client_id))
+        .where(
+            _payments.c.card_id == card_id,
+            _payments.c.status == "CAPTURED",
+            _payments.c.refunded_cents == 0,
+            _payments.c.amount_cents >= MINIMUM_TRANSACTION_CENTS,
+            _payments.c.created_at > since,
+        )
+    )
+
+
+def redeemable_purchases(card_id: int, now: datetime, limit: int = 20) -> list[Purchase]:
+    """The card's recent purchases the bank's site may redeem against, newest first: not redeemed yet through
+    either door, not refunded, at least the minimum transaction amount."""
+    query = (
+        _offered_purchases(card_id, now)
+        .where(~_PURCHASE_REDEEMED)
+        .order_by(_payments.c.created_at.desc(), _payments.c.id.desc())
+        .limit(limit)
+    )
+    return [Purchase(*row) for row in db.session.execute(query)]
+
+
+def _lock_site_purchase(
+    site_client_id: int, link_code: str, payment_id: str, now: datetime
+) -> tuple[LinkedCard, Purchase]:
+    card = _lock_linked_card(site_client_id, link_code)
+    row = db.session.execute(_offered_purchases(card.card_id, now).where(_payments.c.payment_id == payment_id)).first()
+    if row is None:
+        raise PurchaseNotRedeemable("That purchase cannot be paid with points here: pick one from the list.")
+    return card, Purchase(*row)
+
+
+def _refuse_redeemed(purchase: Purchase) -> None:
+    if _stored_redemption(purchase.partner_client_id, purchase.merchant_reference) is not None:
+        raise PurchaseAlreadyRedeemed(
+            f"Points were already redeemed against {purchase.merchant_name} {purchase.merchant_reference}."
+        )
+
+
+def redeem_on_bank_site(
+    site_client_id: int, link_code: str, payment_id: str, points: int, now: datetime
+) -> SiteRedemption:
+    """Redeem points against one of the card's purchases from the bank's own site, and commit.
+
+    ``link_code`` is the site's signed-in link (its OTP verified). The same checks and ledger as the partner
+    API (``check_redemption``, ``_redeem``); the redemption is the merchant's, under the purchase's
+    reference, so a purchase is redeemed once across both doors. Raises PurchaseNotRedeemable,
+    PurchaseAlreadyRedeemed or any refusal of ``redeem``, having written nothing.
+    """
+
+    def write(locked: tuple[LinkedCard, Purchase]) -> SiteRedemption:
+        card, purchase = locked
+        order = RedemptionOrder(
+            transaction_reference=purchase.merchant_reference,
+            transaction_amount=Decimal(cents_to_amount(purchase.amount_cents)),
+            currency_code=purchase.currency_code,
+            points=points,
+            description=f"{purchase.merchant_name} {purchase.merchant_reference}"[:140],
+        )
+        request_fingerprint = fingerprint({"channel": BANK_SITE, "paymentId": purchase.payment_id, "points": points})
+        body = _redeem(
+            purchase.partner_client_id,
+            purchase.merchant_name,
+            card,
+            order,
+            request_fingerprint,
+            now,
+            channel=BANK_SITE,
+            payment_row_id=purchase.payment_row_id,
+        )
+        answer = json.loads(body)
+        return SiteRedemption(
+            answer["orderId"],
+            points,
+            amount_to_cents(Decimal(answer["redeemedAmount"])),
+            answer["availablePointBalance"],
+            purchase,
+        )
+
+    def refuse_redeemed(locked: tuple[LinkedCard, Purchase]) -> None:
+        _refuse_redeemed(locked[1])  # a purchase redeemed already is never "replayed" here: it is refused
+
+    return replay_or_write(
+        lambda: _lock_site_purchase(site_client_id, link_code, payment_id, now), refuse_redeemed, write
+    )
+
+
+def site_redemption(card_id: int, order_id: str) -> Redemption | None:
+    """A bank-site redemption on this card (the site's confirmation shows only the signed-in card's)."""
+    return db.session.scalar(
+        sa.select(Redemption).where(
+            Redemption.order_id == order_id, Redemption.card_id == card_id, Redemption.channel == BANK_SITE
+        )
+    )
+
+
 # --- Look-ups -----------------------------------------------------------------------------------
 
 
 def find_redemption(partner_client_id: int, order_id: str) -> Redemption:
     """The partner's redemption with this orderId; another partner's is not found either."""
     redemption = db.session.scalar(
-        sa.select(Redemption).where(Redemption.order_id == order_id, Redemption.partner_client_id == partner_client_id)
+        sa.select(Redemption).where(
+            Redemption.order_id == order_id,
+            Redemption.partner_client_id == partner_client_id,
+            Redemption.channel == PARTNER_API,  # the merchant never sees what was redeemed on the bank's site
+        )
     )
     if redemption is None:
         raise RedemptionNotFound(f"No redemption {order_id} for this client.")
@@ -584,6 +776,7 @@ def find_redemption_by_reference(partner_client_id: int, transaction_reference: 
         sa.select(Redemption).where(
             Redemption.partner_client_id == partner_client_id,
             Redemption.transaction_reference == transaction_reference,
+            Redemption.channel == PARTNER_API,
         )
     )
     if redemption is None:
@@ -666,7 +859,11 @@ _LOCKED_REDEMPTION = (
             _IS_PROGRAMMES_REDEMPTION_ACCOUNT,
         )
     )
-    .where(_redemptions.c.order_id == sa.bindparam("order_id"), _redemptions.c.partner_client_id == sa.bindparam("pid"))
+    .where(
+        _redemptions.c.order_id == sa.bindparam("order_id"),
+        _redemptions.c.partner_client_id == sa.bindparam("pid"),
+        _redemptions.c.channel == PARTNER_API,
+    )
     .with_for_update(of=_card_accounts)
 )
 # Read after the lock, in a statement of its own: another reversal may have committed while we waited.

@@ -171,6 +171,15 @@ class PaymentRequest(WireModel):
     currency: Literal["HKD"]
     card: CardInput
     merchant_reference: Reference = Field(alias="merchantReference")
+    pwp_flow: Literal["native", "legacy"] = Field(
+        "native",
+        alias="payWithPointsFlow",
+        description=(
+            "The merchant's Pay with Points flow. native (the default, as when absent): the merchant offers points "
+            "at its own checkout through the partner API. legacy: the merchant offers nothing, and after a captured "
+            "payment with a points card the bank texts the cardholder a link to its own redemption site."
+        ),
+    )
 
 
 class RefundRequest(WireModel):

@@ -431,24 +431,32 @@ class IssuerClient:
         merchant_reference: str,
         idempotency_key: str,
         currency_code: str = "HKD",
+        pwp_flow: str = "native",
     ) -> Payment:
-        """Charge a card. The card details go to the gateway only; nothing here keeps or logs them."""
+        """Charge a card. The card details go to the gateway only; nothing here keeps or logs them.
+
+        ``pwp_flow`` "legacy" tells the bank this shop offers no points at checkout, so it texts the cardholder
+        its own offer (``payWithPointsFlow``); the native default sends the request exactly as before.
+        """
+        body: dict[str, Any] = {
+            "amount": amount_cents,
+            "currency": currency_code,
+            "card": {
+                "number": card_number,
+                "expiryMonth": expiry_month,
+                "expiryYear": expiry_year,
+                "cvc": cvc,
+                "holderName": holder_name,
+            },
+            "merchantReference": merchant_reference,
+        }
+        if pwp_flow != "native":
+            body["payWithPointsFlow"] = pwp_flow
         answer, response = self._call(
             "POST",
             PAYMENTS_PATH,
             PaymentAnswer,
-            json={
-                "amount": amount_cents,
-                "currency": currency_code,
-                "card": {
-                    "number": card_number,
-                    "expiryMonth": expiry_month,
-                    "expiryYear": expiry_year,
-                    "cvc": cvc,
-                    "holderName": holder_name,
-                },
-                "merchantReference": merchant_reference,
-            },
+            json=body,
             headers={"Idempotency-Key": idempotency_key},
             money=True,
         )

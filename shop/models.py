@@ -135,6 +135,11 @@ class Order(db.Model):
     adjustments: Mapped[list[OrderAdjustment]] = relationship(back_populates="order", order_by="OrderAdjustment.id")
 
     @property
+    def offers_points_at_checkout(self) -> bool:
+        """The native flow offers Pay with Points in the shop; in the legacy flow the shop offers nothing."""
+        return self.pwp_flow != "legacy"
+
+    @property
     def net_cost_cents(self) -> int:
         """What the order costs the shopper after refunds and (unreversed) statement credit."""
         credit = self.statement_credit_cents - self.credit_reversed_cents

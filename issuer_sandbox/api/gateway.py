@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from .. import clock, payments, schemas
-from ..payments import CardDetails, Outcome
+from ..payments import CardDetails, Outcome, RedemptionOffer
 from .auth import gateway_required
 from .errors import RequestInvalid
 from .paths import GATEWAY, route
@@ -40,6 +40,8 @@ def create_payment():
         body.merchant_reference,
         clock.now(),
         fingerprint_key(),
+        flow=body.pwp_flow,
+        offer=RedemptionOffer(current_app.config["BANK_NAME"], url_for("rewards_site.identify", _external=True)),
     )
     response = outcome_response(outcome)
     # The payment's URL under the path this call came in on (primary or alias).

@@ -13,7 +13,7 @@ from ..api.errors import is_api_request
 
 # Imported here, not inside a function or a try: a console module that fails to import must stop the app
 # from being created, never leave an issuer without its console.
-from . import auth, cards, controls, errors, links, overview, phone, reference, requests
+from . import auth, cards, controls, errors, insights, links, overview, phone, reference, requests
 
 # Same-origin scripts, styles and images only: no inline scripts or style attributes, nothing remote.
 CONTENT_SECURITY_POLICY = (
@@ -24,7 +24,7 @@ CONTENT_SECURITY_POLICY = (
 
 def register_console(app: Flask) -> None:
     """Register the console's blueprints, its HTML error pages and the security headers of its pages."""
-    for module in (auth, overview, cards, phone, links, requests, controls, reference, errors):
+    for module in (auth, overview, cards, phone, links, requests, insights, controls, reference, errors):
         app.register_blueprint(module.bp)
     app.after_request(_security_headers)
     app.context_processor(auth.template_context)

@@ -20,6 +20,7 @@ CONSOLE_PAGES = [
     "/phone?phone=91234567",
     "/links",
     "/requests",
+    "/insights",
     "/controls",
     "/reference",
 ]

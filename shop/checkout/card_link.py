@@ -35,7 +35,7 @@ class NoActiveLink(PointsError):
 
 def ensure_points_possible(order: Order) -> None:
     """Raise PointsNotOffered unless the order is paid by a points card and has no points yet."""
-    if order.status not in POINTS_STATUSES or not order.card_points_eligible:
+    if order.status not in POINTS_STATUSES or not order.card_points_eligible or not order.offers_points_at_checkout:
         raise PointsNotOffered("Points cannot be used on this order.")
 
 

@@ -53,8 +53,13 @@ def new_reference() -> str:
             return reference
 
 
-def create_order(user_id: int, cart: CartLike, delivery: Delivery, currency_code: str = "HKD") -> Order:
-    """Turn the cart into a PENDING_PAYMENT order: snapshot prices, reserve stock (all or nothing)."""
+def create_order(
+    user_id: int, cart: CartLike, delivery: Delivery, currency_code: str = "HKD", pwp_flow: str = "native"
+) -> Order:
+    """Turn the cart into a PENDING_PAYMENT order: snapshot prices, reserve stock (all or nothing).
+
+    ``pwp_flow`` is the Pay with Points flow the shopper sees for this order (checkout/flow.py), kept with it.
+    """
     lines = [line for line in cart.lines if line.quantity > 0]
     if not lines:
         raise EmptyCart("Your cart is empty.")
@@ -94,6 +99,7 @@ def create_order(user_id: int, cart: CartLike, delivery: Delivery, currency_code
         payment_attempts=0,
         refund_count=0,
         reversal_count=0,
+        pwp_flow=pwp_flow,
     )
     order.lines = [
         OrderLine(

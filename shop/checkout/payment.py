@@ -132,6 +132,7 @@ def _payment_request(order: Order, card: CardDetails, number: int) -> dict[str, 
         merchant_reference=order.reference,
         idempotency_key=f"{order.reference}-P{number}",
         currency_code=order.currency_code,
+        pwp_flow=order.pwp_flow,
     )
 
 

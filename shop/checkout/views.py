@@ -23,6 +23,7 @@ from ..templating import money
 from . import card_link, delivery
 from . import payment as payment_rules
 from . import points as points_rules
+from .flow import current_flow
 from .forms import (
     DeliveryForm,
     MobileForm,
@@ -56,8 +57,16 @@ def _order(reference: str) -> Order:
 
 
 def _after_payment(order: Order):
-    """Where a paid order goes next: the points step when the card can use points, else the confirmation."""
-    if order.status == "PAID" and order.card_points_eligible and not order.points_skipped:
+    """Where a paid order goes next: the points step when the card can use points, else the confirmation.
+
+    In the legacy flow the shop offers nothing: the bank texts the cardholder its own offer after the payment.
+    """
+    if (
+        order.status == "PAID"
+        and order.card_points_eligible
+        and order.offers_points_at_checkout
+        and not order.points_skipped
+    ):
         return redirect(url_for("checkout.points", reference=order.reference))
     return redirect(url_for("orders.detail", reference=order.reference))
 
@@ -82,7 +91,9 @@ def start():
     if form.validate_on_submit():
         details = delivery.Delivery(form.name.data, form.phone.data, form.address.data, form.district.data)
         try:
-            order = delivery.create_order(g.user.id, cart, details, current_app.config["CURRENCY_CODE"])
+            order = delivery.create_order(
+                g.user.id, cart, details, current_app.config["CURRENCY_CODE"], pwp_flow=current_flow()
+            )
         except delivery.OutOfStock as error:
             flash(shopper_message(error), "error")
             return redirect(url_for("cart.view"))
@@ -138,7 +149,9 @@ def payment(reference: str):
 @login_required
 def points(reference: str):
     order = _order(reference)
-    if order.status != "PAID" or not order.card_points_eligible or order.points_check_needed:
+    if order.status != "PAID" or not order.offers_points_at_checkout or not order.card_points_eligible:
+        return redirect(url_for("orders.detail", reference=order.reference))
+    if order.points_check_needed:
         # An unconfirmed redemption is shown (with "Check again") on the order page, never offered twice.
         return redirect(url_for("orders.detail", reference=order.reference))
     return _points_page(order)
@@ -199,7 +212,7 @@ def _cooldown_left(link) -> int:
 
 def _points_order(reference: str) -> Order | None:
     order = _order(reference)
-    if order.status != "PAID" or not order.card_points_eligible:
+    if order.status != "PAID" or not order.card_points_eligible or not order.offers_points_at_checkout:
         return None
     return order
 

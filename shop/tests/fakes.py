@@ -428,6 +428,7 @@ class FakeIssuerClient:
         merchant_reference: str,
         idempotency_key: str,
         currency_code: str = "HKD",
+        pwp_flow: str = "native",
     ) -> Payment:
         # The card number is recorded masked, as a careful gateway log would.
         self._enter(
@@ -436,8 +437,9 @@ class FakeIssuerClient:
             card_last4=card_number[-4:],
             merchant_reference=merchant_reference,
             idempotency_key=idempotency_key,
+            pwp_flow=pwp_flow,
         )
-        request = (amount_cents, card_number, expiry_month, expiry_year, cvc, merchant_reference)
+        request = (amount_cents, card_number, expiry_month, expiry_year, cvc, merchant_reference, pwp_flow)
         if idempotency_key in self.payments:
             first_request, answer = self.payments[idempotency_key]
             if first_request != request:

@@ -711,3 +711,20 @@ def test_the_fake_bank_cannot_leave_out_a_field_the_client_requires():
 
     with pytest.raises(ValidationError, match="rewardLinkCode"):
         EnrollmentAnswer(link_status="ACTIVE", masked_phone_number="****4567")
+
+
+@pytest.mark.parametrize(("flow", "sent"), [("native", None), ("legacy", "legacy")])
+def test_pay_names_the_legacy_flow_to_the_gateway_and_leaves_the_native_request_as_it_was(bank, transport, flow, sent):
+    transport.reply(201, PAYMENT)
+    bank.pay(
+        amount_cents=52_000,
+        card_number="4966010000008741",
+        expiry_month=12,
+        expiry_year=2030,
+        cvc="123",
+        holder_name="CHAN TAI MAN",
+        merchant_reference="HM-000123",
+        idempotency_key="HM-000123-P1",
+        pwp_flow=flow,
+    )
+    assert body_of(transport.calls()[0]).get("payWithPointsFlow") == sent

@@ -292,3 +292,23 @@ def test_the_shop_checkout_pays_links_redeems_and_cancels_against_the_real_bank(
     assert 'data-testid="points-reversed">50,000' in page
     assert bank.find_redemption(ref).points_reversed == 50_000
     assert bank.find_payments(ref)[0].refunded_cents == 52_000
+
+
+def test_a_legacy_flow_payment_makes_the_real_bank_text_its_own_offer(bank, issuer_url):
+    ref = reference()
+    payment = bank.pay(
+        amount_cents=52_000,
+        card_number=HAPPY,
+        expiry_month=12,
+        expiry_year=2030,
+        cvc="123",
+        holder_name="CHAN TAI MAN",
+        merchant_reference=ref,
+        idempotency_key=f"{ref}-P1",
+        pwp_flow="legacy",
+    )
+    assert payment.captured and payment.points_eligible
+    response = requests.get(
+        f"{issuer_url}/sandbox/api/sms", params={"phone": "91234567"}, headers={"X-Sandbox-Key": SANDBOX_KEY}, timeout=5
+    )
+    assert f"/rewards/?purchase={payment.payment_id}" in response.json()[0]["body"]

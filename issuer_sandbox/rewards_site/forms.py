@@ -1,0 +1,55 @@
+"""Flask-WTF forms of the bank's redemption site. Every one carries a CSRF token."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp
+
+from ..console.forms import WholeNumberField
+
+
+class IdentifyForm(FlaskForm):
+    last4 = StringField(
+        "Last four digits of your card",
+        validators=[
+            DataRequired(message="Enter the last four digits of your card."),
+            Regexp(r"^[0-9]{4}$", message="Enter the four digits at the end of your card number."),
+        ],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    mobile = StringField(
+        "Mobile number",
+        description="The mobile number registered with your card, e.g. 9123 4567.",
+        validators=[DataRequired(message="Enter your mobile number."), Length(max=20)],
+    )
+    submit = SubmitField("Send me a code")
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "One-time password",
+        description="The 6-digit code we sent to your mobile by SMS.",
+        validators=[
+            DataRequired(message="Enter the 6-digit code from the SMS."),
+            Regexp(r"^[0-9]{6}$", message="The code is 6 digits."),
+        ],
+        filters=[lambda value: value.replace(" ", "") if isinstance(value, str) else value],
+    )
+    submit = SubmitField("Sign in")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (send a new code, sign out): only the CSRF token."""
+
+    submit = SubmitField()
+
+
+class RedeemForm(FlaskForm):
+    purchase = RadioField("Purchase", validators=[InputRequired(message="Choose the purchase to credit.")])
+    points = WholeNumberField(
+        "Points to redeem",
+        validators=[InputRequired(message="Enter how many points to redeem.")],
+        invalid_message="Enter the points as a whole number, e.g. 25000.",
+    )
+    submit = SubmitField("Redeem points")
