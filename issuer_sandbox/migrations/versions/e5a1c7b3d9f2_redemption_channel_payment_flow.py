@@ -2,7 +2,7 @@
 offsets, and the Pay with Points flow each gateway payment was made in.
 
 Revision ID: e5a1c7b3d9f2
-Revises: 71e46dc4db90
+Revises: 3f0b6c2d9a41
 Create Date: 2026-12-02 09:50:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e5a1c7b3d9f2"
-down_revision = "71e46dc4db90"
+down_revision = "3f0b6c2d9a41"
 branch_labels = None
 depends_on = None
 
