@@ -613,8 +613,8 @@ def test_concurrent_payments_never_exceed_the_credit_limit(app):
 
 
 @pytest.mark.postgres
-def test_concurrent_payments_never_exceed_the_credit_limit_on_postgresql(postgres_url):
-    app = make_app(postgres_url)
+def test_concurrent_payments_never_exceed_the_credit_limit_on_postgresql(fresh_postgres_url):
+    app = make_app(fresh_postgres_url)
     try:
         _concurrent_payments_never_exceed_the_credit_limit(app)
     finally:
