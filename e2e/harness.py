@@ -34,6 +34,33 @@ HEALTH_TIMEOUT_SECONDS = 30
 E2E_SHOP_SETTINGS = {"SHOP_ISSUER_TIMEOUT_SECONDS": str(SHOP_ISSUER_TIMEOUT_SECONDS)}
 
 
+def flask_command(
+    app_module: str, env: Mapping[str, str], *args: str, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """Run `flask --app APP ARGS` in the project with an app's environment; its output is captured as text."""
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", app_module, *args],
+        cwd=ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def gunicorn_workers(master_pid: int) -> list[int]:
+    """The gunicorn master's children (its workers), read from /proc, in pid order."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == master_pid:
+            children.append(int(stat.parent.name))
+    return sorted(children)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -16,19 +16,17 @@ import os
 import random
 import re
 import signal
-import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 
-from .harness import BIN, E2E_SHOP_SETTINGS, ROOT, Apps, start_apps
+from .harness import E2E_SHOP_SETTINGS, Apps, flask_command, gunicorn_workers, start_apps
 from .sandbox_api import SandboxApi, eventually
 
 SHOPPERS = 10
@@ -57,19 +55,6 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
         started.stop()
 
 
-def issuer_workers(master_pid: int) -> list[int]:
-    """The gunicorn master's children (its workers), read from /proc."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        if int(fields[1]) == master_pid:
-            children.append(int(stat.parent.name))
-    return sorted(children)
-
-
 @dataclass
 class Killer:
     """SIGKILL to a random issuer worker every so often (seeded), until stopped or MAX_KILLS."""
@@ -81,7 +66,7 @@ class Killer:
 
     def run(self) -> None:
         while len(self.killed) < MAX_KILLS and not self.stop.wait(self.rng.uniform(*KILL_PAUSE_SECONDS)):
-            workers = issuer_workers(self.master_pid)
+            workers = gunicorn_workers(self.master_pid)
             if not workers:
                 continue  # all being restarted
             victim = self.rng.choice(workers)
@@ -184,17 +169,6 @@ class Shopper:
                 self.post(f"/orders/{self.reference}/check", f"/orders/{self.reference}", {})
 
 
-def flask_command(app_module: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", app_module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def shop_orders(shop_env: dict[str, str], references: list[str]) -> dict[str, sa.Row]:
     engine = sa.create_engine(shop_env["SHOP_DATABASE_URL"])
     try:
@@ -238,13 +212,13 @@ def test_ten_shoppers_paying_with_points_while_issuer_workers_are_killed_leave_n
     assert not failures, f"{failures} {context}"
     assert killer.killed, f"no worker was killed {context}"
     apps.issuer.wait_healthy()
-    eventually(lambda: len(issuer_workers(apps.issuer.process.pid)) == int(ISSUER_WORKERS), 30, "workers back")
+    eventually(lambda: len(gunicorn_workers(apps.issuer.process.pid)) == int(ISSUER_WORKERS), 30, "workers back")
 
     # Every intent is now stale: no shop worker is waiting on the bank any more.
-    result = flask_command("shop", apps.shop.env, "reconcile", "--stale-after", "0")
+    result = flask_command("shop", apps.shop.env, "reconcile", "--stale-after", "0", timeout=120)
     print(f"{len(killer.killed)} issuer workers killed; reconcile said:\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr} {context}"
-    again = flask_command("shop", apps.shop.env, "reconcile", "--stale-after", "0")
+    again = flask_command("shop", apps.shop.env, "reconcile", "--stale-after", "0", timeout=120)
     assert "0 changed, 0 still unknown" in again.stdout, f"{again.stdout} {context}"
 
     references = [shopper.reference for shopper in shoppers]
@@ -269,5 +243,5 @@ def test_ten_shoppers_paying_with_points_while_issuer_workers_are_killed_leave_n
     print(f"{with_points} of {SHOPPERS} orders paid with points; statuses {sorted(o.status for o in orders.values())}")
     assert with_points, f"no shopper managed to use points {context}"
 
-    ledger = flask_command("issuer_sandbox", apps.issuer.env, "ledger-check")
+    ledger = flask_command("issuer_sandbox", apps.issuer.env, "ledger-check", timeout=120)
     assert ledger.returncode == 0, f"{ledger.stdout}\n{ledger.stderr} {context}"

@@ -12,15 +12,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import threading
 import uuid
-from pathlib import Path
 
 import requests
 import sqlalchemy as sa
 
-from .harness import BIN, CONSOLE_PASSWORD, ROOT, Apps
+from .harness import CONSOLE_PASSWORD, Apps, flask_command, gunicorn_workers
 from .sandbox_api import CLIENT_ID, REWARDS, PartnerApi, SandboxApi, eventually
 
 HAPPY_LAST4, HAPPY_MOBILE = "8741", "91234567"
@@ -30,22 +28,9 @@ HELD_ANSWER_MS = 30_000
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def issuer_workers(master_pid: int) -> list[int]:
-    """The gunicorn master's children (its workers), read from /proc."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while we looked
-        if int(fields[1]) == master_pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
 def kill_workers(apps: Apps) -> list[int]:
     assert apps.issuer.process is not None
-    victims = issuer_workers(apps.issuer.process.pid)
+    victims = gunicorn_workers(apps.issuer.process.pid)
     assert victims, "the issuer has no workers to kill"
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
@@ -140,14 +125,7 @@ def test_a_redemption_committed_before_its_worker_was_killed_keeps_its_log_row(
 
     # The money is consistent: debited once, and the shop's retry is answered from the stored redemption.
     assert sandbox.points(HAPPY_LAST4) == points_before - POINTS
-    ledger = subprocess.run(
-        [str(BIN / "flask"), "--app", "issuer_sandbox", "ledger-check"],
-        cwd=ROOT,
-        env=apps.issuer.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ledger = flask_command("issuer_sandbox", apps.issuer.env, "ledger-check", timeout=120)
     assert ledger.returncode == 0, ledger.stdout + ledger.stderr
     retry = partner.post(redeem_path, json=redemption_body(reference))
     assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"

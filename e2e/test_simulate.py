@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from shop.simulation.choices import Odds, ShopperPlan, draw_plans
 from shop.simulation.runner import PLENTIFUL_STOCK, today_midnight
 
-from .harness import BIN, E2E_SHOP_SETTINGS, ROOT, Apps, start_apps
+from .harness import E2E_SHOP_SETTINGS, Apps, flask_command, start_apps
 from .sandbox_api import SandboxApi
 
 DAYS = 30
@@ -35,19 +35,8 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
         started.stop()
 
 
-def flask(app_module: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", app_module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def simulate(apps: Apps, *args: str) -> subprocess.CompletedProcess:
-    return flask("shop", apps.shop.env, "simulate", "--shop-url", apps.shop_url, "--days", str(DAYS), *args)
+    return flask_command("shop", apps.shop.env, "simulate", "--shop-url", apps.shop_url, "--days", str(DAYS), *args)
 
 
 def shop_query(apps: Apps, sql: str, **params) -> list[sa.Row]:
@@ -175,7 +164,7 @@ def test_three_shoppers_seed_1_become_marked_journeys_on_past_days_and_the_bank_
                 assert -sum(entry["points"] for entry in debits) == order.points_used, order.reference
     assert sum(order.points_used for order in orders) > 0
     assert f"({sum(order.points_used for order in orders):,} points)" in summary
-    ledger = flask("issuer_sandbox", apps.issuer.env, "ledger-check")
+    ledger = flask_command("issuer_sandbox", apps.issuer.env, "ledger-check")
     assert ledger.returncode == 0, f"{ledger.stdout}\n{ledger.stderr}"
 
 
