@@ -35,6 +35,13 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
         started.stop()
 
 
+@pytest.fixture(scope="session")
+def sandbox(apps: Apps) -> SandboxApi:
+    """This module's own pair's sandbox API: the conftest's session-wide one may already be bound to the
+    worker's shared pair (when another module ran first on this worker), which this module never uses."""
+    return SandboxApi(apps.issuer_url)
+
+
 def simulate(apps: Apps, *args: str) -> subprocess.CompletedProcess:
     return flask_command("shop", apps.shop.env, "simulate", "--shop-url", apps.shop_url, "--days", str(DAYS), *args)
 
