@@ -158,7 +158,7 @@ def test_a_wrong_otp_is_refused_with_attempts_left_and_the_right_one_then_links_
 ):
     reference = shop.buy(POWER_BANK, HAPPY)
     shop.send_code(HAPPY.mobile)
-    code = sandbox.latest_otp(HAPPY.mobile)
+    code = sandbox.wait_for_otp(HAPPY.mobile)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
 
     shop.verify(wrong)

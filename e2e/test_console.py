@@ -50,7 +50,7 @@ def test_a_fault_injected_from_the_console_gets_a_calm_message_in_the_shop_and_r
     expect(console.fault_rules.first).to_contain_text("redemptions.point_balance")
 
     shop.send_code(HAPPY.mobile)
-    shop.verify(sandbox.latest_otp(HAPPY.mobile))
+    shop.verify(sandbox.wait_for_otp(HAPPY.mobile))
 
     notice = shop.page.get_by_test_id("issuer-unavailable")
     expect(notice).to_contain_text("Summit Bank is not responding right now")

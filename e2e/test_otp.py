@@ -20,7 +20,7 @@ def other_code(code: str, offset: int = 1) -> str:
 def test_an_expired_otp_is_refused_and_a_resent_code_links_the_card(shop: ShopPage, sandbox: SandboxApi):
     reference = shop.buy(POWER_BANK, HAPPY)
     shop.send_code(HAPPY.mobile)
-    first = sandbox.latest_otp(HAPPY.mobile)
+    first = sandbox.wait_for_otp(HAPPY.mobile)
     sandbox.advance_clock(301)  # the bank's 5 minutes are over
 
     shop.verify(first)
@@ -44,7 +44,7 @@ def test_five_wrong_codes_lock_the_link_and_the_shopper_enrols_again_with_a_new_
 ):
     reference = shop.buy(POWER_BANK, HAPPY)
     shop.send_code(HAPPY.mobile)
-    code = sandbox.latest_otp(HAPPY.mobile)
+    code = sandbox.wait_for_otp(HAPPY.mobile)
 
     for attempt, left in enumerate((4, 3, 2, 1), start=1):
         shop.verify(other_code(code, attempt))
@@ -73,7 +73,7 @@ def test_the_resend_button_waits_out_a_countdown_then_a_new_code_replaces_the_ol
     reference = shop.buy(POWER_BANK, HAPPY)
     shop.page.clock.install()  # the page's countdown runs on a clock the test can move
     shop.send_code(HAPPY.mobile)
-    first = sandbox.latest_otp(HAPPY.mobile)
+    first = sandbox.wait_for_otp(HAPPY.mobile)
 
     resend = shop.page.get_by_role("button", name="Resend code")
     expect(resend).to_be_disabled()
@@ -102,7 +102,7 @@ def test_without_javascript_a_resend_inside_the_cooldown_is_refused_and_sends_no
     shop.sign_up()
     reference = shop.buy(POWER_BANK, HAPPY)
     shop.send_code(HAPPY.mobile)
-    code = sandbox.latest_otp(HAPPY.mobile)
+    code = sandbox.wait_for_otp(HAPPY.mobile)
 
     shop.resend()
 

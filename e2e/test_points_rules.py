@@ -11,7 +11,7 @@ from .sandbox_api import SandboxApi
 def link_card(shop: ShopPage, sandbox: SandboxApi, card: PaymentCard) -> None:
     shop.expect_points_offer()
     shop.send_code(card.mobile)
-    shop.verify(sandbox.latest_otp(card.mobile))
+    shop.verify(sandbox.wait_for_otp(card.mobile))
     expect(shop.flash).to_contain_text("Card verified")
 
 

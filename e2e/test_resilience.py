@@ -19,7 +19,7 @@ ENROL = "links.enroll"
 def link_happy_card(shop: ShopPage, sandbox: SandboxApi) -> None:
     shop.expect_points_offer()
     shop.send_code(HAPPY.mobile)
-    shop.verify(sandbox.latest_otp(HAPPY.mobile))
+    shop.verify(sandbox.wait_for_otp(HAPPY.mobile))
     expect(shop.flash).to_contain_text("Card verified")
 
 
