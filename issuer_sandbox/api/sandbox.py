@@ -3,29 +3,50 @@
 The JSON twin of the console: the SMS outbox, the clock, reset and the request log (blueprint ``sandbox``), and
 cards, points, test cardholders, faults, ledger health and links (blueprint ``sandbox_controls``). Two
 blueprints because fault rules, the request log and testers' scripts know the endpoints by these names.
-Handlers parse, call a rules function and render: changes commit inside ``controls``, ``clock`` and ``seed``,
-reads go through ``inspection``; nothing here touches the database session.
+Handlers parse, call a rules function and answer through a model of ``sandbox_schemas`` (no dict built here):
+changes commit inside ``controls``, ``clock`` and ``seed``, reads go through ``inspection``; nothing here
+touches the database session.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from decimal import Decimal
 from functools import wraps
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TypeVar
 
-from flask import Blueprint, current_app, jsonify, request
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, TypeAdapter
 
 from .. import clock, controls, inspection, ledger, links, seed
 from ..errors import RuleError
-from ..models import Card, CardStatementLine, FaultRule, RequestLogEntry, RewardLink
-from ..money import amount_to_cents, cents_to_amount, parse_amount
-from ..otp import otp_in_sms
+from ..money import amount_to_cents, parse_amount
 from ..request_log import writer as request_log_writer
+from ..sandbox_schemas import (
+    LINK_STATUSES,
+    CardDetail,
+    CardList,
+    Clock,
+    ClockAdvance,
+    Fault,
+    FaultList,
+    FaultRequest,
+    LedgerHealth,
+    Link,
+    LinkList,
+    NewTestCard,
+    PointsAdjusted,
+    PointsAdjustment,
+    RequestLog,
+    RequestLogLine,
+    ResetDone,
+    SandboxCard,
+    SmsMessage,
+    SmsOutbox,
+    TestCardholderRequest,
+)
 from .errors import RequestInvalid
+from .sandbox_openapi import sandbox_openapi_document
 from .validation import parse_body
 
 F = TypeVar("F", bound=Callable)
@@ -35,62 +56,18 @@ controls_bp = Blueprint("sandbox_controls", __name__, url_prefix="/sandbox/api")
 blueprints = (bp, controls_bp)
 
 MAX_LIMIT = 500
-MAX_CLOCK_ADVANCE_SECONDS = 10 * 366 * 24 * 3600  # ten years is plenty for any expiry test
-LINK_STATUSES = ("PENDING_ACTIVATION", "ACTIVE", "LOCKED", "UNLINKED")
-MAX_WHOLE_NUMBER = 10**12
 
 
-# --- Request bodies -------------------------------------------------------------------------------
+def answer(body: BaseModel, status: int = 200, **dump_options: object) -> Response:
+    """An answer serialised by its model (``sandbox_schemas``): the one way a view writes JSON."""
+    response = jsonify(body.model_dump(mode="json", **dump_options))
+    response.status_code = status
+    return response
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("is required and must not be blank")
-    return value
-
-
-def _amount_shape(value: Any) -> Any:
-    """An amount arrives as a decimal string or a JSON number; money.parse_amount then checks its value."""
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise ValueError('must be a decimal string such as "50000.00"')
-    return value
-
-
-WholeNumber = Annotated[int, Field(ge=-MAX_WHOLE_NUMBER, le=MAX_WHOLE_NUMBER)]
-Text = Annotated[str, AfterValidator(_not_blank)]
-WireAmount = Annotated[str | int | Decimal, BeforeValidator(_amount_shape)]
-
-
-class RequestBody(BaseModel):
-    """A sandbox API body: JSON types as sent (no coercion: "100" is not a number), unknown fields refused."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", alias_generator=to_camel, frozen=True)
-
-
-class ClockAdvance(RequestBody):
-    seconds: Annotated[int, Field(ge=0, le=MAX_CLOCK_ADVANCE_SECONDS)]
-
-
-class PointsAdjustment(RequestBody):
-    delta: WholeNumber
-    reason: Annotated[Text, Field(max_length=controls.REASON_MAX_LENGTH)]
-
-
-class TestCardholderRequest(RequestBody):
-    name: Annotated[Text, Field(max_length=80)]
-    mobile: Annotated[Text, Field(max_length=16)]
-    programme: Literal["REWARDS", "PREMIER"] | None = "REWARDS"  # None: a debit card without points
-    points: WholeNumber | None = 0
-    credit_limit: WireAmount = "50000.00"
-
-
-class FaultRequest(RequestBody):
-    endpoint: Annotated[Text, Field(max_length=80)]
-    latency_ms: WholeNumber | None = 0
-    error_status: WholeNumber | None = None
-    error_code: Annotated[str, Field(max_length=60)] | None = None
-    fail_times: WholeNumber | None = None
-    drop_response_after_commit: bool = False
+def answer_list(adapter: TypeAdapter, items: list) -> Response:
+    """A bare JSON array of answers (the SMS outbox, the request log), serialised by its list adapter."""
+    return jsonify(adapter.dump_python(items, mode="json"))
 
 
 class SandboxKeyInvalid(RuleError):
@@ -144,7 +121,7 @@ def sms_outbox():
         link_code=_filter_text("rewardLinkCode"),
         customer_reference=_filter_text("merchantCustomerReferenceId"),
     )
-    return jsonify([_sms_json(message) for message in messages])
+    return answer_list(SmsOutbox, [SmsMessage.of(message) for message in messages])
 
 
 def _filter_text(name: str) -> str | None:
@@ -157,29 +134,11 @@ def _filter_text(name: str) -> str | None:
     return value
 
 
-def _sms_json(message: inspection.OutboxMessage) -> dict:
-    return {
-        "id": message.id,
-        "phone": message.phone,
-        "body": message.body,
-        "sentAt": clock.iso(message.sent_at),
-        # A convenience for testers: the digits as they appear in the text.
-        "otp": otp_in_sms(message.body),
-        # Which enrolment the code belongs to: tests sharing a card pick their own code by these.
-        "rewardLinkCode": message.reward_link_code,
-        "merchantCustomerReferenceId": message.customer_reference,
-    }
-
-
-def _clock_json() -> dict:
-    return {"now": clock.iso(clock.now()), "offsetSeconds": clock.offset_seconds()}
-
-
 @bp.get("/clock")
 @sandbox_key_required
 def get_clock():
     """The sandbox's current time and how far it runs ahead of real time."""
-    return jsonify(_clock_json())
+    return answer(Clock.current())
 
 
 @bp.post("/clock/advance")
@@ -187,7 +146,7 @@ def get_clock():
 def advance_clock():
     """Move the sandbox clock forward by {"seconds": N}."""
     clock.advance(parse_body(ClockAdvance).seconds)
-    return jsonify(_clock_json())
+    return answer(Clock.current())
 
 
 @bp.post("/reset")
@@ -195,7 +154,7 @@ def advance_clock():
 def reset():
     """Throw away everything and restore the seed state."""
     seed.reset_database()
-    return jsonify({"status": "reset"})
+    return answer(ResetDone(status="reset"))
 
 
 @bp.get("/requests")
@@ -213,146 +172,39 @@ def request_log():
     if len(path) > 300:
         raise RequestInvalid("path must be at most 300 characters.")
     entries = inspection.request_log_entries(limit=_limit(), statuses=statuses, path_part=path)
-    return jsonify([_log_json(entry) for entry in entries])
-
-
-def _log_json(entry: RequestLogEntry) -> dict:
-    return {
-        "id": entry.id,
-        "at": clock.iso(entry.at),
-        "clientId": entry.client_id,
-        "method": entry.method,
-        "path": entry.path,
-        "endpoint": entry.endpoint,
-        "status": entry.status,
-        "latencyMs": entry.latency_ms,
-        "uuid": entry.request_uuid,
-        "idempotencyKey": entry.idempotency_key,
-        "replayed": entry.replayed,
-        "fault": entry.fault,
-        "requestBody": entry.request_body,
-        "responseBody": entry.response_body,
-    }
+    return answer_list(RequestLog, [RequestLogLine.of(entry) for entry in entries])
 
 
 # --- Cards, points, cardholders, faults and links (blueprint "sandbox_controls") -------------------
-
-
-# --- Representations ------------------------------------------------------------------------------
-
-
-def card_json(card: Card, balance: int | None) -> dict[str, Any]:
-    return {
-        "last4": card.last4,
-        "maskedNumber": card.masked_number,
-        "brand": card.brand,
-        "kind": card.kind,
-        "holder": card.cardholder.name,
-        "mobile": card.cardholder.phone,
-        "programme": card.programme.code if card.programme else None,
-        "programmeName": card.programme.name if card.programme else None,
-        "status": card.status,
-        "pointsBalance": balance if card.programme else None,
-        "currencyCode": "HKD",
-        "creditLimit": cents_to_amount(card.credit_limit_cents),
-        "outstanding": cents_to_amount(card.outstanding_cents),
-        "creditAvailable": cents_to_amount(card.credit_available_cents),
-        "smsDeliverable": card.sms_deliverable,
-        "behaviour": card.behaviour,
-    }
-
-
-def _ledger_json(line: controls.LedgerLine) -> dict[str, Any]:
-    return {
-        "entryId": line.entry_id,
-        "transactionId": line.transaction_id,
-        "createdAt": clock.iso(line.created_at),
-        "kind": line.kind,
-        "description": line.description,
-        "reference": line.reference,
-        "points": line.amount,
-        "balanceAfter": line.balance_after,
-    }
-
-
-def _statement_json(line: CardStatementLine) -> dict[str, Any]:
-    return {
-        "id": line.id,
-        "kind": line.kind,
-        "amount": cents_to_amount(line.amount_cents),
-        "currencyCode": line.currency_code,
-        "description": line.description,
-        "merchantName": line.merchant_name,
-        "reference": line.reference,
-        "transactionDate": clock.iso(line.transaction_date),
-        "postingDate": line.posting_date.isoformat(),
-    }
-
-
-def fault_json(rule: FaultRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "endpoint": rule.endpoint,
-        "latencyMs": rule.latency_ms,
-        "errorStatus": rule.error_status,
-        "errorCode": rule.error_code,
-        "remainingFailures": rule.remaining_failures,
-        "dropResponseAfterCommit": rule.drop_response_after_commit,
-        "description": controls.describe_fault(rule),
-        "createdAt": clock.iso(rule.created_at),
-    }
-
-
-def link_json(link: RewardLink) -> dict[str, Any]:
-    return {
-        "id": link.id,
-        "rewardLinkCode": link.code,
-        "merchant": link.partner_client.client_id,
-        "merchantName": link.partner_client.merchant_name,
-        "merchantCustomerReferenceId": link.merchant_customer_reference,
-        "cardLast4": link.card.last4,
-        "holder": link.card.cardholder.name,
-        "status": link.status,
-        "failedAttempts": link.failed_attempts,
-        "resendsUsed": link.resends_used,
-        "createdAt": clock.iso(link.created_at),
-        "activatedAt": clock.iso(link.activated_at),
-        "unlinkedAt": clock.iso(link.unlinked_at),
-    }
-
-
-# --- Cards ----------------------------------------------------------------------------------------
 
 
 @controls_bp.get("/cards")
 @sandbox_key_required
 def list_cards():
     balances = controls.points_balances()
-    return jsonify({"cards": [card_json(card, balances.get(card.id, 0)) for card in controls.all_cards()]})
+    cards = [SandboxCard.of(card, balances.get(card.id, 0)) for card in controls.all_cards()]
+    return answer(CardList(cards=cards))
 
 
 @controls_bp.get("/cards/<last4>")
 @sandbox_key_required
 def get_card(last4: str):
     card = controls.find_card(last4)
-    body = card_json(card, ledger.balance_of(card))
-    body["ledger"] = [_ledger_json(line) for line in controls.card_ledger(card)]
-    body["statement"] = [_statement_json(line) for line in controls.card_statement(card)]
-    return jsonify(body)
+    return answer(CardDetail.of_card(card, ledger.balance_of(card)))
 
 
 @controls_bp.post("/cards/<last4>/freeze")
 @sandbox_key_required
 def freeze_card(last4: str):
     card = controls.freeze_card(controls.find_card(last4))
-    return jsonify(card_json(card, ledger.balance_of(card)))
+    return answer(SandboxCard.of(card, ledger.balance_of(card)))
 
 
 @controls_bp.post("/cards/<last4>/unfreeze")
 @sandbox_key_required
 def unfreeze_card(last4: str):
     card = controls.unfreeze_card(controls.find_card(last4))
-    return jsonify(card_json(card, ledger.balance_of(card)))
+    return answer(SandboxCard.of(card, ledger.balance_of(card)))
 
 
 @controls_bp.post("/cards/<last4>/points")
@@ -361,20 +213,8 @@ def adjust_points(last4: str):
     """{"delta": -5000, "reason": "..."}: one ADJUST ledger transaction."""
     card = controls.find_card(last4)
     adjustment = parse_body(PointsAdjustment)
-    delta = adjustment.delta
-    transaction = controls.adjust_points(card, delta, adjustment.reason, clock.now())
-    return jsonify(
-        {
-            "card": card_json(card, ledger.balance_of(card)),
-            "transaction": {
-                "id": transaction.id,
-                "kind": transaction.kind,
-                "description": transaction.description,
-                "points": delta,
-                "createdAt": clock.iso(transaction.created_at),
-            },
-        }
-    )
+    transaction = controls.adjust_points(card, adjustment.delta, adjustment.reason, clock.now())
+    return answer(PointsAdjusted.of(card, ledger.balance_of(card), transaction, adjustment.delta))
 
 
 @controls_bp.post("/cardholders")
@@ -385,14 +225,11 @@ def create_cardholder():
     credit_limit_cents = amount_to_cents(parse_amount(body.credit_limit, "creditLimit"))
     wanted = controls.NewCardholder(body.name, body.mobile, body.programme, body.points or 0, credit_limit_cents)
     card = controls.create_test_cardholder(wanted, clock.now())
-    response = card_json(card, ledger.balance_of(card))
     # The one answer with a full card number, and only in demo mode: the tester who made the card needs it to
     # pay with it, once. Every other answer masks it (seeded test numbers are in the README and the console).
-    if current_app.config["ENV"] == "demo":
-        response["number"] = card.number
-    response["expiry"] = "any future month"
-    response["cvc"] = "any 3 digits"
-    return jsonify(response), 201
+    demo = current_app.config["ENV"] == "demo"
+    new_card = NewTestCard(**SandboxCard.fields_of(card, ledger.balance_of(card)), number=card.number if demo else None)
+    return answer(new_card, 201, exclude=None if demo else {"number"})
 
 
 # --- Faults ---------------------------------------------------------------------------------------
@@ -405,12 +242,7 @@ def _endpoints() -> list[controls.FaultEndpoint]:
 @controls_bp.get("/faults")
 @sandbox_key_required
 def list_faults():
-    return jsonify(
-        {
-            "faults": [fault_json(rule) for rule in controls.list_faults()],
-            "endpoints": [{"name": e.name, "methods": e.methods, "path": e.path} for e in _endpoints()],
-        }
-    )
+    return answer(FaultList.of(controls.list_faults(), _endpoints()))
 
 
 @controls_bp.post("/faults")
@@ -427,13 +259,13 @@ def create_fault():
         drop_response_after_commit=body.drop_response_after_commit,
     )
     rule = controls.create_fault(spec, [endpoint.name for endpoint in _endpoints()], clock.now())
-    return jsonify(fault_json(rule)), 201
+    return answer(Fault.of(rule), 201)
 
 
 @controls_bp.get("/faults/<int:fault_id>")
 @sandbox_key_required
 def get_fault(fault_id: int):
-    return jsonify(fault_json(controls.find_fault(fault_id)))
+    return answer(Fault.of(controls.find_fault(fault_id)))
 
 
 @controls_bp.delete("/faults/<int:fault_id>")
@@ -444,22 +276,22 @@ def delete_fault(fault_id: int):
     return "", 204
 
 
+# --- This API's own document ----------------------------------------------------------------------
+
+
+@controls_bp.get("/openapi.json")
+def openapi_json():
+    """The sandbox API's OpenAPI document; no key (the console links it), but gone with the controls off."""
+    return jsonify(sandbox_openapi_document(current_app.config.get("BANK_NAME", "Summit Bank")))
+
+
 # --- Ledger health and links ----------------------------------------------------------------------
 
 
 @controls_bp.get("/ledger/health")
 @sandbox_key_required
 def ledger_health():
-    health = controls.ledger_health()
-    return jsonify(
-        {
-            "issued": health.issued,
-            "redeemed": health.redeemed,
-            "reversed": health.reversed,
-            "liability": health.liability,
-            "ledgerCheck": {"ok": health.ok, "problems": health.problems},
-        }
-    )
+    return answer(LedgerHealth.of(controls.ledger_health()))
 
 
 @controls_bp.get("/links")
@@ -468,12 +300,11 @@ def list_links():
     status = request.args.get("status") or None
     if status is not None and status not in LINK_STATUSES:
         raise RequestInvalid(f"status must be one of: {', '.join(LINK_STATUSES)}.")
-    return jsonify({"links": [link_json(link) for link in controls.list_links(status)]})
+    return answer(LinkList(links=[Link.of(link) for link in controls.list_links(status)]))
 
 
 @controls_bp.delete("/links/<int:link_id>")
 @sandbox_key_required
 def unlink(link_id: int):
     """End a link as the merchant's unlink would (the shopper must verify again)."""
-    link = controls.unlink(link_id, clock.now())
-    return jsonify(link_json(link))
+    return answer(Link.of(controls.unlink(link_id, clock.now())))

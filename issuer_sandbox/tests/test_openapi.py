@@ -493,23 +493,3 @@ def latest_otp(app) -> str:
     with app.app_context():
         body = db.session.scalar(sa.select(SmsMessage.body).order_by(SmsMessage.id.desc()))
     return re.search(r"\b(\d{6})\b", body).group(1)
-
-
-def test_every_sandbox_api_route_lists_its_error_codes_and_nothing_else(app):
-    from issuer_sandbox.api.openapi import SANDBOX_ERRORS
-
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/sandbox/api")}
-    assert endpoints == set(SANDBOX_ERRORS)
-
-
-def test_the_sandbox_api_lists_exactly_the_codes_it_can_answer():
-    """Read from the error table: the sandbox-only rule errors, the request checks, the HTTP-level codes."""
-    from issuer_sandbox.api import sandbox  # noqa: F401  (defines SandboxKeyInvalid)
-    from issuer_sandbox.api.errors import INTERNAL_ERROR, RequestInvalid
-    from issuer_sandbox.api.openapi import sandbox_error_codes
-    from issuer_sandbox.errors import error_classes
-
-    answerable = {(cls.status, cls.code) for cls in error_classes() if cls.sandbox_only}
-    answerable |= {(RequestInvalid.status, RequestInvalid.code), INTERNAL_ERROR[:2]}
-    answerable |= {(status, code) for status, (code, _) in HTTP_ERRORS.items() if status != 400}
-    assert sandbox_error_codes() == answerable

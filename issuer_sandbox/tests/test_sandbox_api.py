@@ -206,7 +206,9 @@ def test_the_request_log_lists_partner_calls_newest_first_and_filters(api, clien
         "fault",
         "requestBody",
         "responseBody",
+        "answerLogged",
     } == set(entries[0])
+    assert all(entry["answerLogged"] is True for entry in entries)  # each answer reached the log
 
     assert [e["status"] for e in client.get("/sandbox/api/requests?status=404", headers=KEY).json] == [404]
     assert len(client.get("/sandbox/api/requests?path=linkage", headers=KEY).json) == 2
