@@ -23,7 +23,7 @@ from issuer_sandbox.api.sandbox_openapi import (
 from issuer_sandbox.errors import error_classes
 
 from .conftest import close_app, make_app
-from .console_support import enrol, enrol_and_activate, pay, redeem
+from .console_support import enrol, enrol_and_activate, pay, redeem, sign_in
 from .test_hardening import STRONG
 
 KEY = {"X-Sandbox-Key": "demo-sandbox-key"}
@@ -80,6 +80,15 @@ def test_the_document_is_served_without_a_key_and_gone_with_the_controls_off(cli
         assert (gone.status_code, gone.json["code"]) == (404, "notFound")
     finally:
         close_app(app)
+
+
+def test_the_console_api_reference_links_the_document_while_the_controls_are_on(app, client):
+    assert sign_in(client).status_code == 302
+    assert 'href="/sandbox/api/openapi.json"' in client.get("/reference").get_data(as_text=True)
+
+    app.config["SANDBOX_CONTROLS"] = False
+    assert "/sandbox/api/openapi.json" not in client.get("/reference").get_data(as_text=True)
+    assert client.get("/sandbox/api/openapi.json").status_code == 404
 
 
 def test_the_partner_document_stays_partner_only(document):
