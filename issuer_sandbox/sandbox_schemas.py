@@ -296,11 +296,17 @@ class CardDetail(SandboxCard):
     statement: list[StatementLine]
 
     @classmethod
-    def of_card(cls, card: Card, balance: int | None) -> CardDetail:
+    def with_history(
+        cls,
+        card: Card,
+        balance: int | None,
+        ledger: list[controls.LedgerLine],
+        statement: list[CardStatementLine],
+    ) -> CardDetail:
         return cls(
             **SandboxCard.fields_of(card, balance),
-            ledger=[LedgerEntry.of(line) for line in controls.card_ledger(card)],
-            statement=[StatementLine.of(line) for line in controls.card_statement(card)],
+            ledger=[LedgerEntry.of(line) for line in ledger],
+            statement=[StatementLine.of(line) for line in statement],
         )
 
 

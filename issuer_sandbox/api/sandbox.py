@@ -190,7 +190,8 @@ def list_cards():
 @sandbox_key_required
 def get_card(last4: str):
     card = controls.find_card(last4)
-    return answer(CardDetail.of_card(card, ledger.balance_of(card)))
+    history = controls.card_ledger(card), controls.card_statement(card)
+    return answer(CardDetail.with_history(card, ledger.balance_of(card), *history))
 
 
 @controls_bp.post("/cards/<last4>/freeze")

@@ -12,6 +12,8 @@ import copy
 from functools import cache
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
 from .. import sandbox_schemas as models
 from ..schemas import Error
 from .errors import HTTP_ERRORS, INTERNAL_ERROR, RequestInvalid
@@ -221,24 +223,39 @@ def _parameter(name: str, where: str, schema: dict[str, Any], description: str, 
     return parameter
 
 
-LIMIT = _parameter("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "At most.")
+LIMIT = _parameter(
+    "limit",
+    "query",
+    {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+    "At most this many, newest first.",
+)
 LAST4 = _parameter("last4", "path", {"type": "string", "pattern": "^[0-9]{4}$"}, "The card's last four.", "8741")
 FAULT_ID = _parameter("fault_id", "path", {"type": "integer", "minimum": 0}, "The fault rule's id.", 1)
 LINK_ID = _parameter("link_id", "path", {"type": "integer", "minimum": 0}, "The link's id (GET /links).", 5)
 
 
-def _operation(endpoint: str, summary: str, status: int, answer: tuple[str, Any] | str, **extra: Any) -> dict:
-    """One operation; ``answer`` is (schema name or array-of name, example) or a bare description (no body)."""
-    operation_id = endpoint.split(".", 1)[1]
-    tag = "Controls" if endpoint.startswith("sandbox_controls.") else "Outbox, clock and log"
-    operation: dict[str, Any] = {"operationId": operation_id, "tags": [tag], "summary": summary}
-    if "description" in extra:
-        operation["description"] = extra["description"]
-    if "parameters" in extra:
-        operation["parameters"] = extra["parameters"]
-    if "body" in extra:
-        name, example = extra["body"]
-        operation["requestBody"] = {"required": True, **_json(_ref(name), {"example": example})}
+def _operation(
+    endpoint: str,
+    summary: str,
+    status: int,
+    answer: tuple[str, Any] | str,
+    *,
+    description: str = "",
+    parameters: list[dict[str, Any]] | None = None,
+    body: tuple[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One operation. ``answer``: (schema name, example), "[]Name" for an array of Name, or a description of a
+    body-less answer; ``body``: the request body's (schema name, example). Errors come from ``errors_of``."""
+    blueprint, view = endpoint.split(".", 1)
+    tag = "Controls" if blueprint == "sandbox_controls" else "Outbox, clock and log"
+    operation: dict[str, Any] = {"operationId": to_camel(view), "tags": [tag], "summary": summary}
+    operation["x-flask-endpoint"] = endpoint
+    if description:
+        operation["description"] = description
+    if parameters:
+        operation["parameters"] = parameters
+    if body:
+        operation["requestBody"] = {"required": True, **_json(_ref(body[0]), {"example": body[1]})}
     if isinstance(answer, str):
         success: dict[str, Any] = {"description": answer}
     else:
@@ -332,7 +349,12 @@ def _paths() -> dict[str, Any]:
                 200,
                 ("LinkList", {"links": [LINK_EXAMPLE]}),
                 parameters=[
-                    _parameter("status", "query", {"type": "string", "enum": list(models.LINK_STATUSES)}, "Only.")
+                    _parameter(
+                        "status",
+                        "query",
+                        {"type": "string", "enum": list(models.LINK_STATUSES)},
+                        "Only links in this status.",
+                    )
                 ],
             )
         },
