@@ -104,11 +104,13 @@ FAULT_ERRORS = [
 ]
 
 
-def _ref(name: str) -> Schema:
+def schema_ref(name: str) -> Schema:
+    """A $ref to a schema of components.schemas (also used by the sandbox API's document)."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: Schema, examples: dict[str, Any] | None = None) -> dict[str, Any]:
+def json_content(schema: Schema, examples: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An application/json content entry with its schema and named examples."""
     content: dict[str, Any] = {"schema": schema}
     if examples:
         content["examples"] = {name: {"value": value} for name, value in examples.items()}
@@ -116,19 +118,19 @@ def _json(schema: Schema, examples: dict[str, Any] | None = None) -> dict[str, A
 
 
 def _body(schema_name: str, examples: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, **_json(_ref(schema_name), examples)}
+    return {"required": True, **json_content(schema_ref(schema_name), examples)}
 
 
 def _ok(description: str, schema_name: str | None, example: Any = None, headers: dict | None = None) -> dict:
     response: dict[str, Any] = {"description": description}
     if schema_name:
-        response.update(_json(_ref(schema_name), {"example": example} if example is not None else None))
+        response.update(json_content(schema_ref(schema_name), {"example": example} if example is not None else None))
     if headers:
         response["headers"] = headers
     return response
 
 
-def _errors(errors: list[tuple[int, str, str]], oauth: bool = False) -> dict[str, Any]:
+def error_responses(errors: list[tuple[int, str, str]], oauth: bool = False) -> dict[str, Any]:
     """One response per status, its `code` limited to the documented codes, one example per code.
 
     ``oauth``: the token call's errors, which add OAuth 2.0's ``error`` and ``error_description``.
@@ -142,14 +144,14 @@ def _errors(errors: list[tuple[int, str, str]], oauth: bool = False) -> dict[str
         codes = by_status[status]
         schema = {
             "allOf": [
-                _ref("OAuthError" if oauth else "Error"),
+                schema_ref("OAuthError" if oauth else "Error"),
                 {"type": "object", "properties": {"code": {"enum": [code for code, _ in codes]}}},
             ]
         }
         examples = {code: _error_example(status, code, details, oauth) for code, details in codes}
         responses[str(status)] = {
             "description": "; ".join(f"`{code}`: {details}" for code, details in codes),
-            **_json(schema, examples),
+            **json_content(schema, examples),
         }
         if status == 429:
             responses[str(status)]["headers"] = {"Retry-After": {"$ref": "#/components/headers/RetryAfter"}}
@@ -182,7 +184,10 @@ def _operation(
         operation["parameters"] = parameters
     if request_body:
         operation["requestBody"] = request_body
-    operation["responses"] = {**responses, **_errors([*errors, *FAULT_ERRORS], oauth=operation_id == "getAccessToken")}
+    operation["responses"] = {
+        **responses,
+        **error_responses([*errors, *FAULT_ERRORS], oauth=operation_id == "getAccessToken"),
+    }
     operation["security"] = security if security is not None else PARTNER_SECURITY
     return operation
 
@@ -359,8 +364,8 @@ def _token_operation() -> dict[str, Any]:
         {
             "200": {
                 "description": "A bearer token for every other call; it expires after `expires_in` seconds.",
-                **_json(
-                    _ref("TokenResponse"),
+                **json_content(
+                    schema_ref("TokenResponse"),
                     {
                         "token": {
                             "access_token": "q8Vb3kX0n2Yf7Lr1Tt9Wc4Hs6Jd5Ga0Zp",
@@ -390,7 +395,7 @@ def _token_operation() -> dict[str, Any]:
             "required": True,
             "content": {
                 "application/x-www-form-urlencoded": {
-                    "schema": _ref("TokenRequest"),
+                    "schema": schema_ref("TokenRequest"),
                     "examples": {"token": {"value": {"grant_type": "client_credentials", "scope": "/api"}}},
                 }
             },
@@ -577,7 +582,7 @@ def _redemption_by_reference_operation() -> dict[str, Any]:
                 "name": "transactionReferenceNumber",
                 "in": "query",
                 "required": True,
-                "schema": _ref("Reference"),
+                "schema": schema_ref("Reference"),
                 "example": "HM-000123",
             },
             *PARTNER_HEADERS,
@@ -648,8 +653,8 @@ def _create_payment_operation() -> dict[str, Any]:
                     "Idempotency-Key with the same body returns the first response with Idempotent-Replayed: true."
                 ),
                 "headers": {**REPLAYED, "Location": {"schema": {"type": "string"}}},
-                **_json(
-                    _ref("Payment"),
+                **json_content(
+                    schema_ref("Payment"),
                     {"captured": PAYMENT_EXAMPLE, "declined": DECLINED_EXAMPLE, "otherBank": OTHER_BANK_EXAMPLE},
                 ),
             }
@@ -691,7 +696,7 @@ def _list_payments_operation() -> dict[str, Any]:
                 "name": "merchantReference",
                 "in": "query",
                 "required": True,
-                "schema": _ref("Reference"),
+                "schema": schema_ref("Reference"),
                 "example": "HM-000123",
             }
         ],
@@ -817,9 +822,9 @@ def _any_call_responses() -> dict[str, Any]:
         ("MethodNotAllowed", 405, "The path does not serve this method (the Allow header lists those it does)."),
     ):
         code = HTTP_ERRORS[status][0]
-        schema = {"allOf": [_ref("Error"), {"type": "object", "properties": {"code": {"enum": [code]}}}]}
+        schema = {"allOf": [schema_ref("Error"), {"type": "object", "properties": {"code": {"enum": [code]}}}]}
         example = {"type": error_type(status), "code": code, "details": HTTP_ERRORS[status][1]}
-        responses[name] = {"description": f"`{code}`: {details}", **_json(schema, {code: example})}
+        responses[name] = {"description": f"`{code}`: {details}", **json_content(schema, {code: example})}
     return responses
 
 
@@ -874,8 +879,8 @@ def _payment_properties(statuses: list[str]) -> dict[str, Schema]:
         },
         "amount": CENTS,
         "currency": {"type": "string"},
-        "merchantReference": _ref("Reference"),
-        "card": _ref("CardSummary"),
+        "merchantReference": schema_ref("Reference"),
+        "card": schema_ref("CardSummary"),
         "createdAt": ISO_TIME,
     }
 

@@ -17,7 +17,7 @@ from pydantic.alias_generators import to_camel
 from .. import sandbox_schemas as models
 from ..schemas import Error
 from .errors import HTTP_ERRORS, INTERNAL_ERROR, RequestInvalid
-from .openapi import _errors, _json, _ref
+from .openapi import error_responses, json_content, schema_ref
 
 PREFIX = "/sandbox/api"
 DOCUMENT_ENDPOINT = "sandbox_controls.openapi_json"
@@ -255,14 +255,14 @@ def _operation(
     if parameters:
         operation["parameters"] = parameters
     if body:
-        operation["requestBody"] = {"required": True, **_json(_ref(body[0]), {"example": body[1]})}
+        operation["requestBody"] = {"required": True, **json_content(schema_ref(body[0]), {"example": body[1]})}
     if isinstance(answer, str):
         success: dict[str, Any] = {"description": answer}
     else:
         name, example = answer
-        schema = {"type": "array", "items": _ref(name[2:])} if name.startswith("[]") else _ref(name)
-        success = {"description": summary, **_json(schema, {"example": example})}
-    operation["responses"] = {str(status): success, **_errors(errors_of(endpoint))}
+        schema = {"type": "array", "items": schema_ref(name[2:])} if name.startswith("[]") else schema_ref(name)
+        success = {"description": summary, **json_content(schema, {"example": example})}
+    operation["responses"] = {str(status): success, **error_responses(errors_of(endpoint))}
     operation["security"] = [] if endpoint == DOCUMENT_ENDPOINT else KEY_SECURITY
     return operation
 
