@@ -520,7 +520,7 @@ def sandbox_openapi_document(bank_name: str = "Summit Bank") -> dict[str, Any]:
                     "type": "apiKey",
                     "in": "header",
                     "name": "X-Sandbox-Key",
-                    "description": "The sandbox key (ISSUER_SANDBOX_KEY; demo: demo-sandbox-key).",
+                    "description": "The sandbox key (the ISSUER_SANDBOX_KEY setting).",
                 }
             },
             "schemas": copy.deepcopy(_schemas()),

@@ -21,6 +21,7 @@ from issuer_sandbox.api.sandbox_openapi import (
     sandbox_error_codes,
     sandbox_openapi_document,
 )
+from issuer_sandbox.config import SECRET_SETTINGS
 from issuer_sandbox.errors import error_classes
 
 from .conftest import close_app, make_app
@@ -90,6 +91,16 @@ def test_the_console_api_reference_links_the_document_while_the_controls_are_on(
     app.config["SANDBOX_CONTROLS"] = False
     assert "/sandbox/api/openapi.json" not in client.get("/reference").get_data(as_text=True)
     assert client.get("/sandbox/api/openapi.json").status_code == 404
+
+
+def test_the_unguarded_document_names_no_key_or_secret(tmp_path):
+    app = make_app(f"sqlite:///{tmp_path / 'prod.sqlite3'}", ENV="production", SANDBOX_CONTROLS="on", **STRONG)
+    try:
+        served = app.test_client().get("/sandbox/api/openapi.json").get_data(as_text=True)
+        assert not [setting for setting in SECRET_SETTINGS if app.config[setting] in served]
+        assert "demo-sandbox-key" not in served
+    finally:
+        close_app(app)
 
 
 def test_the_partner_document_stays_partner_only(document):
