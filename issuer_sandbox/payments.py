@@ -7,6 +7,11 @@ commits on success; on a named exception nothing was written (the request's sess
 Only the last four digits and the brand of a card are stored, plus the card's id for Summit cards;
 the full number and the CVC never reach the database. The request fingerprint that makes idempotent
 replays safe is a keyed hash, so it cannot be brute-forced back into a card number.
+
+Refunds and points: the refund that makes a payment fully refunded also reverses, in the same transaction,
+whatever is left of a points redemption made against it on the bank's own site (points back to the cardholder,
+the statement credit reversed; ``redemptions.reverse_site_redemption_of_refund``). A partial refund reverses no
+points. A redemption at the merchant's checkout is the merchant's to reverse (the partner API's reversals).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import schemas, statement
+from . import redemptions, schemas, statement
 from .clock import iso
 from .errors import RuleError
 from .extensions import db
@@ -477,6 +482,9 @@ def _refund(
             merchant_name=partner.merchant_name,
             reference=refund.refund_id,
         )
+    if payment.status == REFUNDED:
+        # Refunded in full: the bank takes back a points credit made on its own site against this purchase.
+        redemptions.reverse_site_redemption_of_refund(payment.id, refund.refund_id, partner.merchant_name, now)
     body = schemas.dump(
         schemas.RefundResponse(
             refund_id=refund.refund_id,
