@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from .harness import E2E_SHOP_SETTINGS, Apps, start_apps
+from .harness import E2E_SHOP_SETTINGS, Apps, e2e_apps
 from .pages.console import ConsolePage
 from .pages.shop import HAPPY, POWER_BANK, ShopPage
 from .sandbox_api import SandboxApi
@@ -20,12 +20,14 @@ BLOCKING = ("serious", "critical")
 
 @pytest.fixture(scope="module")
 def legacy_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
-    """A pair of its own whose shop runs the legacy flow (SHOP_PWP_FLOW=legacy), on fresh SQLite files."""
-    started = start_apps(
-        tmp_path_factory.mktemp("legacy-apps"), shop_settings={**E2E_SHOP_SETTINGS, "SHOP_PWP_FLOW": "legacy"}
-    )
-    yield started
-    started.stop()
+    """A pair of its own whose shop runs the legacy flow (SHOP_PWP_FLOW=legacy), on the e2e pass's database.
+
+    Fresh SQLite files, or fresh PostgreSQL databases in the PostgreSQL pass (E2E_DATABASE=postgresql): this
+    fixture used to call start_apps with its SQLite defaults, so the legacy pair never ran on PostgreSQL.
+    """
+    settings = {**E2E_SHOP_SETTINGS, "SHOP_PWP_FLOW": "legacy"}
+    with e2e_apps(tmp_path_factory.mktemp("legacy-apps"), shop_settings=settings) as started:
+        yield started
 
 
 @pytest.fixture
