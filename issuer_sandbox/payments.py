@@ -428,7 +428,9 @@ def _lock_payment(partner: PartnerClient, payment_id: str) -> Payment:
     payment = db.session.scalar(
         sa.select(Payment)
         .where(Payment.payment_id == payment_id, Payment.partner_client_id == partner.id)
-        .with_for_update()
+        # FOR NO KEY UPDATE: two refunds still queue, but a redemption's foreign key to this payment does not
+        # wait on it (that redemption holds the card's points account, which the refund takes next).
+        .with_for_update(key_share=True)
     )
     if payment is None:
         raise PaymentNotFound(payment_id)
@@ -458,6 +460,8 @@ def _refund(
     remaining = _remaining(payment)
     if amount_cents > remaining:
         raise ExceedsRefundableAmount(amount_cents, remaining)
+    if payment.card_id is not None:
+        redemptions.lock_points_account_for_refund(payment.card_id)  # before a site redemption can race it
     refund = Refund(
         refund_id=_public_id("RFD"),
         payment_id=payment.id,

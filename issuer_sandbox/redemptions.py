@@ -1022,6 +1022,18 @@ _LOCKED_SITE_REDEMPTION_OF_PAYMENT = (
 )
 
 
+def lock_points_account_for_refund(card_id: int) -> None:
+    """Take the card's points-account lock before a refund changes the card, as a redemption takes it first.
+
+    A bank-site redemption locks the account, then reads the purchase; a refund that took the account after it
+    could miss a redemption committing meanwhile (or, once both touch the card, deadlock). With this lock taken
+    first, one waits for the other: the site then sees the purchase refunded, or the refund sees the redemption.
+    """
+    db.session.execute(
+        sa.select(_card_accounts.c.id).where(_card_accounts.c.card_id == card_id).with_for_update(of=_card_accounts)
+    )
+
+
 def reverse_site_redemption_of_refund(
     payment_row_id: int, refund_id: str, merchant_name: str, now: datetime
 ) -> str | None:

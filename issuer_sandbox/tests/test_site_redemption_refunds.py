@@ -4,6 +4,9 @@ reverses nothing more, and a redemption at the merchant's checkout is left to th
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import sqlalchemy as sa
 
 from issuer_sandbox import ledger
@@ -34,7 +37,8 @@ def statement_lines(app) -> list[tuple[str, int, str]]:
         ]
 
 
-def test_a_full_refund_gives_the_points_back_and_reverses_the_credit_on_the_statement(client, app):
+def test_a_full_refund_gives_the_points_back_and_reverses_the_credit_on_the_statement(backend_app):
+    app, client = backend_app, backend_app.test_client()
     api = partner_api(app)
     payment_id, reference = redeem_on_site(client, app, api)
     assert points_of(app) == 70_000
@@ -60,7 +64,8 @@ def test_a_full_refund_gives_the_points_back_and_reverses_the_credit_on_the_stat
         assert ledger.check_ledger() == []
 
 
-def test_a_replayed_full_refund_reverses_nothing_more(client, app):
+def test_a_replayed_full_refund_reverses_nothing_more(backend_app):
+    app, client = backend_app, backend_app.test_client()
     api = partner_api(app)
     payment_id, _ = redeem_on_site(client, app, api)
     first = refund(api, payment_id, 52000, "full")
@@ -120,3 +125,33 @@ def test_the_site_does_not_offer_a_refunded_purchase(client, app):
         response
     )
     assert points_of(app) == 120_000
+
+
+def test_a_refund_racing_a_site_redemption_never_leaves_a_credit_on_a_refunded_purchase(backend_app):
+    """Either the site's redemption comes first and the refund reverses it, or the refund does and the site
+    refuses the purchase; never a deadlock, never points kept against a refunded purchase."""
+    app, site = backend_app, backend_app.test_client()
+    api = partner_api(app)
+    sign_in(site, app)
+    outcomes = []
+    for round_number in range(6):
+        paid, _ = pay(api, app)
+        payment_id = paid.json["paymentId"]
+        barrier = threading.Barrier(2, timeout=60)
+
+        def refund_it(payment_id=payment_id, key=f"race-{round_number}", barrier=barrier):
+            barrier.wait()
+            return refund(api, payment_id, 52000, key).status_code
+
+        def redeem_it(payment_id=payment_id, barrier=barrier):
+            barrier.wait()
+            return site.post("/rewards/purchases", data={"purchase": payment_id, "points": 50000}).status_code
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            refunded, redeemed = pool.submit(refund_it), pool.submit(redeem_it)
+            outcomes.append((refunded.result(timeout=120), redeemed.result(timeout=120)))
+        assert points_of(app) == 120_000, outcomes
+    assert all(refunded == 201 and redeemed in (302, 422) for refunded, redeemed in outcomes), outcomes
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(Redemption.status))) <= {"REVERSED"}
+        assert ledger.check_ledger() == []
