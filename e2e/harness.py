@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -271,6 +271,25 @@ def e2e_database() -> str:
     if database == "postgresql" and not os.environ.get("TEST_POSTGRES_URL"):
         raise RuntimeError("E2E_DATABASE=postgresql needs TEST_POSTGRES_URL (a role that may create databases)")
     return database
+
+
+@contextmanager
+def e2e_apps(workdir: Path, shop_settings: Mapping[str, str] = E2E_SHOP_SETTINGS) -> Iterator[Apps]:
+    """``start_apps`` on the e2e suite's database (SQLite files, or fresh PostgreSQL with E2E_DATABASE=postgresql).
+
+    For a module that needs a pair of its own (other shop settings): the pair is stopped before its PostgreSQL
+    databases are dropped.
+    """
+    with ExitStack() as cleanup:
+        issuer_settings: dict[str, str] = {}
+        settings = dict(shop_settings)
+        if e2e_database() == "postgresql":
+            urls = cleanup.enter_context(fresh_postgres_databases(os.environ["TEST_POSTGRES_URL"]))
+            issuer_settings["ISSUER_DATABASE_URL"] = urls["issuer"]
+            settings["SHOP_DATABASE_URL"] = urls["shop"]
+        started = start_apps(workdir, issuer_settings=issuer_settings, shop_settings=settings)
+        cleanup.callback(started.stop)
+        yield started
 
 
 def _libpq_url(url: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-from .harness import E2E_SHOP_SETTINGS, Apps, start_apps
+from .harness import E2E_SHOP_SETTINGS, Apps, e2e_apps, e2e_database
 from .pages.console import ConsolePage
 from .pages.shop import HAPPY, POWER_BANK, ShopPage
 from .sandbox_api import SandboxApi
@@ -20,12 +20,14 @@ BLOCKING = ("serious", "critical")
 
 @pytest.fixture(scope="module")
 def legacy_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
-    """A pair of its own whose shop runs the legacy flow (SHOP_PWP_FLOW=legacy), on fresh SQLite files."""
-    started = start_apps(
-        tmp_path_factory.mktemp("legacy-apps"), shop_settings={**E2E_SHOP_SETTINGS, "SHOP_PWP_FLOW": "legacy"}
-    )
-    yield started
-    started.stop()
+    """A pair of its own whose shop runs the legacy flow (SHOP_PWP_FLOW=legacy), on the e2e pass's database.
+
+    Fresh SQLite files, or fresh PostgreSQL databases in the PostgreSQL pass (E2E_DATABASE=postgresql): this
+    fixture used to call start_apps with its SQLite defaults, so the legacy pair never ran on PostgreSQL.
+    """
+    settings = {**E2E_SHOP_SETTINGS, "SHOP_PWP_FLOW": "legacy"}
+    with e2e_apps(tmp_path_factory.mktemp("legacy-apps"), shop_settings=settings) as started:
+        yield started
 
 
 @pytest.fixture
@@ -33,6 +35,13 @@ def legacy_sandbox(legacy_apps: Apps) -> SandboxApi:
     sandbox = SandboxApi(legacy_apps.issuer_url)
     sandbox.reset()
     return sandbox
+
+
+def test_the_legacy_pair_runs_on_the_database_of_the_e2e_pass(legacy_apps: Apps):
+    """SQLite files in its folder on the SQLite pass, none on the PostgreSQL pass (E2E_DATABASE=postgresql)."""
+    files = {path.name for path in legacy_apps.workdir.glob("*.sqlite3")}
+    expected = {"issuer.sqlite3", "shop.sqlite3"} if e2e_database() == "sqlite" else set()
+    assert files == expected
 
 
 def assert_accessible(axe: Axe, page: Page, name: str) -> None:
@@ -121,3 +130,19 @@ def test_the_legacy_flow_pays_at_the_shop_then_redeems_on_the_banks_site_from_it
     assert_accessible(axe, console.page, "console: programme insights")
     shop.open_order(reference)
     expect(page.get_by_text("Paid with points")).to_have_count(0)
+
+    # The shop cancels the order and refunds the card in full: it knows nothing of the credit, so the bank
+    # reverses it itself: the points come back and the statement shows the credit reversed after the refund.
+    shop.cancel_order()
+    assert legacy_sandbox.points(HAPPY.last4) == 120_000
+    assert legacy_sandbox.statement_kinds(HAPPY.last4) == [
+        "PURCHASE",
+        "POINTS_CREDIT",
+        "REFUND",
+        "POINTS_CREDIT_REVERSAL",
+    ]
+    refund, reversal = legacy_sandbox.statement(HAPPY.last4)[-2:]
+    assert (refund["amount"], reversal["amount"]) == ("-368.00", "100.00")
+    assert reversal["description"] == f"Pay with Points credit reversed: Harbour Mall {reference}"
+    console.page.reload()
+    expect(by_channel.get_by_role("cell")).to_have_text(["1", "25,000", "HK$100.00", "25,000"])

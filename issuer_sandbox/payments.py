@@ -7,6 +7,11 @@ commits on success; on a named exception nothing was written (the request's sess
 Only the last four digits and the brand of a card are stored, plus the card's id for Summit cards;
 the full number and the CVC never reach the database. The request fingerprint that makes idempotent
 replays safe is a keyed hash, so it cannot be brute-forced back into a card number.
+
+Refunds and points: the refund that makes a payment fully refunded also reverses, in the same transaction,
+whatever is left of a points redemption made against it on the bank's own site (points back to the cardholder,
+the statement credit reversed; ``redemptions.reverse_site_redemption_of_refund``). A partial refund reverses no
+points. A redemption at the merchant's checkout is the merchant's to reverse (the partner API's reversals).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import schemas, statement
+from . import redemptions, schemas, statement
 from .clock import iso
 from .errors import RuleError
 from .extensions import db
@@ -423,7 +428,9 @@ def _lock_payment(partner: PartnerClient, payment_id: str) -> Payment:
     payment = db.session.scalar(
         sa.select(Payment)
         .where(Payment.payment_id == payment_id, Payment.partner_client_id == partner.id)
-        .with_for_update()
+        # FOR NO KEY UPDATE: two refunds still queue, but a redemption's foreign key to this payment does not
+        # wait on it (that redemption holds the card's points account, which the refund takes next).
+        .with_for_update(key_share=True)
     )
     if payment is None:
         raise PaymentNotFound(payment_id)
@@ -453,6 +460,8 @@ def _refund(
     remaining = _remaining(payment)
     if amount_cents > remaining:
         raise ExceedsRefundableAmount(amount_cents, remaining)
+    if payment.card_id is not None:
+        redemptions.lock_points_account_for_refund(payment.card_id)  # before a site redemption can race it
     refund = Refund(
         refund_id=_public_id("RFD"),
         payment_id=payment.id,
@@ -477,6 +486,9 @@ def _refund(
             merchant_name=partner.merchant_name,
             reference=refund.refund_id,
         )
+    if payment.status == REFUNDED:
+        # Refunded in full: the bank takes back a points credit made on its own site against this purchase.
+        redemptions.reverse_site_redemption_of_refund(payment.id, refund.refund_id, partner.merchant_name, now)
     body = schemas.dump(
         schemas.RefundResponse(
             refund_id=refund.refund_id,

@@ -993,3 +993,60 @@ def _reverse(
         reference=order.reversal_reference,
     )
     return body
+
+
+# --- A refund of a purchase redeemed against on the bank's site ----------------------------------
+#
+# The merchant cannot see a bank-site redemption, so it cannot reverse one: the bank does, as a card issuer does
+# when a purchase it credited points against is returned. The rule:
+# - the refund that makes the payment fully refunded reverses whatever is left of the bank-site redemption made
+#   against it: the points go back to the cardholder and the statement credit is reversed on the statement, as
+#   one more REVERSE ledger transaction (append-only), in the refund's own database transaction;
+# - a partial refund reverses nothing: the cardholder still paid for part of the purchase and keeps the credit
+#   they chose (points cannot be split pro rata into exact cents and increments in general, so no proportional
+#   reversal); the last refund that completes it reverses the whole redemption.
+# - A redemption at the merchant's checkout (partner API) is left alone: the merchant sees it and reverses it
+#   itself through the reversals call (the shop does so when it cancels an order).
+# Idempotent: a replayed refund is answered from the stored refund and never gets here; a redemption with no
+# points left to reverse is left as it is.
+
+_LOCKED_SITE_REDEMPTION_OF_PAYMENT = (
+    sa.select(*_LOCKED_REDEMPTION.selected_columns, _redemptions.c.partner_client_id)
+    .select_from(*_LOCKED_REDEMPTION.get_final_froms())
+    .where(
+        _redemptions.c.payment_id == sa.bindparam("payment_row_id"),
+        _redemptions.c.channel == BANK_SITE,
+        _redemptions.c.points_reversed < _redemptions.c.points,
+    )
+    .with_for_update(of=_card_accounts)
+)
+
+
+def lock_points_account_for_refund(card_id: int) -> None:
+    """Take the card's points-account lock before a refund changes the card, as a redemption takes it first.
+
+    A bank-site redemption locks the account, then reads the purchase; a refund that took the account after it
+    could miss a redemption committing meanwhile (or, once both touch the card, deadlock). With this lock taken
+    first, one waits for the other: the site then sees the purchase refunded, or the refund sees the redemption.
+    """
+    db.session.execute(
+        sa.select(_card_accounts.c.id).where(_card_accounts.c.card_id == card_id).with_for_update(of=_card_accounts)
+    )
+
+
+def reverse_site_redemption_of_refund(
+    payment_row_id: int, refund_id: str, merchant_name: str, now: datetime
+) -> str | None:
+    """Reverse what is left of the bank-site redemption against a payment that was just refunded in full.
+
+    Part of the refund's transaction (the caller commits): returns the reversal's response body, or None when
+    the payment has no bank-site redemption with points left to reverse. The reversal's reference is the
+    refund's id, so it shows on the statement next to the refund it follows.
+    """
+    locked = db.session.execute(_LOCKED_SITE_REDEMPTION_OF_PAYMENT, {"payment_row_id": payment_row_id}).first()
+    if locked is None:
+        return None
+    reversible = db.session.execute(_REVERSIBLE, {"redemption_row_id": locked.id}).one()
+    order = ReversalOrder(locked.order_id, refund_id, reversible.points - reversible.points_reversed)
+    request_fingerprint = fingerprint({"refundId": refund_id, "orderId": locked.order_id, "points": order.points})
+    return _reverse(locked.partner_client_id, merchant_name, locked, order, request_fingerprint, now)

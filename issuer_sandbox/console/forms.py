@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    Field,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -15,6 +25,7 @@ from wtforms.validators import (
     StopValidation,
     ValidationError,
 )
+from wtforms.widgets import DateInput
 
 from .. import controls
 
@@ -198,3 +209,51 @@ class RequestFilterForm(FlaskForm):
     status = SelectField("Status", choices=choices(STATUS_FILTERS), validate_choice=False)
     path = StringField("Path contains", validators=[Optional(), Length(max=200)])
     submit = SubmitField("Filter")
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (strptime's %Y takes full-width ones)
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+
+
+class DayField(Field):
+    """A calendar day typed or picked as YYYY-MM-DD, with a message that says what was wrong."""
+
+    widget = DateInput()
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.data.isoformat() if isinstance(self.data, date) else ""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        self.data = None
+        if not text:
+            raise ValueError("Enter a date.")
+        if not ISO_DATE.fullmatch(text):
+            raise ValueError("Enter the date as YYYY-MM-DD, for example 2026-10-03.")
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text} is not a date on the calendar.") from None
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise ValueError("Choose a day between 2000 and 2099.")
+        self.data = day
+
+
+class InsightsRangeForm(FlaskForm):
+    """The days the programme insights cover (GET, changes nothing, so a view of the figures is a link)."""
+
+    class Meta:
+        csrf = False
+
+    start = DayField("From", description="UTC day, YYYY-MM-DD")
+    end = DayField("To (inclusive)", description="UTC day, YYYY-MM-DD")
+    submit = SubmitField("Show")
+
+    def validate_end(self, field: DayField) -> None:
+        if self.start.data is not None and field.data is not None and field.data < self.start.data:
+            raise ValidationError("The last day must be on or after the first day.")

@@ -334,3 +334,32 @@ def test_a_purchase_redeemed_at_checkout_is_not_offered_on_the_site_and_cannot_b
                 redemptions._lock_site_purchase(site_id, code, paid.json["paymentId"], clock.now())[1]
             )
         db.session.rollback()
+
+
+# --- One bank chrome, two looks ---------------------------------------------------------------------
+
+
+def test_the_console_and_the_rewards_site_share_one_header_partial_but_not_their_look(client, app):
+    from pathlib import Path
+
+    templates = Path(app.root_path).parent / "templates" / "issuer"
+    for layout in ("base.html", "rewards/base.html"):
+        source = (templates / layout).read_text()
+        assert '{% from "issuer/_bank_chrome.html" import' in source and "<svg" not in source, layout
+    site = page(client.get("/rewards/"))
+    assert "issuer/rewards.css" in site and "issuer/console.css" not in site
+    assert '<header class="rw-header">' in site and 'class="rw-brand-sub">Rewards</span>' in site
+    assert "Sandbox console" not in site and 'class="sidenav"' not in site
+    client.post("/login", data={"password": "demo"})
+    console = page(client.get("/"))
+    assert "issuer/console.css" in console and "issuer/rewards.css" not in console
+    assert '<header class="site-header">' in console and 'class="brand-sub">Sandbox console</span>' in console
+    assert "<strong>SANDBOX</strong>" in console
+
+
+def test_the_rewards_sites_flash_messages_keep_their_own_classes(client, app):
+    sign_in(client, app)
+    response = client.post("/rewards/sign-out", follow_redirects=True)
+    assert response.status_code == 200
+    flashed = '<div class="rw-flashes" role="status"> <p class="rw-flash rw-flash-success">You are signed out.</p>'
+    assert flashed in page(response)
