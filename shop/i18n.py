@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from babel import Locale, UnknownLocaleError
 from flask import Blueprint, redirect, request, url_for
+from flask_babel import get_locale
 from wtforms import HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 
@@ -56,6 +57,11 @@ def select_locale() -> str:
     """Flask-Babel's locale selector: the ``lang`` cookie, then Accept-Language (best quality first)."""
     accepted = [tag for tag, _quality in request.accept_languages]
     return choose_locale(request.cookies.get(COOKIE_NAME), accepted)
+
+
+def bank_language() -> str:
+    """The Accept-Language the shop sends the bank on enrolment and resend: the shopper's SMS language."""
+    return ACCEPT_LANGUAGE.get(str(get_locale() or ENGLISH), ACCEPT_LANGUAGE[ENGLISH])
 
 
 class LanguageForm(ShopForm):

@@ -134,3 +134,26 @@ def test_shop_messages_and_flashes_are_translated(client, shopper):
 def test_error_pages_are_translated(client):
     html = client.get("/no-such-page", headers=CHINESE_HEADERS).get_data(as_text=True)
     assert "找不到這個頁面" in html and '<html lang="zh-Hant-HK">' in html
+
+
+def _bank_languages(fake_issuer, method: str) -> list[str]:
+    return [kwargs["language"] for name, kwargs in fake_issuer.calls if name == method]
+
+
+def test_a_chinese_shopper_gets_the_banks_sms_in_chinese_on_enrolment_and_resend(checkout, client, fake_issuer):
+    client.set_cookie("lang", "zh_Hant_HK")
+    reference = checkout.paid_order()
+    checkout.send_code(reference)
+    fake_issuer.advance(seconds=31)
+    response = client.post(f"/checkout/{reference}/points/resend", data={"resend": "Resend code"})
+    assert response.status_code == 302
+    assert _bank_languages(fake_issuer, "enroll") == ["zh-HK"]
+    assert _bank_languages(fake_issuer, "resend_otp") == ["zh-HK"]
+    page = client.get(f"/checkout/{reference}/points").get_data(as_text=True)
+    assert "一次性密碼" in page and "重新發送密碼" in page
+
+
+def test_an_english_shopper_gets_the_banks_sms_in_english(checkout, client, fake_issuer):
+    reference = checkout.paid_order()
+    checkout.send_code(reference)
+    assert _bank_languages(fake_issuer, "enroll") == ["en"]
