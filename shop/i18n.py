@@ -7,9 +7,10 @@ which sets the ``lang`` cookie for a year and goes back to the page it was press
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, has_request_context, redirect, request, url_for
 from flask_babel import get_locale
 from wtforms import HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -54,9 +55,33 @@ def choose_locale(cookie: str | None, accepted: Iterable[str]) -> str:
 
 
 def select_locale() -> str:
-    """Flask-Babel's locale selector: the ``lang`` cookie, then Accept-Language (best quality first)."""
+    """Flask-Babel's locale selector: the ``lang`` cookie, then Accept-Language (best quality first); English
+    outside a request (commands, rules called by tests)."""
+    if not has_request_context():
+        return ENGLISH
     accepted = [tag for tag, _quality in request.accept_languages]
     return choose_locale(request.cookies.get(COOKIE_NAME), accepted)
+
+
+def is_chinese() -> bool:
+    """Whether this request's pages are in Chinese."""
+    return str(get_locale() or ENGLISH) == CHINESE
+
+
+def local_name(entry: Any) -> str:
+    """A product's or category's name in the shopper's language (English while its Chinese is missing)."""
+    return (is_chinese() and getattr(entry, "name_zh", "")) or entry.name
+
+
+def local_description(product: Any) -> str:
+    """A product's description in the shopper's language (English while its Chinese is missing)."""
+    return (is_chinese() and getattr(product, "description_zh", "")) or product.description
+
+
+def local_line_name(line: Any) -> str:
+    """An order line's product name in the shopper's language; the name kept with the order otherwise."""
+    product = getattr(line, "product", None)
+    return (is_chinese() and product is not None and product.name_zh) or line.product_name
 
 
 def bank_language() -> str:

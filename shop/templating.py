@@ -17,6 +17,7 @@ from werkzeug.routing import BuildError
 
 from .cart import pricing
 from .extensions import db
+from .i18n import local_description, local_line_name, local_name
 
 
 def money(cents: int | None) -> str:
@@ -125,6 +126,9 @@ def register_template_helpers(app: Flask) -> None:
     """Install the filters and context every shop template may rely on."""
     app.add_template_filter(money, "money")
     app.add_template_filter(number, "number")
+    app.add_template_filter(local_name, "local_name")
+    app.add_template_filter(local_description, "local_description")
+    app.add_template_filter(local_line_name, "local_line_name")
     app.add_template_filter(day_text, "day")
     app.add_template_filter(moment_text, "moment")
     app.context_processor(_shop_context)

@@ -157,3 +157,10 @@ def test_an_english_shopper_gets_the_banks_sms_in_english(checkout, client, fake
     reference = checkout.paid_order()
     checkout.send_code(reference)
     assert _bank_languages(fake_issuer, "enroll") == ["en"]
+
+
+def test_outside_a_request_the_shop_speaks_english(app):
+    from shop.i18n import is_chinese, select_locale
+
+    with app.app_context():
+        assert select_locale() == "en" and not is_chinese()
