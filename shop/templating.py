@@ -60,6 +60,13 @@ def moment_text(value: datetime | None) -> str:
     return format_datetime(value, pattern, tzinfo=UTC, locale=locale)
 
 
+def district_name(value: str | None) -> str:
+    """Jinja filter: a stored district ('Wan Chai') as the shopper's language names it ('灣仔區')."""
+    from .checkout.forms import DISTRICT_NAMES
+
+    return str(DISTRICT_NAMES.get(value or "", value or ""))
+
+
 def url_for_or(endpoint: str, fallback: str, **values: Any) -> str:
     """url_for, or a fixed path while the endpoint's blueprint does not exist yet."""
     try:
@@ -126,6 +133,7 @@ def register_template_helpers(app: Flask) -> None:
     """Install the filters and context every shop template may rely on."""
     app.add_template_filter(money, "money")
     app.add_template_filter(number, "number")
+    app.add_template_filter(district_name, "district")
     app.add_template_filter(local_name, "local_name")
     app.add_template_filter(local_description, "local_description")
     app.add_template_filter(local_line_name, "local_line_name")
