@@ -89,6 +89,15 @@ def bank_language() -> str:
     return ACCEPT_LANGUAGE.get(str(get_locale() or ENGLISH), ACCEPT_LANGUAGE[ENGLISH])
 
 
+@bp.after_app_request
+def _vary_by_language(response):
+    """A page's language depends on the cookie and Accept-Language: no shared cache may mix them up."""
+    if response.mimetype == "text/html":
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+    return response
+
+
 class LanguageForm(ShopForm):
     """The header switch: the language pressed and the page to come back to."""
 

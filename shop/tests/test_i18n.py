@@ -164,3 +164,8 @@ def test_outside_a_request_the_shop_speaks_english(app):
 
     with app.app_context():
         assert select_locale() == "en" and not is_chinese()
+
+
+def test_pages_say_they_vary_by_language(client):
+    vary = client.get("/").headers["Vary"]
+    assert "Accept-Language" in vary and "Cookie" in vary
