@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 # e2e/harness.py and `make bench` start them from that same file.
 GUNICORN = $(BIN)/gunicorn --config gunicorn.conf.py
 
-.PHONY: demo test lint bench chromium install install-test clean
+.PHONY: demo test lint bench chromium fonts install install-test clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -35,6 +35,14 @@ chromium:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
 	else echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi
 
+# Chinese pages need a CJK font, or Chromium's screenshots (and a person's screen) show boxes. The CSS names
+# system fonts only (no web fonts); Debian's fonts-noto-cjk provides "Noto Sans CJK TC".
+fonts:
+	@if command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list :lang=zh family 2>/dev/null)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q fonts-noto-cjk; \
+	else echo "No Chinese font found (fc-list :lang=zh is empty): run 'sudo apt-get install -y fonts-noto-cjk'" \
+	  "so the Traditional Chinese pages show characters, not boxes." >&2; fi
+
 # seed upgrades each app's database in place (its Alembic migrations), then adds whatever seed rows are missing.
 demo: $(VENV)/.installed
 	@$(BIN)/flask --app issuer_sandbox seed
@@ -58,7 +66,7 @@ demo: $(VENV)/.installed
 # integration tests there, and a second pass runs the whole e2e suite with both apps on fresh PostgreSQL
 # databases (E2E_DATABASE=postgresql, see e2e/harness.py).
 E2E_POSTGRES_WORKERS ?= 2
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium fonts
 	@$(BIN)/python -m pytest -n auto $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "No tests were collected."; status=0; fi; \
 	  if [ $$status -ne 0 ]; then exit $$status; fi; \

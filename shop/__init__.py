@@ -12,6 +12,7 @@ from .cart.rules import SESSION_KEY as CART_SESSION_KEY
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
+from .i18n import select_locale
 
 __version__ = "0.1.0"
 
@@ -49,7 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
     with app.app_context():
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction
@@ -70,11 +71,12 @@ def _register_features(app: Flask) -> None:
     from .catalog.views import bp as catalog_bp
     from .checkout.views import bp as checkout_bp
     from .errors import register_error_handlers
+    from .i18n import bp as language_bp
     from .insights.views import bp as insights_bp
     from .orders.views import bp as orders_bp
     from .templating import register_template_helpers
 
-    for blueprint in (health.bp, catalog_bp, cart_bp, accounts_bp, checkout_bp, orders_bp, insights_bp):
+    for blueprint in (health.bp, catalog_bp, cart_bp, accounts_bp, checkout_bp, orders_bp, insights_bp, language_bp):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     cli.register(app)
@@ -114,10 +116,6 @@ def _refuse_weak_secrets(app: Flask) -> None:
             f"Harbour Mall cannot start in production mode: {'; '.join(problems)}. "
             'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
         )
-
-
-def _select_locale() -> str | None:
-    return request.accept_languages.best_match(["en", "zh_Hant_HK", "zh"]) or "en"
 
 
 def _security_headers(response):

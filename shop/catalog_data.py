@@ -31,7 +31,9 @@ class _Entry(BaseModel):
 class CategoryData(_Entry):
     slug: Annotated[Slug, Field(max_length=40)]
     name: Annotated[str, Field(min_length=1, max_length=80)]
+    name_zh: Annotated[str, Field(min_length=1, max_length=80)]  # Traditional Chinese (Hong Kong)
     tagline: Text
+    tagline_zh: Text
     colour: Annotated[str, Field(pattern=r"^#[0-9a-f]{6}$")]  # the accent of its product art and category card
 
 
@@ -39,11 +41,13 @@ class ProductData(_Entry):
     sku: Annotated[str, Field(pattern=r"^[A-Z]{2}-\d{3}$")]
     slug: Slug
     name: Annotated[str, Field(min_length=1, max_length=120)]
+    name_zh: Annotated[str, Field(min_length=1, max_length=120)]  # Traditional Chinese (Hong Kong)
     category: Slug  # a CategoryData.slug
     price_cents: Annotated[int, Field(gt=0)]  # HK cents
     stock: Annotated[int, Field(ge=0)]
     icon: Annotated[str, Field(min_length=1, max_length=40)]  # the shape drawn on the product's image
     description: Text
+    description_zh: Text
 
     @property
     def image(self) -> str:
@@ -57,6 +61,7 @@ class Catalogue(_Entry):
     products: Annotated[tuple[ProductData, ...], Field(min_length=1, strict=False)]
     featured: Annotated[tuple[str, ...], Field(strict=False)]  # SKUs shown on the home page, in order
     popular_searches: Annotated[tuple[str, ...], Field(strict=False)]  # offered when a search finds nothing
+    popular_searches_zh: Annotated[tuple[str, ...], Field(strict=False)]  # the same, on Chinese pages
 
     @model_validator(mode="after")
     def _entries_agree(self) -> Catalogue:
@@ -117,3 +122,4 @@ CATEGORIES = CATALOGUE.categories
 PRODUCTS = CATALOGUE.products
 FEATURED_SKUS = CATALOGUE.featured
 POPULAR_SEARCHES = CATALOGUE.popular_searches
+POPULAR_SEARCHES_ZH = CATALOGUE.popular_searches_zh

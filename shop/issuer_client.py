@@ -326,8 +326,8 @@ class IssuerClient:
 
     # Partner API ------------------------------------------------------------------------------
 
-    def enroll(self, last4: str, phone: str, customer_reference: str) -> Enrollment:
-        """Link the shopper's card; the bank texts an OTP unless the link is already ACTIVE."""
+    def enroll(self, last4: str, phone: str, customer_reference: str, language: str = "en") -> Enrollment:
+        """Link the shopper's card; the bank texts an OTP (in ``language``: "en" or "zh-HK") unless it is ACTIVE."""
         answer, _ = self._call(
             "POST",
             f"{REWARDS_PATH}/linkage",
@@ -337,12 +337,18 @@ class IssuerClient:
                 "citiCardHolderPhoneNumber": phone,
                 "merchantCustomerReferenceId": customer_reference,
             },
+            headers={"Accept-Language": language},
         )
         return answer.to_result()
 
-    def resend_otp(self, reward_link_code: str) -> OtpResent:
-        """Ask the bank for a new OTP (the old one stops working)."""
-        answer, _ = self._call("POST", f"{REWARDS_PATH}/{reward_link_code}/activations/otp", OtpResentAnswer)
+    def resend_otp(self, reward_link_code: str, language: str = "en") -> OtpResent:
+        """Ask the bank for a new OTP, its SMS in ``language`` (the old code stops working)."""
+        answer, _ = self._call(
+            "POST",
+            f"{REWARDS_PATH}/{reward_link_code}/activations/otp",
+            OtpResentAnswer,
+            headers={"Accept-Language": language},
+        )
         return answer.to_result()
 
     def verify_otp(self, reward_link_code: str, otp: str) -> str:

@@ -48,6 +48,7 @@ class Category(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
     name: Mapped[str] = mapped_column(sa.String(80))
+    name_zh: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")  # Traditional Chinese
     position: Mapped[int] = mapped_column(sa.Integer, default=0)
 
     products: Mapped[list[Product]] = relationship(back_populates="category")
@@ -61,6 +62,9 @@ class Product(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(120), unique=True)
     name: Mapped[str] = mapped_column(sa.String(120))
     description: Mapped[str] = mapped_column(sa.Text)
+    # Traditional Chinese (Hong Kong); empty until seed fills it in, and then the English is shown.
+    name_zh: Mapped[str] = mapped_column(sa.String(120), default="", server_default="")
+    description_zh: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"), index=True)
     price_cents: Mapped[int] = mapped_column(sa.BigInteger)
     stock: Mapped[int] = mapped_column(sa.Integer)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from .catalog_data import CATEGORIES, PRODUCTS
+from .catalog_data import CATEGORIES, PRODUCTS, ProductData
 from .extensions import db
 from .models import Category, Product, User
 
@@ -34,24 +34,31 @@ DEMO_SHOPPERS = (
 
 
 def seed_catalogue(now: datetime) -> bool:
-    """Create missing categories and products; existing rows (and their stock) are left alone."""
+    """Create missing categories and products; existing rows (and their stock) are left alone, except that
+    Chinese text still empty (a database from before the Chinese catalogue) is filled in from the file."""
     created = False
     categories = {category.slug: category for category in db.session.scalars(sa.select(Category))}
     for position, data in enumerate(CATEGORIES):
         if data.slug not in categories:
-            categories[data.slug] = Category(slug=data.slug, name=data.name, position=position)
+            categories[data.slug] = Category(slug=data.slug, name=data.name, name_zh=data.name_zh, position=position)
             db.session.add(categories[data.slug])
             created = True
-    existing = set(db.session.scalars(sa.select(Product.sku)))
+        elif not categories[data.slug].name_zh:
+            categories[data.slug].name_zh = data.name_zh
+            created = True
+    existing = {product.sku: product for product in db.session.scalars(sa.select(Product))}
     for data in PRODUCTS:
         if data.sku in existing:
+            created = _fill_in_chinese(existing[data.sku], data) or created
             continue
         db.session.add(
             Product(
                 sku=data.sku,
                 slug=data.slug,
                 name=data.name,
+                name_zh=data.name_zh,
                 description=data.description,
+                description_zh=data.description_zh,
                 category=categories[data.category],
                 price_cents=data.price_cents,
                 stock=data.stock,
@@ -61,6 +68,16 @@ def seed_catalogue(now: datetime) -> bool:
         )
         created = True
     return created
+
+
+def _fill_in_chinese(product: Product, data: ProductData) -> bool:
+    """Back-fill a product's empty Chinese name or description; text already there is the merchant's."""
+    changed = False
+    if not product.name_zh:
+        product.name_zh, changed = data.name_zh, True
+    if not product.description_zh:
+        product.description_zh, changed = data.description_zh, True
+    return changed
 
 
 def seed_database() -> bool:

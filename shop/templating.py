@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, url_for
 from flask_babel import get_locale
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,13 +17,54 @@ from werkzeug.routing import BuildError
 
 from .cart import pricing
 from .extensions import db
+from .i18n import local_description, local_line_name, local_name
 
 
 def money(cents: int | None) -> str:
-    """Jinja filter: integer cents -> 'HK$1,234.50' in the shop's currency."""
+    """Jinja filter: integer cents -> 'HK$1,234.50' in the shop's currency, as Babel writes it for the locale."""
     if cents is None:
         return ""
-    return pricing.format_money(int(cents), pricing.currency_symbol(current_app.config["CURRENCY_CODE"]))
+    if not isinstance(cents, int):
+        raise pricing.PricingError("Money is kept in whole cents.")
+    # Decimal, never float: 123450 cents is exactly Decimal('1234.50').
+    return format_currency(Decimal(cents).scaleb(-2), current_app.config["CURRENCY_CODE"], locale=get_locale() or "en")
+
+
+def number(value: int | None) -> str:
+    """Jinja filter: a whole number (points, counts) with the locale's grouping: 120000 -> '120,000'."""
+    if value is None:
+        return ""
+    return format_decimal(int(value), locale=get_locale() or "en")
+
+
+# Day and day-with-time patterns per language (CLDR), e.g. "02 Dec 2026" and "2026年12月2日".
+_DATE_PATTERNS = {"en": ("dd MMM y", "dd MMM y HH:mm"), "zh": ("y年M月d日", "y年M月d日 HH:mm")}
+
+
+def day_text(value: date | datetime | None) -> str:
+    """Jinja filter: a date (or the day of a datetime) as the shopper's language writes it."""
+    if value is None:
+        return ""
+    locale = get_locale()
+    pattern = _DATE_PATTERNS.get(locale.language if locale else "en", _DATE_PATTERNS["en"])[0]
+    day = value.date() if isinstance(value, datetime) else value
+    return format_date(day, pattern, locale=locale)
+
+
+def moment_text(value: datetime | None) -> str:
+    """Jinja filter: a stored (UTC) datetime with its time, in the shopper's language, without converting it."""
+    if value is None:
+        return ""
+    locale = get_locale()
+    pattern = _DATE_PATTERNS.get(locale.language if locale else "en", _DATE_PATTERNS["en"])[1]
+    return format_datetime(value, pattern, tzinfo=UTC, locale=locale)
+
+
+def district_name(value: str | None) -> str:
+    """Jinja filter: a stored district ('Wan Chai') as the shopper's language names it ('灣仔區')."""
+    from .checkout.forms import DISTRICT_NAMES
+
+    return str(DISTRICT_NAMES.get(value or "", value or ""))
 
 
 def url_for_or(endpoint: str, fallback: str, **values: Any) -> str:
@@ -68,12 +113,16 @@ def _cart_count() -> int:
 
 def _shop_context() -> dict[str, Any]:
     from .accounts.forms import SignOutForm
+    from .i18n import CHINESE, ENGLISH, LanguageForm
 
     return {
         "shop_name": current_app.config["SHOP_NAME"],
         "nav_categories": _nav_categories,
         "cart_count": _cart_count,
         "sign_out_form": SignOutForm,
+        "language_form": LanguageForm,
+        "languages": (ENGLISH, CHINESE),
+        "current_language": lambda: str(get_locale() or ENGLISH),
         "url_for_or": url_for_or,
         "page_language": page_language,
         "current_user": g.get("user"),
@@ -83,4 +132,11 @@ def _shop_context() -> dict[str, Any]:
 def register_template_helpers(app: Flask) -> None:
     """Install the filters and context every shop template may rely on."""
     app.add_template_filter(money, "money")
+    app.add_template_filter(number, "number")
+    app.add_template_filter(district_name, "district")
+    app.add_template_filter(local_name, "local_name")
+    app.add_template_filter(local_description, "local_description")
+    app.add_template_filter(local_line_name, "local_line_name")
+    app.add_template_filter(day_text, "day")
+    app.add_template_filter(moment_text, "moment")
     app.context_processor(_shop_context)

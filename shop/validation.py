@@ -14,13 +14,17 @@ value with a control character is dropped rather than shown as an error the shop
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
-from flask import Flask, request
+from babel.support import Translations
+from flask import Flask, has_request_context, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import BadRequest
 from wtforms import Field, HiddenField, IntegerField, TextAreaField
+from wtforms.i18n import messages_path
 from wtforms.validators import StopValidation, ValidationError
 
 # C0 controls, DEL and C1 controls.
@@ -84,6 +88,16 @@ class WholeNumberField(IntegerField):
         self.data = int(text)
 
 
+# WTForms' own catalogue for each shop locale: its "zh" is Simplified, Hong Kong reads its Traditional "zh_TW".
+WTFORMS_LOCALES = {"zh_Hant_HK": "zh_TW"}
+
+
+@cache
+def wtforms_translations(locale: str) -> Translations:
+    """WTForms' built-in messages ("This field is required.", "Not a valid choice.") for a shop locale."""
+    return Translations.load(messages_path(), [WTFORMS_LOCALES.get(locale, locale)], domain="wtforms")
+
+
 class ShopForm(FlaskForm):
     """The base of every shop form: each field refuses control characters first, so none can forget it.
 
@@ -100,6 +114,13 @@ class ShopForm(FlaskForm):
                 continue
             # A new tuple per bound field: the class's validator list is shared by every instance.
             field.validators = (NoControlCharacters(), *field.validators)
+
+    class Meta:
+        def get_translations(self, form: Any) -> Translations | None:
+            """WTForms' messages in the shopper's language (Flask-WTF's own would pick Simplified Chinese)."""
+            if not has_request_context():
+                return None
+            return wtforms_translations(str(get_locale() or "en"))
 
 
 class ControlCharacterInUrl(BadRequest):

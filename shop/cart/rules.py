@@ -14,6 +14,7 @@ from flask import current_app, g, session
 from flask_babel import gettext as _
 
 from ..extensions import db
+from ..i18n import local_name
 from ..models import Product
 from . import pricing
 
@@ -128,9 +129,9 @@ def parse_quantity(value: object) -> int:
 
 def _check_stock(product: Product, quantity: int, already: int = 0) -> None:
     if product.stock <= 0:
-        raise NotEnoughStock(_("Sorry, %(name)s is sold out.", name=product.name), 0)
+        raise NotEnoughStock(_("Sorry, %(name)s is sold out.", name=local_name(product)), 0)
     if quantity > product.stock:
-        message = _("Only %(count)d of %(name)s left in stock.", count=product.stock, name=product.name)
+        message = _("Only %(count)d of %(name)s left in stock.", count=product.stock, name=local_name(product))
         if already:
             message += " " + _("You already have %(count)d in your cart.", count=already)
         raise NotEnoughStock(message, product.stock)
@@ -191,7 +192,9 @@ def price_contents(
         if product.stock <= 0:
             cart.problems.append(
                 CartProblem(
-                    "sold_out", _("%(name)s has sold out. Remove it to check out.", name=product.name), product_id
+                    "sold_out",
+                    _("%(name)s has sold out. Remove it to check out.", name=local_name(product)),
+                    product_id,
                 )
             )
         elif quantity > product.stock:
@@ -201,7 +204,7 @@ def price_contents(
                     _(
                         "Only %(count)d of %(name)s left: lower the quantity to check out.",
                         count=product.stock,
-                        name=product.name,
+                        name=local_name(product),
                     ),
                     product_id,
                     product.stock,

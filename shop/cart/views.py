@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..accounts.guards import safe_next
 from ..database import read_only
+from ..i18n import local_name
 from ..messages import shopper_message
 from . import rules as cart_rules
 from .forms import AddToCartForm, CartLineForm, RemoveFromCartForm
@@ -45,7 +46,7 @@ def add():
         flash(shopper_message(error), "error")
         return redirect(back)
     flash(
-        _("Added %(quantity)d × %(name)s to your cart.", quantity=form.quantity.data, name=line.product.name),
+        _("Added %(quantity)d × %(name)s to your cart.", quantity=form.quantity.data, name=local_name(line.product)),
         "success",
     )
     return redirect(url_for("cart.view"))

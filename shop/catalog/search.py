@@ -1,4 +1,5 @@
-"""Product search: words matched against name, category and description, ranked, filtered, sorted, paged.
+"""Product search: words matched against name, category and description (English and Chinese), ranked,
+filtered, sorted, paged.
 
 The catalogue is small (tens of products), so ranking happens in Python over the category's products; a
 real mall would hand this to a search index, and only this module would change.
@@ -29,6 +30,7 @@ CATEGORY_WEIGHT = 4
 DESCRIPTION_WEIGHT = 2
 
 _WORD = re.compile(r"[0-9a-z\u00c0-\u024f\u4e00-\u9fff]+")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass
@@ -104,7 +106,14 @@ def _variants(term: str) -> list[str]:
 
 
 def _matches(term: str, text: str) -> tuple[bool, bool]:
-    """(a word of text starts with the term, a word of text is exactly the term)."""
+    """(a word of text starts with the term, a word of text is exactly the term).
+
+    Chinese is written without spaces between words, so a term with a Chinese character matches anywhere in
+    the text ('香米' in '泰國茉莉香米 5公斤'), and counts as a whole word.
+    """
+    if _CJK.search(term):
+        found = term in text
+        return found, found
     prefix = whole = False
     for variant in _variants(term):
         if re.search(rf"\b{re.escape(variant)}", text):
@@ -117,12 +126,13 @@ def _matches(term: str, text: str) -> tuple[bool, bool]:
 def term_score(term: str, product: Product) -> int:
     """How strongly one word points at this product (0: not at all)."""
     score = 0
-    in_name, whole = _matches(term, product.name.lower())
+    in_name, whole = _matches(term, f"{product.name}\n{product.name_zh}".lower())
     if in_name:
         score += NAME_WEIGHT + (NAME_WHOLE_WORD_BONUS if whole else 0)
-    if _matches(term, product.category.name.lower())[0] or _matches(term, product.category.slug)[0]:
+    category = product.category
+    if any(_matches(term, text)[0] for text in (category.name.lower(), category.name_zh, category.slug)):
         score += CATEGORY_WEIGHT
-    if _matches(term, product.description.lower())[0]:
+    if _matches(term, f"{product.description}\n{product.description_zh}".lower())[0]:
         score += DESCRIPTION_WEIGHT
     return score
 

@@ -9,9 +9,10 @@ from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from ..cart.forms import AddToCartForm
-from ..catalog_data import CATEGORIES, FEATURED_SKUS, POPULAR_SEARCHES
+from ..catalog_data import CATEGORIES, FEATURED_SKUS, POPULAR_SEARCHES, POPULAR_SEARCHES_ZH
 from ..database import read_only
 from ..extensions import db
+from ..i18n import is_chinese, local_name
 from ..models import Category, Product
 from ..page_cache import cached_for_visitors
 from .forms import SearchForm
@@ -22,6 +23,7 @@ bp = Blueprint("catalog", __name__)
 LOW_STOCK = 5  # "Only N left" from here down
 CATEGORY_COLOURS = {data.slug: data.colour for data in CATEGORIES}
 CATEGORY_TAGLINES = {data.slug: data.tagline for data in CATEGORIES}
+CATEGORY_TAGLINES_ZH = {data.slug: data.tagline_zh for data in CATEGORIES}
 
 
 @bp.app_template_global()
@@ -36,7 +38,12 @@ def stock_status(product: Product) -> str:
 
 @bp.app_template_global()
 def category_tagline(category: Category) -> str:
-    return CATEGORY_TAGLINES.get(category.slug, "")
+    taglines = CATEGORY_TAGLINES_ZH if is_chinese() else CATEGORY_TAGLINES
+    return taglines.get(category.slug, "")
+
+
+def popular_searches() -> tuple[str, ...]:
+    return POPULAR_SEARCHES_ZH if is_chinese() else POPULAR_SEARCHES
 
 
 def _per_page() -> int:
@@ -65,7 +72,7 @@ def home():
         categories=categories,
         featured=featured,
         counts=counts,
-        popular_searches=POPULAR_SEARCHES,
+        popular_searches=popular_searches(),
     )
 
 
@@ -83,7 +90,7 @@ def category(slug: str):
         active_category=category,
         page=page,
         sort=sort,
-        title=category.name,
+        title=local_name(category),
     )
 
 
@@ -107,7 +114,7 @@ def product(slug: str):
         form=form,
         related=related,
         active_category=product.category,
-        title=product.name,
+        title=local_name(product),
     )
 
 
@@ -117,7 +124,9 @@ def product(slug: str):
 def search():
     form = SearchForm(request.args)
     categories = db.session.scalars(sa.select(Category).order_by(Category.position)).all()
-    form.category.choices = [SelectChoice("", _("All categories"))] + [SelectChoice(c.slug, c.name) for c in categories]
+    form.category.choices = [SelectChoice("", _("All categories"))] + [
+        SelectChoice(c.slug, local_name(c)) for c in categories
+    ]
     result = search_products(
         request.args.get("q", ""),
         category_slug=request.args.get("category") or None,
@@ -132,7 +141,7 @@ def search():
         result=result,
         page=result.page,
         categories=categories,
-        popular_searches=POPULAR_SEARCHES,
+        popular_searches=popular_searches(),
         search_query=result.query,
         title=title,
     )

@@ -62,13 +62,14 @@ def forget_unverified_link(order: Order) -> None:
         db.session.commit()
 
 
-def send_code(order: Order, phone: str, client: IssuerClient) -> CardLink:
-    """Enrol the card with the mobile the shopper confirmed; the bank texts an OTP unless already linked."""
+def send_code(order: Order, phone: str, client: IssuerClient, language: str = "en") -> CardLink:
+    """Enrol the card with the mobile the shopper confirmed; the bank texts an OTP (in the shopper's
+    ``language``, an Accept-Language value) unless the card is already linked."""
     ensure_points_possible(order)
     last4 = order.card_last4 or ""
     customer_reference = order.user.customer_reference
     try:
-        enrollment = call_bank(order, lambda: client.enroll(last4, phone, customer_reference))
+        enrollment = call_bank(order, lambda: client.enroll(last4, phone, customer_reference, language))
     except IssuerError as error:
         fail(order, error)
     now = utcnow()
@@ -89,12 +90,12 @@ def send_code(order: Order, phone: str, client: IssuerClient) -> CardLink:
     return link
 
 
-def resend_code(order: Order, client: IssuerClient) -> CardLink:
+def resend_code(order: Order, client: IssuerClient, language: str = "en") -> CardLink:
     """Ask the bank for a new OTP for the pending link (the bank enforces the 30 s cooldown and 3 resends)."""
     ensure_points_possible(order)
     code = _pending_link(order).reward_link_code
     try:
-        call_bank(order, lambda: client.resend_otp(code))
+        call_bank(order, lambda: client.resend_otp(code, language))
     except IssuerError as error:
         fail(order, error)
     link = _link_with_code(order, code)

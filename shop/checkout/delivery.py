@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..i18n import local_name
 from ..models import Order, OrderLine, Product
 from ..orders.rules import OrderError, utcnow
 
@@ -72,7 +73,7 @@ def create_order(
             .values(stock=Product.stock - line.quantity)
         )
         if result.rowcount != 1:
-            short.append(line.product.name)
+            short.append(local_name(line.product))
     if short:
         db.session.rollback()
         raise OutOfStock(short)

@@ -35,6 +35,27 @@ HK_DISTRICTS = (
     "Tuen Mun",
     "Yuen Long",
 )
+# What the shopper reads: the district in their language (the English name is the stored value).
+DISTRICT_NAMES = {
+    "Central and Western": _l("Central and Western"),
+    "Eastern": _l("Eastern"),
+    "Southern": _l("Southern"),
+    "Wan Chai": _l("Wan Chai"),
+    "Kowloon City": _l("Kowloon City"),
+    "Kwun Tong": _l("Kwun Tong"),
+    "Sham Shui Po": _l("Sham Shui Po"),
+    "Wong Tai Sin": _l("Wong Tai Sin"),
+    "Yau Tsim Mong": _l("Yau Tsim Mong"),
+    "Islands": _l("Islands"),
+    "Kwai Tsing": _l("Kwai Tsing"),
+    "North": _l("North"),
+    "Sai Kung": _l("Sai Kung"),
+    "Sha Tin": _l("Sha Tin"),
+    "Tai Po": _l("Tai Po"),
+    "Tsuen Wan": _l("Tsuen Wan"),
+    "Tuen Mun": _l("Tuen Mun"),
+    "Yuen Long": _l("Yuen Long"),
+}
 HK_MOBILE = r"^[4-9][0-9]{7}$"  # ASCII digits: \d would take Arabic-Indic ones
 
 
@@ -98,7 +119,8 @@ class DeliveryForm(ShopForm):
     )
     district = SelectField(
         _l("District"),
-        choices=[SelectChoice("", _l("Choose a district"))] + [SelectChoice(d, d) for d in HK_DISTRICTS],
+        choices=[SelectChoice("", _l("Choose a district"))]
+        + [SelectChoice(d, DISTRICT_NAMES[d]) for d in HK_DISTRICTS],
         validators=[DataRequired(_l("Choose a district."))],
     )
     submit = SubmitField(_l("Continue to payment"))

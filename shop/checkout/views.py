@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..accounts.guards import login_required
 from ..cart.rules import clear_cart, current_cart
+from ..i18n import bank_language
 from ..issuer_client import get_issuer_client
 from ..messages import shopper_message
 from ..models import Order
@@ -228,7 +229,7 @@ def send_code(reference: str):
     if not form.validate():
         return _points_page(order, mobile_form=form, status=422)
     try:
-        link = card_link.send_code(order, form.phone.data, get_issuer_client())
+        link = card_link.send_code(order, form.phone.data, get_issuer_client(), bank_language())
     except BankRefused as error:
         flash(shopper_message(error, order.card_last4 or ""), "error")
         return redirect(url_for("checkout.points", reference=reference))
@@ -247,7 +248,7 @@ def resend_code(reference: str):
     if order is None or not ResendForm().validate():
         return redirect(url_for("checkout.points", reference=reference))
     try:
-        link = card_link.resend_code(order, get_issuer_client())
+        link = card_link.resend_code(order, get_issuer_client(), bank_language())
     except card_link.NoActiveLink:
         return redirect(url_for("checkout.points", reference=reference))
     except BankRefused as error:

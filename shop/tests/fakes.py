@@ -249,8 +249,8 @@ class FakeIssuerClient:
 
     # Partner API ------------------------------------------------------------------------------
 
-    def enroll(self, last4: str, phone: str, customer_reference: str) -> Enrollment:
-        self._enter("enroll", last4=last4, phone=phone, customer_reference=customer_reference)
+    def enroll(self, last4: str, phone: str, customer_reference: str, language: str = "en") -> Enrollment:
+        self._enter("enroll", last4=last4, phone=phone, customer_reference=customer_reference, language=language)
         card = next(
             (c for c in self.cards.values() if c.summit and c.last4 == last4 and c.phone == phone),
             None,
@@ -278,8 +278,8 @@ class FakeIssuerClient:
         )
         return self._leave("enroll", answer).to_result()
 
-    def resend_otp(self, reward_link_code: str) -> OtpResent:
-        self._enter("resend_otp", reward_link_code=reward_link_code)
+    def resend_otp(self, reward_link_code: str, language: str = "en") -> OtpResent:
+        self._enter("resend_otp", reward_link_code=reward_link_code, language=language)
         link = self._link("resend_otp", reward_link_code)
         if self.now - link.otp_sent_at < self.resend_cooldown:
             raise self._refusal("resend_otp", 429, "otpResendTooSoon", "Wait before asking for a new code.")

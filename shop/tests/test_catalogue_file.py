@@ -20,32 +20,39 @@ from shop.catalog_data import (
 GOOD = """
 featured = ["SM-001"]
 popular_searches = ["rice"]
+popular_searches_zh = ["香米"]
 
 [[categories]]
 slug = "supermarket"
 name = "Supermarket"
+name_zh = "超級市場"
 tagline = "Rice and more"
+tagline_zh = "白米及更多"
 colour = "#d9480f"
 
 [[products]]
 sku = "SM-001"
 slug = "jasmine-rice-5kg"
 name = "Jasmine Rice 5kg"
+name_zh = "茉莉香米 5公斤"
 category = "supermarket"
 price_cents = 8990
 stock = 60
 icon = "sack"
 description = "Fragrant long-grain jasmine rice."
+description_zh = "長粒茉莉香米。"
 
 [[products]]
 sku = "SM-002"
 slug = "soy-sauce"
 name = "Soy Sauce"
+name_zh = "生抽"
 category = "supermarket"
 price_cents = 1590
 stock = 3
 icon = "bottle"
 description = "Naturally brewed light soy sauce."
+description_zh = "天然釀造生抽。"
 """
 
 
@@ -122,6 +129,9 @@ def test_a_good_file_loads_into_typed_entries(tmp_path):
         (('featured = ["SM-001"]', 'featured = ["XX-404"]'), r"featured: 'XX-404' is not the SKU of a product"),
         (('colour = "#d9480f"', 'colour = "orange"'), r"category 1 \(supermarket\): colour: String should match"),
         (('icon = "bottle"\n', ""), r"product 2 \(SM-002\): icon: Field required"),
+        (('name_zh = "生抽"\n', ""), r"product 2 \(SM-002\): name_zh: Field required"),
+        (('description_zh = "天然釀造生抽。"', 'description_zh = ""'), r"product 2 \(SM-002\): description_zh: String"),
+        (('name_zh = "超級市場"\n', ""), r"category 1 \(supermarket\): name_zh: Field required"),
         (("price_cents = 1590", "price_cents = "), r"Invalid value \(at line \d+"),
     ],
 )

@@ -192,6 +192,18 @@ def test_verify_and_resend_use_the_link_paths(bank, transport):
     assert (resend.method, resend.path_url) == ("POST", "/gcb/api/v1/apac/rewards/LINK1/activations/otp")
 
 
+def test_enrolment_and_resend_ask_for_the_sms_in_the_shoppers_language(bank, transport):
+    pending = {**ENROLLMENT, "otpExpiresAt": "2026-11-26T09:05:00"}
+    resent = {"otpExpiresAt": "2026-11-26T09:05:00", "resendsRemaining": 2}
+    transport.reply(200, pending).reply(202, resent).reply(200, pending).reply(202, resent)
+    bank.enroll("8741", "91234567", "C-1001", "zh-HK")
+    bank.resend_otp("LINK1", "zh-HK")
+    bank.enroll("8741", "91234567", "C-1001")
+    bank.resend_otp("LINK1")
+    languages = [request.headers["Accept-Language"] for request in transport.calls()]
+    assert languages == ["zh-HK", "zh-HK", "en", "en"]
+
+
 def test_redeem_sends_the_amount_as_a_decimal_string_and_parses_cents(bank, transport):
     transport.reply(200, REDEMPTION, {"Idempotent-Replayed": "true"})
     redemption = bank.redeem("LINK1", "HM-000123", 52_000, 50_000, "Harbour Mall order HM-000123")

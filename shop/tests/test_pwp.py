@@ -182,7 +182,12 @@ def test_first_time_shopper_is_sent_a_code_and_verifies_it(app, paid_order):
         assert link.status == "PENDING_ACTIVATION"
         assert link.masked_phone == "****4567"
         assert fake.calls_to("enroll") == [
-            {"last4": "8741", "phone": "91234567", "customer_reference": order.user.customer_reference}
+            {
+                "last4": "8741",
+                "phone": "91234567",
+                "customer_reference": order.user.customer_reference,
+                "language": "en",
+            }
         ]
         link_rules.verify_code(order, fake.last_otp("91234567"), fake)
         assert link_rules.active_link(order) is not None
