@@ -1,0 +1,163 @@
+"""Languages of the sandbox: English and Traditional Chinese (Hong Kong), chosen per browser or per API call.
+
+Pages follow the ``lang`` cookie the header's switch sets, else the browser's ``Accept-Language``; the partner
+API follows ``Accept-Language`` only (a merchant's server sends it for its shopper). Money, points and times are
+formatted by Babel for the chosen locale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, redirect, request
+from flask_babel import format_currency, format_datetime, format_decimal, get_locale
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import AnyOf, DataRequired
+
+from .extensions import babel
+
+ENGLISH = "en"
+CHINESE = "zh_Hant_HK"
+LOCALES = (ENGLISH, CHINESE)
+COOKIE = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+# The <html lang> (BCP 47) of each locale.
+HTML_LANG = {ENGLISH: "en", CHINESE: "zh-Hant-HK"}
+# Babel-style patterns: the console keeps its ISO-like stamp in English; Chinese reads as Hong Kong writes it.
+DATETIME_PATTERNS = {ENGLISH: "yyyy-MM-dd HH:mm:ss", CHINESE: "yyyy年M月d日 HH:mm:ss"}
+DATE_PATTERNS = {ENGLISH: "d MMM yyyy", CHINESE: "yyyy年M月d日"}
+
+bp = Blueprint("i18n", __name__)
+
+
+def locale_for_tag(tag: str | None) -> str | None:
+    """The sandbox locale a language tag asks for: any Chinese (zh, zh-HK, zh-Hant, zh-TW…) is zh_Hant_HK."""
+    if not tag:
+        return None
+    primary = tag.strip().replace("_", "-").split("-")[0].lower()
+    if primary == "zh":
+        return CHINESE
+    if primary == "en":
+        return ENGLISH
+    return None
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best locale for an ``Accept-Language`` value (quality order), English when none fits."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    for tag, _quality in parse_accept_header(accept_language or "", LanguageAccept):
+        locale = locale_for_tag(tag)
+        if locale:
+            return locale
+    return ENGLISH
+
+
+def select_locale() -> str:
+    """Flask-Babel's selector: the cookie on pages, then ``Accept-Language`` (the API's only source)."""
+    from .api.errors import is_api_request
+
+    if not is_api_request():
+        chosen = request.cookies.get(COOKIE)
+        if chosen in LOCALES:
+            return chosen
+    return negotiate(request.headers.get("Accept-Language"))
+
+
+def current_locale() -> str:
+    """The locale of this request as one of LOCALES (English outside a request)."""
+    locale = get_locale()
+    return CHINESE if locale is not None and locale.language == "zh" else ENGLISH
+
+
+def sms_language_of_request() -> str:
+    """The language an SMS sent for this API call is written in: the caller's ``Accept-Language``."""
+    return negotiate(request.headers.get("Accept-Language"))
+
+
+class LanguageForm(FlaskForm):
+    """The header's switch: two buttons named ``lang`` and the page to return to."""
+
+    lang = StringField(validators=[DataRequired(), AnyOf(LOCALES)])
+    next = HiddenField()
+
+
+def safe_return_path(target: str | None) -> str:
+    """Only a path on this site (never another host or a scheme); anything else returns to the home page."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+@bp.post("/language")
+def switch():
+    """Remember the chosen language for a year and go back to the page the switch was on."""
+    form = LanguageForm()
+    response: Response = redirect(safe_return_path(form.next.data), code=303)
+    if form.validate_on_submit():
+        response.set_cookie(
+            COOKIE,
+            form.lang.data,
+            max_age=COOKIE_MAX_AGE,
+            samesite="Lax",
+            httponly=True,
+            secure=current_app.config["PREFERRED_URL_SCHEME"] == "https",
+        )
+    return response
+
+
+def hkd(cents: int | None) -> str:
+    """Integer cents as HK$ for the locale: 123450 -> "HK$1,234.50" (Decimal, never float)."""
+    if cents is None:
+        return "—"
+    return format_currency(Decimal(cents).scaleb(-2), "HKD")
+
+
+def points(n: int | None) -> str:
+    """A points count with the locale's grouping: 120000 -> "120,000"."""
+    if n is None:
+        return "—"
+    return format_decimal(n)
+
+
+def when(moment: datetime | None) -> str:
+    """A sandbox time (naive UTC) as text for the locale."""
+    if moment is None:
+        return "—"
+    return format_datetime(moment, DATETIME_PATTERNS[current_locale()])
+
+
+def day(moment: datetime | None) -> str:
+    """A date for the locale."""
+    if moment is None:
+        return "—"
+    return format_datetime(moment, DATE_PATTERNS[current_locale()])
+
+
+def _template_context() -> dict:
+    locale = current_locale()
+    return {
+        "html_lang": HTML_LANG[locale],
+        "current_locale": locale,
+        "language_form": LanguageForm(formdata=None),
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel with the selector, the switch's route, the template filters and context."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", ENGLISH)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.add_template_filter(hkd, "hkd")
+    app.add_template_filter(points, "points")
+    app.add_template_filter(when, "when")
+    app.add_template_filter(day, "day")
+    app.context_processor(_template_context)
