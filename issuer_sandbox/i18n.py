@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, redirect, request
+from flask import Blueprint, Flask, Response, current_app, has_app_context, redirect, request
 from flask_babel import format_currency, format_datetime, format_decimal, get_locale
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
@@ -45,8 +45,8 @@ def locale_for_tag(tag: str | None) -> str | None:
     return None
 
 
-def negotiate(accept_language: str | None) -> str:
-    """The best locale for an ``Accept-Language`` value (quality order), English when none fits."""
+def requested(accept_language: str | None) -> str | None:
+    """The first locale an ``Accept-Language`` value asks for (quality order), None when it names none of ours."""
     from werkzeug.datastructures import LanguageAccept
     from werkzeug.http import parse_accept_header
 
@@ -54,7 +54,12 @@ def negotiate(accept_language: str | None) -> str:
         locale = locale_for_tag(tag)
         if locale:
             return locale
-    return ENGLISH
+    return None
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best locale for an ``Accept-Language`` value, English when none fits."""
+    return requested(accept_language) or ENGLISH
 
 
 def select_locale() -> str:
@@ -69,14 +74,16 @@ def select_locale() -> str:
 
 
 def current_locale() -> str:
-    """The locale of this request as one of LOCALES (English outside a request)."""
+    """The locale of this request as one of LOCALES (English outside a request or an app without Babel)."""
+    if not has_app_context() or "babel" not in current_app.extensions:
+        return ENGLISH
     locale = get_locale()
     return CHINESE if locale is not None and locale.language == "zh" else ENGLISH
 
 
-def sms_language_of_request() -> str:
-    """The language an SMS sent for this API call is written in: the caller's ``Accept-Language``."""
-    return negotiate(request.headers.get("Accept-Language"))
+def sms_language_of_request() -> str | None:
+    """The language this API call asks the bank's SMS to be in (``Accept-Language``), None when it names none."""
+    return requested(request.headers.get("Accept-Language"))
 
 
 class LanguageForm(FlaskForm):

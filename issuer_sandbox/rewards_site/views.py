@@ -11,7 +11,7 @@ import time
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 
-from .. import clock, links, otp, redemptions, statement
+from .. import clock, i18n, links, otp, redemptions, statement
 from ..errors import RuleError
 from ..models import Card
 from . import rules
@@ -88,7 +88,9 @@ def identify():
     form = IdentifyForm()
     if form.validate_on_submit():
         try:
-            link = rules.start_sign_in(form.last4.data, form.mobile.data, clock.now(), _policy(), _bank())
+            link = rules.start_sign_in(
+                form.last4.data, form.mobile.data, clock.now(), _policy(), _bank(), i18n.current_locale()
+            )
         except RuleError as error:
             form.form_errors.append(_message(error))
         else:
@@ -135,7 +137,7 @@ def resend():
         return redirect(url_for("rewards_site.identify"))
     if ActionForm().validate_on_submit():
         try:
-            rules.resend_code(link, clock.now(), _policy(), _bank())
+            rules.resend_code(link, clock.now(), _policy(), _bank(), i18n.current_locale())
         except RuleError as error:
             flash(_message(error), "error")
         else:
