@@ -7,12 +7,12 @@ formatted by Babel for the chosen locale.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, has_app_context, redirect, request
-from flask_babel import format_currency, format_datetime, format_decimal, get_locale
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired
@@ -28,7 +28,7 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 HTML_LANG = {ENGLISH: "en", CHINESE: "zh-Hant-HK"}
 # Babel-style patterns: the console keeps its ISO-like stamp in English; Chinese reads as Hong Kong writes it.
 DATETIME_PATTERNS = {ENGLISH: "yyyy-MM-dd HH:mm:ss", CHINESE: "yyyy年M月d日 HH:mm:ss"}
-DATE_PATTERNS = {ENGLISH: "d MMM yyyy", CHINESE: "yyyy年M月d日"}
+DATE_PATTERNS = {ENGLISH: "yyyy-MM-dd", CHINESE: "yyyy年M月d日"}
 
 bp = Blueprint("i18n", __name__)
 
@@ -141,11 +141,11 @@ def when(moment: datetime | None) -> str:
     return format_datetime(moment, DATETIME_PATTERNS[current_locale()])
 
 
-def day(moment: datetime | None) -> str:
-    """A date for the locale."""
+def day(moment: date | None) -> str:
+    """A date (or the date of a sandbox time) for the locale."""
     if moment is None:
         return "—"
-    return format_datetime(moment, DATE_PATTERNS[current_locale()])
+    return format_date(moment, DATE_PATTERNS[current_locale()])
 
 
 def _template_context() -> dict:

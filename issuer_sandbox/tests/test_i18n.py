@@ -104,3 +104,24 @@ def test_times_read_as_each_language_writes_them(app):
     with app.test_request_context(headers={"Accept-Language": "zh-HK"}):
         assert i18n.when(moment) == "2026年12月2日 18:05:09"
         assert i18n.day(moment) == "2026年12月2日"
+        assert i18n.day(moment.date()) == "2026年12月2日"
+
+
+def test_the_bank_site_in_chinese_texts_a_chinese_sign_in_code_and_speaks_chinese(client, app):
+    from .rewards_support import latest_otp, outbox, page
+
+    client.set_cookie("lang", "zh_Hant_HK")
+    identify = page(client.get("/rewards/"))
+    assert "以積分抵銷近期消費" in identify and "信用卡號碼最後四位數字" in identify
+    refused = page(client.post("/rewards/", data={"last4": "12", "mobile": "9123 4567"}))
+    assert "請輸入信用卡號碼最後的四位數字。" in refused
+    response = client.post("/rewards/", data={"last4": "8741", "mobile": "9123 4567"})
+    assert response.status_code == 302
+    [sms] = outbox(app)
+    assert sms.startswith("Summit Bank：你的一次性密碼為 ") and "登入 Summit Bank Rewards" in sms
+    wrong = "000000" if latest_otp(app) != "000000" else "111111"
+    assert "密碼不正確，尚餘 4 次機會。" in page(client.post("/rewards/verify", data={"code": wrong}))
+    response = client.post("/rewards/verify", data={"code": latest_otp(app)})
+    assert response.status_code == 302
+    purchases = page(client.get("/rewards/purchases"))
+    assert "你的近期消費" in purchases and "120,000 積分" in purchases
