@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, has_app_context, redirect, request
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired
@@ -28,9 +29,30 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 HTML_LANG = {ENGLISH: "en", CHINESE: "zh-Hant-HK"}
 # Babel-style patterns: the console keeps its ISO-like stamp in English; Chinese reads as Hong Kong writes it.
 DATETIME_PATTERNS = {ENGLISH: "yyyy-MM-dd HH:mm:ss", CHINESE: "yyyy年M月d日 HH:mm:ss"}
+SHORT_TIME_PATTERNS = {ENGLISH: "dd MMM HH:mm:ss", CHINESE: "M月d日 HH:mm:ss"}
 DATE_PATTERNS = {ENGLISH: "yyyy-MM-dd", CHINESE: "yyyy年M月d日"}
 
 bp = Blueprint("i18n", __name__)
+
+# Words the seed data stores in English (each test card's behaviour, a card's kind), shown by the console
+# through the ``data_label`` filter: a tester's own data has no entry and shows as typed.
+DATA_LABELS = {
+    "Happy path (Rewards, 250 pts = HK$1)": _l("Happy path (Rewards, 250 pts = HK$1)"),
+    "Below the 1,000-point minimum": _l("Below the 1,000-point minimum"),
+    "Premier programme: 200 pts = HK$1 (rate 0.005, increment 20)": _l(
+        "Premier programme: 200 pts = HK$1 (rate 0.005, increment 20)"
+    ),
+    "Summit debit card: pays, no points offer": _l("Summit debit card: pays, no points offer"),
+    "Frozen: payment declined cardFrozen, enrol notEligibleToRedeem": _l(
+        "Frozen: payment declined cardFrozen, enrol notEligibleToRedeem"
+    ),
+    "Credit limit HK$100: larger payments declined insufficientCredit": _l(
+        "Credit limit HK$100: larger payments declined insufficientCredit"
+    ),
+    "SMS undeliverable: enrol otpDeliveryFailed": _l("SMS undeliverable: enrol otpDeliveryFailed"),
+    "credit": _l("credit"),
+    "debit": _l("debit"),
+}
 
 
 def locale_for_tag(tag: str | None) -> str | None:
@@ -141,11 +163,24 @@ def when(moment: datetime | None) -> str:
     return format_datetime(moment, DATETIME_PATTERNS[current_locale()])
 
 
+def short_time(moment: datetime) -> str:
+    """A recent sandbox time, as a phone's message list shows it: "02 Dec 18:05:09" / "12月2日 18:05:09"."""
+    return format_datetime(moment, SHORT_TIME_PATTERNS[current_locale()])
+
+
 def day(moment: date | None) -> str:
     """A date (or the date of a sandbox time) for the locale."""
     if moment is None:
         return "—"
     return format_date(moment, DATE_PATTERNS[current_locale()])
+
+
+def data_label(value: str | None) -> str:
+    """Seed data's English words in the page's language; anything else as stored."""
+    if value is None:
+        return ""
+    label = DATA_LABELS.get(value)
+    return str(label) if label is not None else value
 
 
 def _template_context() -> dict:
@@ -167,4 +202,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(points, "points")
     app.add_template_filter(when, "when")
     app.add_template_filter(day, "day")
+    app.add_template_filter(data_label, "data_label")
     app.context_processor(_template_context)

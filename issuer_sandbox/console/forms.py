@@ -28,7 +28,7 @@ def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
 class WholeNumberField(IntegerField):
     """An integer field whose 'not a number' error says what to type, and that stops at that one error."""
 
-    def __init__(self, label=None, validators=None, invalid_message: str = "Enter a whole number.", **kwargs):
+    def __init__(self, label=None, validators=None, invalid_message: str = _l("Enter a whole number."), **kwargs):
         super().__init__(label, validators, **kwargs)
         self.invalid_message = invalid_message
 
@@ -86,9 +86,9 @@ class AdjustPointsForm(FlaskForm):
 
 
 PROGRAMME_CHOICES = [
-    ("REWARDS", "Summit Rewards (250 pts = HK$1)"),
-    ("PREMIER", "Summit Premier Miles (200 pts = HK$1)"),
-    ("", "None: debit card without points"),
+    ("REWARDS", _l("Summit Rewards (250 pts = HK$1)")),
+    ("PREMIER", _l("Summit Premier Miles (200 pts = HK$1)")),
+    ("", _l("None: debit card without points")),
 ]
 
 
