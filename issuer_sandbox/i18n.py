@@ -50,6 +50,11 @@ DATA_LABELS = {
         "Credit limit HK$100: larger payments declined insufficientCredit"
     ),
     "SMS undeliverable: enrol otpDeliveryFailed": _l("SMS undeliverable: enrol otpDeliveryFailed"),
+    "Opening points balance": _l("Opening points balance"),
+    "Issue": _l("Issue"),
+    "Adjust": _l("Adjust"),
+    "Redeem": _l("Redeem"),
+    "Reverse": _l("Reverse"),
     "credit": _l("credit"),
     "debit": _l("debit"),
 }

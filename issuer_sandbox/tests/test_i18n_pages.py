@@ -68,7 +68,7 @@ def test_the_console_sign_in_page_is_all_chinese(chinese):
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/cards", "/phone", "/phone?phone=91234567", "/links", "/ledger", "/cardholders/new"]
+    "path", ["/", "/cards", "/phone", "/phone?phone=91234567", "/links", "/ledger", "/cardholders/new", "/cards/8741"]
 )
 def test_the_main_console_pages_are_all_chinese(chinese, api, app, path):
     assert (
