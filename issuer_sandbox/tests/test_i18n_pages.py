@@ -91,3 +91,12 @@ def test_the_console_error_page_is_all_chinese(chinese):
 def test_the_check_itself_finds_english(client):
     sign_in(client)
     assert {"Overview", "Sandbox"} <= english_words(client.get("/").get_data(as_text=True))
+
+
+def test_console_flashes_are_in_chinese(chinese):
+    sign_in(chinese)
+    page = chinese.post("/cards/8741/freeze", follow_redirects=True).get_data(as_text=True)
+    assert "尾號 8741 的信用卡已凍結。" in page
+    page = chinese.post("/cards/8741/points", data={"delta": "x", "reason": ""}).get_data(as_text=True)
+    assert "積分未有調整：請更正下方表格。" in page
+    assert english_words(page) == set()
