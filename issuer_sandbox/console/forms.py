@@ -189,7 +189,12 @@ class PhoneForm(FlaskForm):
     submit = SubmitField(_l("Show messages"))
 
 
-STATUS_FILTERS = [("", "Any status"), ("2xx", "2xx success"), ("4xx", "4xx client error"), ("5xx", "5xx server error")]
+STATUS_FILTERS = [
+    ("", _l("Any status")),
+    ("2xx", _l("2xx success")),
+    ("4xx", _l("4xx client error")),
+    ("5xx", _l("5xx server error")),
+]
 
 
 class RequestFilterForm(FlaskForm):
