@@ -55,6 +55,10 @@ DATA_LABELS = {
     "Adjust": _l("Adjust"),
     "Redeem": _l("Redeem"),
     "Reverse": _l("Reverse"),
+    "At checkout (partner API)": _l("At checkout (partner API)"),
+    "On the bank's site": _l("On the bank's site"),
+    "native": _l("native"),
+    "legacy": _l("legacy"),
     "credit": _l("credit"),
     "debit": _l("debit"),
 }

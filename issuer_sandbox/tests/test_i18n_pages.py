@@ -82,6 +82,7 @@ def test_the_console_sign_in_page_is_all_chinese(chinese):
         "/cardholders/new",
         "/cards/8741",
         "/requests",
+        "/insights",
     ],
 )
 def test_the_main_console_pages_are_all_chinese(chinese, api, app, path):
