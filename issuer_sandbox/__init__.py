@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, current_app, request, session
 
-from . import rate_limits, request_log
+from . import i18n, rate_limits, request_log
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import csrf, db
@@ -54,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction

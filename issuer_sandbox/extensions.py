@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -24,3 +25,5 @@ migrate = Migrate(directory=str(Path(__file__).with_name("migrations")))
 csrf = CSRFProtect()
 # Per-address limits on failed sign-ins and client authentications (rate_limits.py); no limit unless a view has one.
 limiter = Limiter(key_func=get_remote_address)
+# English and Traditional Chinese (Hong Kong); bound with its locale selector by i18n.init_app.
+babel = Babel()

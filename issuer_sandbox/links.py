@@ -150,23 +150,46 @@ def find_link(partner_client_id: int, code: str) -> RewardLink:
     return link
 
 
-def otp_sms_text(bank_name: str, otp_digits: str, last4: str, merchant_name: str, ttl_seconds: int) -> str:
-    """The SMS as the bank sends it."""
+ENGLISH = "en"
+CHINESE = "zh_Hant_HK"
+SMS_LANGUAGES = (ENGLISH, CHINESE)
+
+
+def _validity(ttl_seconds: int, language: str = ENGLISH) -> str:
     minutes = ttl_seconds // 60
-    validity = f"{minutes} minute{'s' if minutes != 1 else ''}" if ttl_seconds % 60 == 0 else f"{ttl_seconds} seconds"
+    if language == CHINESE:
+        return f"{minutes} 分鐘" if ttl_seconds % 60 == 0 else f"{ttl_seconds} 秒"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}" if ttl_seconds % 60 == 0 else f"{ttl_seconds} seconds"
+
+
+def otp_sms_text(
+    bank_name: str, otp_digits: str, last4: str, merchant_name: str, ttl_seconds: int, language: str = ENGLISH
+) -> str:
+    """The SMS as the bank sends it, in the cardholder's language (the code always follows 一次性密碼為 or
+    precedes "is your one-time password", which is how otp.OTP_IN_SMS finds it)."""
+    if language == CHINESE:
+        return (
+            f"{bank_name}：你的一次性密碼為 {otp_digits}，用於將尾號 {last4} 的信用卡連結至 {merchant_name}。"
+            f"{_validity(ttl_seconds, CHINESE)}內有效，切勿向任何人透露。"
+        )
     return (
         f"{bank_name}: {otp_digits} is your one-time password to link your card ending {last4} "
-        f"with {merchant_name}. Valid for {validity}. Never share it."
+        f"with {merchant_name}. Valid for {_validity(ttl_seconds)}. Never share it."
     )
 
 
-def site_sign_in_sms_text(bank_name: str, otp_digits: str, last4: str, ttl_seconds: int) -> str:
+def site_sign_in_sms_text(
+    bank_name: str, otp_digits: str, last4: str, ttl_seconds: int, language: str = ENGLISH
+) -> str:
     """The SMS that signs a cardholder in to the bank's own redemption site."""
-    minutes = ttl_seconds // 60
-    validity = f"{minutes} minute{'s' if minutes != 1 else ''}" if ttl_seconds % 60 == 0 else f"{ttl_seconds} seconds"
+    if language == CHINESE:
+        return (
+            f"{bank_name}：你的一次性密碼為 {otp_digits}，用於以尾號 {last4} 的信用卡登入 {bank_name} Rewards。"
+            f"{_validity(ttl_seconds, CHINESE)}內有效，切勿向任何人透露。"
+        )
     return (
         f"{bank_name}: {otp_digits} is your one-time password to sign in to {bank_name} Rewards with your card "
-        f"ending {last4}. Valid for {validity}. Never share it."
+        f"ending {last4}. Valid for {_validity(ttl_seconds)}. Never share it."
     )
 
 
@@ -259,9 +282,9 @@ def _send_otp(
     digits = otp.issue_otp(link, now, policy)
     phone = card.cardholder.phone
     if partner.client_id == BANK_SITE_CLIENT_ID:
-        text = site_sign_in_sms_text(bank, digits, card.last4, policy.ttl_seconds)
+        text = site_sign_in_sms_text(bank, digits, card.last4, policy.ttl_seconds, link.language)
     else:
-        text = otp_sms_text(bank, digits, card.last4, partner.merchant_name, policy.ttl_seconds)
+        text = otp_sms_text(bank, digits, card.last4, partner.merchant_name, policy.ttl_seconds, link.language)
     db.session.add(SmsMessage(phone=phone, body=text, sent_at=now, reward_link_id=link.id))
     return digits
 
@@ -274,6 +297,7 @@ def enroll(
     now: datetime,
     policy: otp.OtpPolicy,
     bank_name: str,
+    language: str = ENGLISH,
 ) -> EnrollResult:
     """Link a merchant customer to a card: the existing ACTIVE link, or a new pending one with an OTP by SMS.
 
@@ -311,6 +335,7 @@ def enroll(
         failed_attempts=0,
         resends_used=0,
         created_at=now,
+        language=_sms_language(language),
     )
     db.session.add(link)
     db.session.flush()
@@ -326,14 +351,25 @@ def _require_pending(link: RewardLink) -> None:
         raise LinkLocked("Too many wrong one-time passwords: the link is locked; enrol again.")
 
 
-def resend_otp(link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name: str) -> str:
-    """Send a new OTP for a pending link (the old one stops working); return its digits."""
+def _sms_language(language: str | None) -> str:
+    return language if language in SMS_LANGUAGES else ENGLISH
+
+
+def resend_otp(
+    link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name: str, language: str | None = None
+) -> str:
+    """Send a new OTP for a pending link (the old one stops working); return its digits.
+
+    The SMS is in the link's language, or in ``language`` when the resend asks for one (which the link keeps).
+    """
     _require_pending(link)
     otp.check_resend_allowed(link, now, policy)
     check_otp_request_allowed(link.card, now, policy)
     if not link.card.sms_deliverable:
         raise OtpDeliveryFailed("The one-time password could not be sent to the card's registered mobile.")
     link.resends_used = (link.resends_used or 0) + 1
+    if language is not None:
+        link.language = _sms_language(language)
     digits = _send_otp(link, link.card, link.partner_client, now, policy, bank_name)
     db.session.commit()
     return digits

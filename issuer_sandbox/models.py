@@ -200,6 +200,8 @@ class RewardLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
     activated_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
     unlinked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    # The cardholder's language (en | zh_Hant_HK), from the enrolment's Accept-Language: its resends follow it.
+    language: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
 
     partner_client: Mapped[PartnerClient] = relationship()
     card: Mapped[Card] = relationship()

@@ -24,7 +24,8 @@ from .models import RewardLink
 OTP_DIGITS = 6
 # The code in the bank's OTP SMS (links.otp_sms_text): the six digits alone, so one pattern both finds them
 # (``search(...).group()``) and masks them (``sub``). Other digit runs in the text are left alone.
-OTP_IN_SMS = re.compile(r"(?<![0-9])[0-9]{6}(?= is your one-time password)")
+# In Chinese the code follows "一次性密碼為 " instead.
+OTP_IN_SMS = re.compile(r"(?<![0-9])[0-9]{6}(?= is your one-time password)|(?<=一次性密碼為 )[0-9]{6}(?![0-9])")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import RuleError, error_classes
 from ..extensions import db
 from ..schemas import Error, dump
+from .error_details import localized_details
 from .paths import TOKEN_PATH
 
 # Paths served as JSON APIs: their errors are never HTML pages.
@@ -118,6 +119,7 @@ def error_response(
     status: int, code: str, details: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response:
     """The error body; on the token call it adds OAuth's ``error`` and ``error_description``."""
+    details = localized_details(code, details)  # Accept-Language: zh-HK gets Chinese; the code never changes
     body: dict[str, Any] = {**dump(Error(type=error_type(status), code=code, details=details)), **extra}
     if request.path == TOKEN_PATH:
         body["error"] = oauth_error(status, code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g
 
-from .. import clock, links, otp, schemas
+from .. import clock, i18n, links, otp, schemas
 from ..models import RewardLink
 from .auth import partner_required
 from .paths import REWARDS, route
@@ -47,6 +47,7 @@ def enroll():
         clock.now(),
         _policy(),
         current_app.config["BANK_NAME"],
+        i18n.sms_language_of_request() or links.ENGLISH,
     )
     link = result.link
     return _json(
@@ -65,7 +66,8 @@ def resend_otp(code: str):
     """Send a new OTP for a pending link; the previous one stops working."""
     link = _link(code)
     policy = _policy()
-    links.resend_otp(link, clock.now(), policy, current_app.config["BANK_NAME"])
+    language = i18n.sms_language_of_request()  # none asked for: the link's own language
+    links.resend_otp(link, clock.now(), policy, current_app.config["BANK_NAME"], language)
     body = schemas.ResendOtpResponse(
         otp_expires_at=_otp_expires_at(link), resends_remaining=otp.resends_remaining(link, policy)
     )

@@ -78,6 +78,7 @@ PARTNER_SECURITY = [{"oauth2": ["/api"]}, {"bearerAuth": []}]
 GATEWAY_SECURITY = [{"bearerAuth": []}, {"oauth2": ["/api"]}]
 PARTNER_HEADERS = [{"$ref": "#/components/parameters/ClientId"}, {"$ref": "#/components/parameters/RequestUuid"}]
 IDEMPOTENCY_HEADER = {"$ref": "#/components/parameters/IdempotencyKey"}
+ACCEPT_LANGUAGE = {"$ref": "#/components/parameters/AcceptLanguage"}
 UUID_ECHO = {"uuid": {"$ref": "#/components/headers/RequestUuid"}}
 REPLAYED = {"Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"}}
 
@@ -435,7 +436,7 @@ def _enroll_operation() -> dict[str, Any]:
             ),
             (503, "otpDeliveryFailed", "The SMS could not be delivered; retry later."),
         ],
-        parameters=PARTNER_HEADERS,
+        parameters=[*PARTNER_HEADERS, ACCEPT_LANGUAGE],
         request_body=_body(
             "EnrollRequest",
             {
@@ -482,7 +483,7 @@ def _resend_operation() -> dict[str, Any]:
             ),
             (503, "otpDeliveryFailed", "The SMS could not be delivered; retry later."),
         ],
-        parameters=[LINK_CODE, *PARTNER_HEADERS],
+        parameters=[LINK_CODE, *PARTNER_HEADERS, ACCEPT_LANGUAGE],
     )
 
 
@@ -781,6 +782,16 @@ def _parameters() -> dict[str, Any]:
             "description": "A request id (UUID v4), echoed back in the response header `uuid`.",
             "schema": {"type": "string", "pattern": "^[0-9A-Za-z-]{1,64}$"},
             "example": "3f2b8a4e-9c1d-4e7a-b5f0-2d6c8e1a9b37",
+        },
+        "AcceptLanguage": {
+            "name": "Accept-Language",
+            "in": "header",
+            "required": False,
+            "description": "The cardholder's language: `zh-HK` (any `zh`) sends the OTP SMS in Traditional Chinese "
+            "and remembers it for the link's resends (a resend without the header follows the link); anything else, "
+            "or none, English. Every call's error `details` follow it too; codes and `type` never change.",
+            "schema": {"type": "string"},
+            "example": "zh-HK",
         },
         "IdempotencyKey": {
             "name": "Idempotency-Key",

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 
 from ..rate_limits import failed_console_sign_ins
 from .forms import ActionForm, LoginForm
@@ -48,7 +49,7 @@ def login_required(view: F) -> F:
         state = console_session_state()
         if state != "signed_in":
             if state == "expired":
-                flash("Your console session expired. Sign in again.", "warning")
+                flash(_("Your console session expired. Sign in again."), "warning")
             return redirect(url_for("console_auth.login", next=request.full_path.rstrip("?")))
         g.console_signed_in = True
         return view(*args, **kwargs)
@@ -104,7 +105,7 @@ def logout():
     form = ActionForm()
     if form.validate_on_submit():
         session.clear()
-        flash("You have signed out of the console.", "success")
+        flash(_("You have signed out of the console."), "success")
     return redirect(url_for("console_auth.login"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import clock, controls, ledger
 from ..seed import format_card_number
@@ -63,8 +64,10 @@ def _set_status(last4: str, status: str):
     card = _card_or_404(last4)
     if ActionForm().validate_on_submit():
         controls.set_card_status(card, status)
-        word = "frozen" if status == controls.FROZEN else "unfrozen"
-        flash(f"Card ending {card.last4} is {word}.", "success")
+        if status == controls.FROZEN:
+            flash(_("Card ending %(last4)s is frozen.", last4=card.last4), "success")
+        else:
+            flash(_("Card ending %(last4)s is unfrozen.", last4=card.last4), "success")
     if request.args.get("back") == "controls":
         return redirect(url_for("console_controls.index") + "#card-controls-title")
     return redirect(url_for(".card_detail", last4=card.last4))
@@ -76,16 +79,19 @@ def adjust_points(last4: str):
     card = _card_or_404(last4)
     form = AdjustPointsForm()
     if not form.validate_on_submit():
-        flash("The points were not adjusted: correct the form below.", "error")
+        flash(_("The points were not adjusted: correct the form below."), "error")
         return _render_card(card, form, 400)
     try:
         controls.adjust_points(card, form.delta.data, form.reason.data, clock.now())
     except (controls.InvalidControl, controls.PointsShortfall) as error:
         message = str(error)
         form.delta.errors.append(message)
-        flash(f"The points were not adjusted: {message}", "error")
+        flash(_("The points were not adjusted: %(reason)s", reason=message), "error")
         return _render_card(card, form, 422)
-    flash(f"Adjusted card ending {card.last4} by {form.delta.data:+,} points.", "success")
+    flash(
+        _("Adjusted card ending %(last4)s by %(points)s points.", last4=card.last4, points=f"{form.delta.data:+,}"),
+        "success",
+    )
     return redirect(url_for(".card_detail", last4=card.last4))
 
 
@@ -107,8 +113,11 @@ def new_cardholder():
             form.form_errors.append(str(error))
         else:
             flash(
-                f"Created {card.cardholder.name} with card {format_card_number(card.number)} "
-                "(any future expiry, any 3-digit CVC).",
+                _(
+                    "Created %(holder)s with card %(number)s (any future expiry, any 3-digit CVC).",
+                    holder=card.cardholder.name,
+                    number=format_card_number(card.number),
+                ),
                 "success",
             )
             return redirect(url_for(".card_detail", last4=card.last4))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from .. import clock, controls
 from .auth import login_required
@@ -65,9 +66,16 @@ def add_fault():
         except controls.InvalidControl as error:
             form.form_errors.append(str(error))
         else:
-            flash(f"Fault added to {rule.endpoint}: {controls.describe_fault(rule)}.", "success")
+            flash(
+                _(
+                    "Fault added to %(endpoint)s: %(fault)s.",
+                    endpoint=rule.endpoint,
+                    fault=controls.describe_fault(rule),
+                ),
+                "success",
+            )
             return redirect(url_for(".index"))
-    flash("The fault was not added: correct the form below.", "error")
+    flash(_("The fault was not added: correct the form below."), "error")
     return _render(fault_form=form, status=400)
 
 
@@ -79,7 +87,7 @@ def remove_fault(fault_id: int):
             controls.delete_fault(fault_id)
         except controls.FaultNotFound:
             abort(404)
-        flash(f"Fault rule {fault_id} removed.", "success")
+        flash(_("Fault rule %(id)s removed.", id=fault_id), "success")
     return redirect(url_for(".index"))
 
 
@@ -93,9 +101,16 @@ def advance_clock():
         except controls.InvalidControl as error:
             form.minutes.errors.append(str(error))
         else:
-            flash(f"Sandbox clock advanced by {form.minutes.data} min (now {offset // 60} min ahead).", "success")
+            flash(
+                _(
+                    "Sandbox clock advanced by %(minutes)s min (now %(ahead)s min ahead).",
+                    minutes=form.minutes.data,
+                    ahead=offset // 60,
+                ),
+                "success",
+            )
             return redirect(url_for(".index"))
-    flash("The clock did not move: correct the form below.", "error")
+    flash(_("The clock did not move: correct the form below."), "error")
     return _render(clock_form=form, status=400)
 
 
@@ -104,5 +119,5 @@ def advance_clock():
 def reset():
     if ActionForm().validate_on_submit():
         controls.reset_to_seed()
-        flash("The sandbox is back in its seed state: test cards, points and partner; no links, messages or faults.")
+        flash(_("The sandbox is back in its seed state: test cards, points and partner; no links, messages or faults."))
     return redirect(url_for(".index"))

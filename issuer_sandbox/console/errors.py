@@ -7,6 +7,8 @@ hand back the JSON error body themselves: the partner API never sees an HTML pag
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -16,10 +18,16 @@ from ..extensions import db
 bp = Blueprint("console_errors", __name__)
 
 _PAGES = {
-    400: ("This request could not be handled", "The form was incomplete or could not be read. Go back and try again."),
-    404: ("Page not found", "There is no page at this address in the Summit Bank sandbox."),
-    405: ("Not allowed here", "This address does not accept that kind of request."),
-    500: ("Something went wrong", "The sandbox could not finish this request. Nothing was half-done: try again."),
+    400: (
+        _l("This request could not be handled"),
+        _l("The form was incomplete or could not be read. Go back and try again."),
+    ),
+    404: (_l("Page not found"), _l("There is no page at this address in the Summit Bank sandbox.")),
+    405: (_l("Not allowed here"), _l("This address does not accept that kind of request.")),
+    500: (
+        _l("Something went wrong"),
+        _l("The sandbox could not finish this request. Nothing was half-done: try again."),
+    ),
 }
 
 
@@ -42,7 +50,11 @@ def _page(status: int, title: str | None = None, message: str | None = None):
 def csrf_error(error: CSRFError):
     if api_errors.is_api_request():
         return _api_json(400)
-    return _page(400, "This form has expired", "The page was open too long or was sent twice. Reload it and try again.")
+    return _page(
+        400,
+        _("This form has expired"),
+        _("The page was open too long or was sent twice. Reload it and try again."),
+    )
 
 
 @bp.app_errorhandler(400)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -38,7 +40,7 @@ def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
 class WholeNumberField(IntegerField):
     """An integer field whose 'not a number' error says what to type, and that stops at that one error."""
 
-    def __init__(self, label=None, validators=None, invalid_message: str = "Enter a whole number.", **kwargs):
+    def __init__(self, label=None, validators=None, invalid_message: str = _l("Enter a whole number."), **kwargs):
         super().__init__(label, validators, **kwargs)
         self.invalid_message = invalid_message
 
@@ -62,8 +64,10 @@ def between(low: int, high: int, what: str) -> NumberRange:
 
 
 class LoginForm(FlaskForm):
-    password = PasswordField("Console password", validators=[DataRequired(message="Enter the console password.")])
-    submit = SubmitField("Sign in")
+    password = PasswordField(
+        _l("Console password"), validators=[DataRequired(message=_l("Enter the console password."))]
+    )
+    submit = SubmitField(_l("Sign in"))
 
 
 class ActionForm(FlaskForm):
@@ -72,21 +76,21 @@ class ActionForm(FlaskForm):
 
 class AdjustPointsForm(FlaskForm):
     delta = WholeNumberField(
-        "Points to add (negative to remove)",
+        _l("Points to add (negative to remove)"),
         validators=[
-            InputRequired(message="Enter a whole number of points, e.g. 5000 or -5000."),
+            InputRequired(message=_l("Enter a whole number of points, e.g. 5000 or -5000.")),
             between(-controls.MAX_ADJUSTMENT, controls.MAX_ADJUSTMENT, "The points change"),
         ],
-        invalid_message="Enter a whole number of points, e.g. 5000 or -5000.",
+        invalid_message=_l("Enter a whole number of points, e.g. 5000 or -5000."),
     )
     reason = StringField(
-        "Reason",
+        _l("Reason"),
         validators=[
-            DataRequired(message="Give a reason for the adjustment."),
+            DataRequired(message=_l("Give a reason for the adjustment.")),
             Length(max=controls.REASON_MAX_LENGTH),
         ],
     )
-    submit = SubmitField("Adjust points")
+    submit = SubmitField(_l("Adjust points"))
 
     def validate_delta(self, field: IntegerField) -> None:
         if field.data == 0:
@@ -94,37 +98,37 @@ class AdjustPointsForm(FlaskForm):
 
 
 PROGRAMME_CHOICES = [
-    ("REWARDS", "Summit Rewards (250 pts = HK$1)"),
-    ("PREMIER", "Summit Premier Miles (200 pts = HK$1)"),
-    ("", "None: debit card without points"),
+    ("REWARDS", _l("Summit Rewards (250 pts = HK$1)")),
+    ("PREMIER", _l("Summit Premier Miles (200 pts = HK$1)")),
+    ("", _l("None: debit card without points")),
 ]
 
 
 class CardholderForm(FlaskForm):
     name = StringField(
-        "Cardholder name", validators=[DataRequired(message="Enter the cardholder's name."), Length(max=80)]
+        _l("Cardholder name"), validators=[DataRequired(message=_l("Enter the cardholder's name.")), Length(max=80)]
     )
     mobile = StringField(
-        "Mobile number",
-        validators=[DataRequired(message="Enter an 8-digit Hong Kong mobile number.")],
-        description="8 digits, e.g. 9876 5432. The OTPs for this card go to this number.",
+        _l("Mobile number"),
+        validators=[DataRequired(message=_l("Enter an 8-digit Hong Kong mobile number."))],
+        description=_l("8 digits, e.g. 9876 5432. The OTPs for this card go to this number."),
     )
-    programme = SelectField("Programme", choices=choices(PROGRAMME_CHOICES), default="REWARDS")
+    programme = SelectField(_l("Programme"), choices=choices(PROGRAMME_CHOICES), default="REWARDS")
     points = WholeNumberField(
-        "Opening points",
+        _l("Opening points"),
         default=100_000,
-        invalid_message="Enter the opening points as a whole number (0 for none).",
+        invalid_message=_l("Enter the opening points as a whole number (0 for none)."),
         validators=[
-            InputRequired(message="Enter the opening points (0 for none)."),
+            InputRequired(message=_l("Enter the opening points (0 for none).")),
             between(0, controls.MAX_OPENING_POINTS, "Opening points"),
         ],
     )
     credit_limit = StringField(
-        "Credit limit (HK$)",
+        _l("Credit limit (HK$)"),
         default="50000",
-        validators=[DataRequired(message="Enter the credit limit in HK$, e.g. 50000.")],
+        validators=[DataRequired(message=_l("Enter the credit limit in HK$, e.g. 50000."))],
     )
-    submit = SubmitField("Create cardholder")
+    submit = SubmitField(_l("Create cardholder"))
 
     def validate_mobile(self, field: StringField) -> None:
         if not controls.MOBILE_PATTERN.fullmatch(controls.normalise_mobile(field.data)):
@@ -151,40 +155,40 @@ def credit_limit_cents(text: str | None) -> int | None:
 
 
 class FaultForm(FlaskForm):
-    endpoint = SelectField("Endpoint", validators=[DataRequired(message="Choose an endpoint.")])
+    endpoint = SelectField(_l("Endpoint"), validators=[DataRequired(message=_l("Choose an endpoint."))])
     latency_ms = WholeNumberField(
-        "Added latency (ms)",
+        _l("Added latency (ms)"),
         default=0,
         validators=[Optional(), between(0, controls.MAX_LATENCY_MS, "Added latency")],
-        invalid_message="Enter the added latency in whole milliseconds.",
+        invalid_message=_l("Enter the added latency in whole milliseconds."),
     )
     error_status = WholeNumberField(
-        "Forced HTTP status",
+        _l("Forced HTTP status"),
         validators=[Optional(), between(400, 599, "The forced status")],
-        invalid_message="Enter an HTTP status such as 503.",
+        invalid_message=_l("Enter an HTTP status such as 503."),
     )
-    error_code = StringField("Error code", validators=[Optional(), Length(max=60)])
+    error_code = StringField(_l("Error code"), validators=[Optional(), Length(max=60)])
     fail_times = WholeNumberField(
-        "Fail this many times, then recover",
+        _l("Fail this many times, then recover"),
         validators=[Optional(), between(1, controls.MAX_FAIL_TIMES, "The number of calls")],
-        invalid_message="Enter how many calls should fail, e.g. 2.",
-        description="Leave empty to fail until the rule is removed.",
+        invalid_message=_l("Enter how many calls should fail, e.g. 2."),
+        description=_l("Leave empty to fail until the rule is removed."),
     )
-    drop_response = BooleanField("Commit, then drop the response")
-    submit = SubmitField("Add fault")
+    drop_response = BooleanField(_l("Commit, then drop the response"))
+    submit = SubmitField(_l("Add fault"))
 
 
 class ClockForm(FlaskForm):
     minutes = WholeNumberField(
-        "Advance by (minutes)",
+        _l("Advance by (minutes)"),
         default=5,
         validators=[
-            InputRequired(message="Enter how many minutes."),
+            InputRequired(message=_l("Enter how many minutes.")),
             between(1, controls.MAX_CLOCK_MINUTES, "Minutes"),
         ],
-        invalid_message="Enter how many minutes as a whole number.",
+        invalid_message=_l("Enter how many minutes as a whole number."),
     )
-    submit = SubmitField("Advance clock")
+    submit = SubmitField(_l("Advance clock"))
 
 
 class PhoneForm(FlaskForm):
@@ -193,11 +197,16 @@ class PhoneForm(FlaskForm):
     class Meta:
         csrf = False
 
-    phone = SelectField("Mobile number", validate_choice=False)
-    submit = SubmitField("Show messages")
+    phone = SelectField(_l("Mobile number"), validate_choice=False)
+    submit = SubmitField(_l("Show messages"))
 
 
-STATUS_FILTERS = [("", "Any status"), ("2xx", "2xx success"), ("4xx", "4xx client error"), ("5xx", "5xx server error")]
+STATUS_FILTERS = [
+    ("", _l("Any status")),
+    ("2xx", _l("2xx success")),
+    ("4xx", _l("4xx client error")),
+    ("5xx", _l("5xx server error")),
+]
 
 
 class RequestFilterForm(FlaskForm):
@@ -206,9 +215,9 @@ class RequestFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices=choices(STATUS_FILTERS), validate_choice=False)
-    path = StringField("Path contains", validators=[Optional(), Length(max=200)])
-    submit = SubmitField("Filter")
+    status = SelectField(_l("Status"), choices=choices(STATUS_FILTERS), validate_choice=False)
+    path = StringField(_l("Path contains"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Filter"))
 
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only (strptime's %Y takes full-width ones)
@@ -232,15 +241,15 @@ class DayField(Field):
         text = valuelist[0].strip()
         self.data = None
         if not text:
-            raise ValueError("Enter a date.")
+            raise ValueError(_("Enter a date."))
         if not ISO_DATE.fullmatch(text):
-            raise ValueError("Enter the date as YYYY-MM-DD, for example 2026-10-03.")
+            raise ValueError(_("Enter the date as YYYY-MM-DD, for example 2026-10-03."))
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{text} is not a date on the calendar.") from None
+            raise ValueError(_("%(text)s is not a date on the calendar.", text=text)) from None
         if not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise ValueError("Choose a day between 2000 and 2099.")
+            raise ValueError(_("Choose a day between 2000 and 2099."))
         self.data = day
 
 
@@ -250,10 +259,10 @@ class InsightsRangeForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = DayField("From", description="UTC day, YYYY-MM-DD")
-    end = DayField("To (inclusive)", description="UTC day, YYYY-MM-DD")
-    submit = SubmitField("Show")
+    start = DayField(_l("From"), description=_l("UTC day, YYYY-MM-DD"))
+    end = DayField(_l("To (inclusive)"), description=_l("UTC day, YYYY-MM-DD"))
+    submit = SubmitField(_l("Show"))
 
     def validate_end(self, field: DayField) -> None:
         if self.start.data is not None and field.data is not None and field.data < self.start.data:
-            raise ValidationError("The last day must be on or after the first day.")
+            raise ValidationError(_("The last day must be on or after the first day."))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import clock, controls
 from .auth import login_required
@@ -45,8 +46,11 @@ def unlink(link_id: int):
             flash(str(error), "error")
         else:
             flash(
-                f"Unlinked {link.merchant_customer_reference} from card ending {link.card.last4}: "
-                "the shopper must verify again with a new code.",
+                _(
+                    "Unlinked %(customer)s from card ending %(last4)s: the shopper must verify again with a new code.",
+                    customer=link.merchant_customer_reference,
+                    last4=link.card.last4,
+                ),
                 "success",
             )
     return redirect(url_for(".link_list"))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify, render_template, request, url_for
 
-from .. import clock, inspection
+from .. import clock, i18n, inspection
 from ..otp import OTP_IN_SMS, otp_in_sms
 from .auth import login_required, login_required_json
 from .forms import PhoneForm, choices
@@ -59,7 +59,7 @@ def otp_parts(body: str) -> list[tuple[str, bool]]:
 
 
 def _display_time(moment: datetime) -> str:
-    return moment.strftime("%d %b %H:%M:%S")
+    return i18n.short_time(moment)
 
 
 def _selected_phone(options: list[tuple[str, str]]) -> str:

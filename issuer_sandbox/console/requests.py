@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
 
 from .. import inspection
 from ..api.validation import ascii_whole_number
@@ -33,7 +34,7 @@ def request_log():
     request_log_writer(current_app).flush()  # this worker's own calls first (others' follow within a flush)
     form = RequestFilterForm(request.args)
     seen = inspection.logged_statuses()
-    form.status.choices = choices(STATUS_FILTERS + [(str(code), f"Exactly {code}") for code in seen])
+    form.status.choices = choices(STATUS_FILTERS + [(str(code), _("Exactly %(status)s", status=code)) for code in seen])
     status = (form.status.data or "").strip()
     path = (form.path.data or "").strip()[:200]
     entries = inspection.request_log_entries(

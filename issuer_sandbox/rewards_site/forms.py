@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
@@ -11,32 +12,32 @@ from ..console.forms import WholeNumberField
 
 class IdentifyForm(FlaskForm):
     last4 = StringField(
-        "Last four digits of your card",
+        _l("Last four digits of your card"),
         validators=[
-            DataRequired(message="Enter the last four digits of your card."),
-            Regexp(r"^[0-9]{4}$", message="Enter the four digits at the end of your card number."),
+            DataRequired(message=_l("Enter the last four digits of your card.")),
+            Regexp(r"^[0-9]{4}$", message=_l("Enter the four digits at the end of your card number.")),
         ],
         filters=[lambda value: value.strip() if isinstance(value, str) else value],
     )
     mobile = StringField(
-        "Mobile number",
-        description="The mobile number registered with your card, e.g. 9123 4567.",
-        validators=[DataRequired(message="Enter your mobile number."), Length(max=20)],
+        _l("Mobile number"),
+        description=_l("The mobile number registered with your card, e.g. 9123 4567."),
+        validators=[DataRequired(message=_l("Enter your mobile number.")), Length(max=20)],
     )
-    submit = SubmitField("Send me a code")
+    submit = SubmitField(_l("Send me a code"))
 
 
 class CodeForm(FlaskForm):
     code = StringField(
-        "One-time password",
-        description="The 6-digit code we sent to your mobile by SMS.",
+        _l("One-time password"),
+        description=_l("The 6-digit code we sent to your mobile by SMS."),
         validators=[
-            DataRequired(message="Enter the 6-digit code from the SMS."),
-            Regexp(r"^[0-9]{6}$", message="The code is 6 digits."),
+            DataRequired(message=_l("Enter the 6-digit code from the SMS.")),
+            Regexp(r"^[0-9]{6}$", message=_l("The code is 6 digits.")),
         ],
         filters=[lambda value: value.replace(" ", "") if isinstance(value, str) else value],
     )
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class ActionForm(FlaskForm):
@@ -46,10 +47,10 @@ class ActionForm(FlaskForm):
 
 
 class RedeemForm(FlaskForm):
-    purchase = RadioField("Purchase", validators=[InputRequired(message="Choose the purchase to credit.")])
+    purchase = RadioField(_l("Purchase"), validators=[InputRequired(message=_l("Choose the purchase to credit."))])
     points = WholeNumberField(
-        "Points to redeem",
-        validators=[InputRequired(message="Enter how many points to redeem.")],
-        invalid_message="Enter the points as a whole number, e.g. 25000.",
+        _l("Points to redeem"),
+        validators=[InputRequired(message=_l("Enter how many points to redeem."))],
+        invalid_message=_l("Enter the points as a whole number, e.g. 25000."),
     )
-    submit = SubmitField("Redeem points")
+    submit = SubmitField(_l("Redeem points"))

@@ -52,7 +52,9 @@ def site_client(now: datetime) -> PartnerClient:
     return client
 
 
-def start_sign_in(last4: str, mobile: str, now: datetime, policy: otp.OtpPolicy, bank_name: str) -> RewardLink:
+def start_sign_in(
+    last4: str, mobile: str, now: datetime, policy: otp.OtpPolicy, bank_name: str, language: str = links.ENGLISH
+) -> RewardLink:
     """Match the card and text it a sign-in OTP; returns the pending link. Commits.
 
     Raises InvalidPhoneNumber, AccountNotFound, NotEligibleToRedeem, OtpRequestLimitExceeded or
@@ -60,7 +62,7 @@ def start_sign_in(last4: str, mobile: str, now: datetime, policy: otp.OtpPolicy,
     """
     client = site_client(now)
     visit = f"site-{secrets.token_hex(8)}"  # a reference of its own: each visit signs in afresh
-    return links.enroll(client, visit, last4, mobile, now, policy, bank_name).link
+    return links.enroll(client, visit, last4, mobile, now, policy, bank_name, language).link
 
 
 def site_link(code: str) -> RewardLink | None:
@@ -102,9 +104,11 @@ def verify_code(link: RewardLink, code: str, now: datetime, policy: otp.OtpPolic
     links.activate(link, code, now, policy)
 
 
-def resend_code(link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name: str) -> None:
+def resend_code(
+    link: RewardLink, now: datetime, policy: otp.OtpPolicy, bank_name: str, language: str | None = None
+) -> None:
     """Text a new OTP for the pending sign-in (cooldown, resend and SMS limits apply). Commits."""
-    links.resend_otp(link, now, policy, bank_name)
+    links.resend_otp(link, now, policy, bank_name, language)
 
 
 def sign_out(code: str, now: datetime) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import LazyString
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from .. import clock, links, otp, redemptions, statement
+from .. import clock, i18n, links, otp, redemptions, statement
+from ..api.error_details import localized_details
 from ..errors import RuleError
 from ..models import Card
 from . import rules
@@ -25,27 +29,27 @@ PURCHASE = "rewards_site_purchase"  # the purchase the SMS pointed at, chosen by
 SESSION_MINUTES = 15
 
 # What the site says for each refusal: the rule's own message where it already speaks to a cardholder.
-_MESSAGES: dict[type[RuleError], str] = {
-    links.InvalidPhoneNumber: "Enter your 8-digit Hong Kong mobile number, e.g. 9123 4567.",
-    links.AccountNotFound: "No Summit Bank card matches those last four digits and mobile number. Check both.",
-    links.NotEligibleToRedeem: "This card cannot redeem points (it is frozen or not in a points programme).",
-    links.OtpDeliveryFailed: "We could not send an SMS to your card's registered mobile. Call us to update it.",
-    otp.OtpExpired: "That code has expired. Ask for a new code below.",
-    redemptions.PurchaseAlreadyRedeemed: "Points were already redeemed against that purchase.",
-    redemptions.PurchaseNotRedeemable: "That purchase cannot take points here. Pick one from the list.",
-    redemptions.InsufficientPointBalance: "You do not have that many points.",
+_MESSAGES: dict[type[RuleError], LazyString] = {
+    links.InvalidPhoneNumber: _l("Enter your 8-digit Hong Kong mobile number, e.g. 9123 4567."),
+    links.AccountNotFound: _l("No Summit Bank card matches those last four digits and mobile number. Check both."),
+    links.NotEligibleToRedeem: _l("This card cannot redeem points (it is frozen or not in a points programme)."),
+    links.OtpDeliveryFailed: _l("We could not send an SMS to your card's registered mobile. Call us to update it."),
+    otp.OtpExpired: _l("That code has expired. Ask for a new code below."),
+    redemptions.PurchaseAlreadyRedeemed: _l("Points were already redeemed against that purchase."),
+    redemptions.PurchaseNotRedeemable: _l("That purchase cannot take points here. Pick one from the list."),
+    redemptions.InsufficientPointBalance: _l("You do not have that many points."),
 }
 
 
 def _message(error: RuleError) -> str:
     for cls, text in _MESSAGES.items():
         if isinstance(error, cls):
-            return text
+            return str(text)
     if isinstance(error, otp.OtpInvalid):
-        return f"That code is not right. {error.attempts_remaining} attempt(s) left."
+        return _("That code is not right. %(attempts)s attempt(s) left.", attempts=error.attempts_remaining)
     if isinstance(error, links.OtpRequestLimitExceeded | otp.ResendTooSoon):
-        return f"Too many codes were requested. Try again in {error.retry_after_seconds} seconds."
-    return error.details
+        return _("Too many codes were requested. Try again in %(seconds)s seconds.", seconds=error.retry_after_seconds)
+    return localized_details(error.code, error.details)
 
 
 def _policy() -> otp.OtpPolicy:
@@ -68,7 +72,7 @@ def _signed_in_card() -> Card | None:
         return None
     if time.time() - since > SESSION_MINUTES * 60:
         _forget_visit()
-        flash("You were signed out after 15 minutes. Sign in again to continue.", "warning")
+        flash(_("You were signed out after 15 minutes. Sign in again to continue."), "warning")
         return None
     return rules.signed_in_card(code)
 
@@ -88,7 +92,9 @@ def identify():
     form = IdentifyForm()
     if form.validate_on_submit():
         try:
-            link = rules.start_sign_in(form.last4.data, form.mobile.data, clock.now(), _policy(), _bank())
+            link = rules.start_sign_in(
+                form.last4.data, form.mobile.data, clock.now(), _policy(), _bank(), i18n.current_locale()
+            )
         except RuleError as error:
             form.form_errors.append(_message(error))
         else:
@@ -96,7 +102,7 @@ def identify():
             session.pop(SINCE, None)
             return redirect(url_for("rewards_site.verify"))
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("issuer/rewards/identify.html", form=form, title="Sign in"), status
+    return render_template("issuer/rewards/identify.html", form=form, title=_("Sign in")), status
 
 
 def _pending_link():
@@ -116,7 +122,7 @@ def verify():
             rules.verify_code(link, form.code.data, clock.now(), _policy())
         except (otp.MaxAttemptsExceeded, links.LinkLocked):
             _forget_visit()
-            flash("Too many wrong codes: that sign-in is locked. Start again for a new code.", "error")
+            flash(_("Too many wrong codes: that sign-in is locked. Start again for a new code."), "error")
             return redirect(url_for("rewards_site.identify"))
         except RuleError as error:
             form.code.errors = [_message(error)]
@@ -125,7 +131,7 @@ def verify():
             return redirect(url_for("rewards_site.purchases"))
     status = 422 if form.errors else 200
     context = {"form": form, "resend_form": ActionForm(), "masked_phone": links.mask_phone(link.card.cardholder.phone)}
-    return render_template("issuer/rewards/verify.html", title="Enter your code", **context), status
+    return render_template("issuer/rewards/verify.html", title=_("Enter your code"), **context), status
 
 
 @bp.post("/verify/resend")
@@ -135,11 +141,11 @@ def resend():
         return redirect(url_for("rewards_site.identify"))
     if ActionForm().validate_on_submit():
         try:
-            rules.resend_code(link, clock.now(), _policy(), _bank())
+            rules.resend_code(link, clock.now(), _policy(), _bank(), i18n.current_locale())
         except RuleError as error:
             flash(_message(error), "error")
         else:
-            flash("We sent you a new code. The previous one no longer works.", "success")
+            flash(_("We sent you a new code. The previous one no longer works."), "success")
     return redirect(url_for("rewards_site.verify"))
 
 
@@ -157,7 +163,7 @@ def _purchases_page(card: Card, form: RedeemForm, status: int = 200):
         "balance": balance,
         "form": form,
         "sign_out_form": ActionForm(),
-        "title": "Your purchases",
+        "title": _("Your purchases"),
     }
     return render_template("issuer/rewards/purchases.html", **context), status
 
@@ -191,14 +197,14 @@ def redeemed(order_id: str):
         return redirect(url_for("rewards_site.identify"))
     redemption = redemptions.site_redemption(card.id, order_id)
     if redemption is None:
-        flash("There is no such redemption on this card.", "error")
+        flash(_("There is no such redemption on this card."), "error")
         return redirect(url_for("rewards_site.purchases"))
     context = {
         "card": card,
         "redemption": redemption,
         "statement_lines": statement.lines_for(card)[-8:][::-1],
         "sign_out_form": ActionForm(),
-        "title": "Points redeemed",
+        "title": _("Points redeemed"),
     }
     return render_template("issuer/rewards/redeemed.html", **context)
 
@@ -209,5 +215,5 @@ def sign_out():
     if ActionForm().validate_on_submit() and code:
         rules.sign_out(code, clock.now())
     _forget_visit()
-    flash("You are signed out.", "success")
+    flash(_("You are signed out."), "success")
     return redirect(url_for("rewards_site.identify"))

@@ -10,6 +10,11 @@
   var url = list.getAttribute("data-poll-url");
   var interval = parseInt(list.getAttribute("data-poll-ms"), 10) || 1500;
   var sender = list.getAttribute("data-sender") || "";
+  // The page's language: the template hands over its translated texts ({link}, {customer}, {sender}, {body}).
+  function text(name, fallback, values) {
+    var template = list.getAttribute("data-text-" + name) || fallback;
+    return template.replace(/\{(\w+)\}/g, function (whole, key) { return key in values ? values[key] : whole; });
+  }
   var empty = document.getElementById("sms-empty");
   var live = document.getElementById("phone-live");
   var announce = document.getElementById("phone-announce");
@@ -60,8 +65,8 @@
     when.appendChild(time);
     li.appendChild(when);
     if (message.rewardLinkCode) {
-      li.appendChild(paragraph("sms-link", "Link " + message.rewardLinkCode + " · customer " +
-        message.merchantCustomerReferenceId));
+      li.appendChild(paragraph("sms-link", text("link", "Link {link} · customer {customer}",
+        { link: message.rewardLinkCode, customer: message.merchantCustomerReferenceId })));
     }
     return li;
   }
@@ -84,7 +89,7 @@
       empty.hidden = messages.length > 0;
     }
     if (fresh.length && announce) {
-      announce.textContent = "New message from " + sender + ": " + fresh[0].body;
+      announce.textContent = text("new", "New message from {sender}: {body}", { sender: sender, body: fresh[0].body });
     }
   }
 
@@ -104,7 +109,7 @@
         if (response.status === 401) {
           stopped = true;
           if (live) {
-            live.textContent = "Signed out: reload to sign in";
+            live.textContent = text("signed-out", "Signed out: reload to sign in", {});
             live.classList.add("phone-live-off");
           }
           return null;
