@@ -19,6 +19,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shop import create_app  # noqa: E402
+from shop.checkout.events import rebuild_journeys  # noqa: E402
 from shop.extensions import db  # noqa: E402
 from shop.models import Order, PwpEvent, User  # noqa: E402
 from shop.orders.rules import utcnow  # noqa: E402
@@ -88,6 +89,8 @@ def seed_events(events: int, seed: int = 7) -> int:
             )
             at += timedelta(seconds=rng.randrange(5, 120))
     db.session.execute(sa.insert(PwpEvent), rows)
+    # Bulk inserts bypass record_event: fold the new events into their journey rows, as record_event would have.
+    rebuild_journeys(ids.values())
     db.session.commit()
     return len(orders)
 

@@ -201,6 +201,29 @@ class PwpEvent(db.Model):
     order: Mapped[Order | None] = relationship(back_populates="events")
 
 
+class PwpJourney(db.Model):
+    """One checkout's Pay with Points events folded into one row, kept up to date by ``record_event``.
+
+    The insights page reads these rows (one per journey) instead of grouping every event per request. Each
+    ``*_at`` is the first time the journey reached that step; ``last_kind``/``last_code`` are those of its latest
+    event (a journey "ended by a failure" when that was a failure). The order's own figures stay on the order.
+    """
+
+    __tablename__ = "pwp_journeys"
+
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), primary_key=True)
+    paid_event_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    offer_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    code_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    codes_sent: Mapped[int] = mapped_column(sa.Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    skipped_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    last_kind: Mapped[str] = mapped_column(sa.String(30))
+    last_code: Mapped[str] = mapped_column(sa.String(60), default="")
+    events: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
 class OrderAdjustment(db.Model):
     """A refund to the card or a reversal of points after a (partial) cancellation, as the issuer confirmed it.
 

@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from shop.checkout.events import record_event
 from shop.extensions import db
 from shop.insights import queries
 from shop.insights.queries import InsightsFilter
-from shop.models import CardLink, Order, PwpEvent, User
+from shop.models import CardLink, Order, User
 
 from .conftest import make_app
 from .support import on_both_databases
@@ -58,9 +59,7 @@ def journey(user: User, paid_at: datetime, steps: list[tuple], *, total_cents: i
     db.session.flush()
     for kind, *rest in [("card_paid_eligible", 0), *steps]:
         seconds, code = rest[0], (rest[1] if len(rest) > 1 else "")
-        db.session.add(
-            PwpEvent(order_id=order.id, user_id=user.id, kind=kind, code=code, at=paid_at + timedelta(seconds=seconds))
-        )
+        record_event(order, kind, code, at=paid_at + timedelta(seconds=seconds))
         db.session.flush()  # ids follow the order of the steps
     return order
 

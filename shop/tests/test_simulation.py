@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import CardLink, Order, PwpEvent, User
+from shop.models import CardLink, Order, PwpEvent, PwpJourney, User
 from shop.orders.rules import utcnow
 from shop.simulation.choices import (
     FIRST_SECOND_OF_DAY,
@@ -265,6 +265,13 @@ def test_a_journey_moves_to_its_past_moment_keeping_every_interval_and_is_marked
         assert after == [value + offset for value in before]
         assert kinds == ["card_paid_eligible", "offer_shown", "code_sent", "verified", "points_redeemed"]
         assert order.simulated is True and order.status == "POINTS_APPLIED"
+        # The journey's summary row moved with its events: the insights page places it on the past day.
+        summary = db.session.get(PwpJourney, order.id)
+        assert (summary.paid_event_at, summary.offer_at, summary.redeemed_at) == (
+            after[2],
+            after[3],
+            after[6],
+        )
         assert moved_to <= order.created_at < moved_to + timedelta(minutes=1)
         link = db.session.scalar(sa.select(CardLink).where(CardLink.user_id == user_id))
         assert (link.created_at, link.activated_at) == tuple(value + offset for value in linked)
