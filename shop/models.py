@@ -37,6 +37,19 @@ class User(db.Model):
         return password_matches(self.password_hash, password)
 
     @property
+    def greeting_name(self) -> str:
+        """The name the header greets with: a shopper's first name; a staff account's mailbox ("ops" -> "Ops").
+
+        Staff logins are role accounts named after the shop ("Harbour Mall Ops"), whose first word would greet
+        every member of staff as "Harbour"; the mailbox names the role. Falls back to the mailbox when no name.
+        """
+        first_name = self.name.split()[0] if self.name and self.name.split() else ""
+        if first_name and not self.is_staff:
+            return first_name
+        mailbox = self.email.split("@", 1)[0]
+        return " ".join(part.capitalize() for part in mailbox.replace("_", ".").replace("-", ".").split(".") if part)
+
+    @property
     def customer_reference(self) -> str:
         """The merchantCustomerReferenceId the issuer knows this shopper by."""
         return f"C-{1000 + self.id}"

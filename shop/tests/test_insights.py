@@ -332,6 +332,28 @@ def test_the_seeded_staff_login_opens_an_empty_friendly_page(client):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_the_header_greets_the_staff_login_by_its_mailbox_and_a_shopper_by_first_name(app, client):
+    sign_in(client, STAFF)
+    page = client.get("/insights").get_data(as_text=True)
+    assert "Hi, Ops" in page and "Hi, Harbour" not in page
+    shopper_client = app.test_client()
+    sign_in(shopper_client, "chan.taiman@example.com")
+    assert "Hi, Chan" in shopper_client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "is_staff", "greeting"),
+    [
+        ("Harbour Mall Ops", "ops@harbourmall.example", True, "Ops"),
+        ("Harbour Mall", "night_shift.desk@harbourmall.example", True, "Night Shift Desk"),
+        ("Chan Tai Man", "chan.taiman@example.com", False, "Chan"),
+        ("   ", "lee-ka.yan@example.com", False, "Lee Ka Yan"),
+    ],
+)
+def test_greeting_names(name, email, is_staff, greeting):
+    assert User(name=name, email=email, is_staff=is_staff).greeting_name == greeting
+
+
 def test_demo_info_lists_the_staff_login(runner):
     output = runner.invoke(args=["demo-info"]).output
     assert "ops@harbourmall.example" in output and "shop staff" in output
