@@ -268,7 +268,11 @@ class LegacyJourney(NativeJourney):
 
     def __init__(self, browser: ShopBrowser, sandbox: SandboxApi, shopper: Shopper) -> None:
         super().__init__(browser, sandbox, shopper)
-        self.bank = ShopBrowser(sandbox.issuer_url, site="Summit Bank's site")
+        self.bank = self._new_bank_visit()
+
+    def _new_bank_visit(self) -> ShopBrowser:
+        # Each SMS link opens a visit of its own (a returning shopper's earlier sign-in has long ended).
+        return ShopBrowser(self.sandbox.issuer_url, site="Summit Bank's site")
 
     def choose_flow(self) -> None:
         """Switch this shopper's session to the legacy flow through the shop's own switch (POST /insights/flow)."""
@@ -292,6 +296,7 @@ class LegacyJourney(NativeJourney):
 
     def bank_site(self, plan: JourneyPlan, reference: str, link: str) -> JourneyOutcome:
         """From the SMS link to the statement credit on Summit Bank's own site."""
+        self.bank = self._new_bank_visit()
         bank, shopper = self.bank, self.shopper
         parts = urlsplit(link)
         bank.open(f"{parts.path}?{parts.query}" if parts.query else parts.path)  # the sandbox's own address
