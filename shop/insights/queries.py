@@ -376,7 +376,7 @@ def _left_out(selected: InsightsFilter) -> sa.Row:
 
 
 def _step_durations(journeys: FromClause) -> sa.Select:
-    """(step, seconds) for every journey that moved on from a step, the time it spent there."""
+    """(step, seconds, journeys): how many journeys spent exactly that many seconds in a step before the next."""
     j = journeys.c
     parts = [
         ("paid", j.paid_seconds),
@@ -387,7 +387,9 @@ def _step_durations(journeys: FromClause) -> sa.Select:
     ]
     return sa.union_all(
         *[
-            sa.select(sa.literal(step).label("step"), seconds.label("seconds")).where(seconds.is_not(None))
+            sa.select(sa.literal(step).label("step"), seconds.label("seconds"), sa.func.count().label("journeys"))
+            .where(seconds.is_not(None))
+            .group_by(seconds)
             for step, seconds in parts
         ]
     )
@@ -400,12 +402,7 @@ def _timings(journeys: FromClause) -> dict[str, StepTiming]:
     per journey and step, so the windows run over that histogram. The value at rank r is the smallest duration
     whose running count reaches r, exactly what ranking every row would give.
     """
-    durations = _step_durations(journeys).subquery("durations")
-    histogram = (
-        sa.select(durations.c.step, durations.c.seconds, sa.func.count().label("journeys"))
-        .group_by(durations.c.step, durations.c.seconds)
-        .subquery("histogram")
-    )
+    histogram = _step_durations(journeys).subquery("histogram")
     # PostgreSQL's SUM of counts is numeric: cast back, so ceil(n x p / 100) below stays integer division.
     running = sa.select(
         histogram.c.step,
