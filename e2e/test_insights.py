@@ -159,3 +159,21 @@ def check_the_page_and_its_csvs(page: Page, outcomes: dict[str, str]) -> None:
     assert {row[header.index("reference")]: row[header.index("outcome")] for row in rows} == outcomes
     sent = {row[header.index("outcome")]: row[header.index("codes_sent")] for row in rows}
     assert sent == {"redeemed": "1", "skipped": "0", "abandoned": "1"}
+
+
+def test_the_hide_simulated_checkbox_sits_beside_its_label_and_staff_are_greeted_by_role(
+    browser: Browser, shop_url: str
+) -> None:
+    with ExitStack() as cleanup:
+        staff = new_tab(browser, shop_url, cleanup)
+        staff.sign_in(STAFF_EMAIL, STAFF_PASSWORD)
+        staff.goto("/insights")
+        expect(staff.page.get_by_text("Hi, Ops", exact=True)).to_be_visible()
+        checkbox = staff.page.get_by_role("checkbox", name="Hide simulated journeys")
+        expect(checkbox).to_be_visible()
+        label = staff.page.locator("label[for='hide_simulated']")
+        box, text = checkbox.bounding_box(), label.bounding_box()
+        assert box is not None and text is not None
+        # Beside, like a form's checkbox: to the left of its label, on the same line (their middles level).
+        assert box["x"] + box["width"] <= text["x"]
+        assert abs((box["y"] + box["height"] / 2) - (text["y"] + text["height"] / 2)) < text["height"] / 2

@@ -206,13 +206,45 @@ def test_a_wrong_code_first_then_the_real_one_from_the_outbox_and_a_shopper_who_
     assert "redeemed: 2" in wrong_then_right.stdout and "abandoned: 1" in walk_away.stdout
 
 
-def test_the_legacy_flow_is_refused_with_a_clear_message_until_the_bank_site_can_be_driven(apps: Apps):
+def test_a_legacy_run_redeems_on_the_banks_own_site_from_its_sms_and_the_shop_sees_only_the_payments(
+    apps: Apps, sandbox: SandboxApi
+):
     before = last_order_id(apps)
-    result = simulate(apps, "--shoppers", "2", "--seed", "1", "--flow", "legacy")
-    assert result.returncode == 2, f"{result.stdout}\n{result.stderr}"
-    assert "--flow legacy cannot run yet" in result.stderr
-    assert "Use --flow native" in result.stderr
-    assert orders_since(apps, before) == []  # refused before any shopper started
+    always = ["--summit-card", "1", "--return-rate", "0", "--wrong-code", "1", "--finish-on-bank-site", "1"]
+    redeeming = simulate(apps, "--shoppers", "2", "--seed", "6", "--flow", "legacy", *always, "--follow-sms-link", "1")
+    assert redeeming.returncode == 0, f"{redeeming.stdout}\n{redeeming.stderr}"
+    ignoring = simulate(apps, "--shoppers", "1", "--seed", "7", "--flow", "legacy", *always, "--follow-sms-link", "0")
+    assert ignoring.returncode == 0, f"{ignoring.stdout}\n{ignoring.stderr}"
+
+    assert "redeemed: 2" in redeeming.stdout and "errors: 0" in redeeming.stdout
+    assert "skipped: 1" in ignoring.stdout and "redeemed: 0" in ignoring.stdout
+    orders = orders_since(apps, before)
+    assert len(orders) == 3
+    flows = shop_query(apps, "SELECT pwp_flow FROM orders WHERE id > :id ORDER BY id", id=before)
+    assert [row.pwp_flow for row in flows] == ["legacy"] * 3
+    for order in orders:
+        # The shop offered nothing and cannot see what the bank's site did: a paid order, no points on it.
+        assert order.simulated and order.status == "PAID" and order.points_used == 0, order.reference
+        assert [event.kind for event in events_of(apps, order.id)] == ["card_paid_eligible"], order.reference
+    # The bank recorded each redemption on its own site, against that purchase, on the card's statement.
+    for order in orders[:2]:
+        credits = [line for line in sandbox.statement(order.card_last4) if line["kind"] == "POINTS_CREDIT"]
+        assert [line["reference"] for line in credits] == [order.reference]
+        assert credits[0]["amount"].startswith("-")
+        assert sandbox.redemption_debits(order.card_last4), order.reference
+    assert [line["kind"] for line in sandbox.statement(orders[2].card_last4)] == ["PURCHASE"]
+    assert not sandbox.redemption_debits(orders[2].card_last4)
+    # Each redeeming cardholder signed in with a code the bank's site texted (the wrong one typed first took
+    # nothing more); the one who ignored the SMS never asked for one.
+    for order, codes in zip(orders, (1, 1, 0), strict=True):
+        texted = [
+            sms
+            for sms in sandbox.sms()
+            if f"sign in to Summit Bank Rewards with your card ending {order.card_last4}" in sms["body"]
+        ]
+        assert len(texted) == codes, order.reference
+    ledger = flask_command("issuer_sandbox", apps.issuer.env, "ledger-check")
+    assert ledger.returncode == 0, f"{ledger.stdout}\n{ledger.stderr}"
 
 
 def test_a_sandbox_key_the_bank_refuses_stops_the_run_before_any_shopper(apps: Apps):

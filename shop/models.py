@@ -37,6 +37,19 @@ class User(db.Model):
         return password_matches(self.password_hash, password)
 
     @property
+    def greeting_name(self) -> str:
+        """The name the header greets with: a shopper's first name; a staff account's mailbox ("ops" -> "Ops").
+
+        Staff logins are role accounts named after the shop ("Harbour Mall Ops"), whose first word would greet
+        every member of staff as "Harbour"; the mailbox names the role. Falls back to the mailbox when no name.
+        """
+        first_name = self.name.split()[0] if self.name and self.name.split() else ""
+        if first_name and not self.is_staff:
+            return first_name
+        mailbox = self.email.split("@", 1)[0]
+        return " ".join(part.capitalize() for part in mailbox.replace("_", ".").replace("-", ".").split(".") if part)
+
+    @property
     def customer_reference(self) -> str:
         """The merchantCustomerReferenceId the issuer knows this shopper by."""
         return f"C-{1000 + self.id}"
@@ -203,6 +216,29 @@ class PwpEvent(db.Model):
     at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
 
     order: Mapped[Order | None] = relationship(back_populates="events")
+
+
+class PwpJourney(db.Model):
+    """One checkout's Pay with Points events folded into one row, kept up to date by ``record_event``.
+
+    The insights page reads these rows (one per journey) instead of grouping every event per request. Each
+    ``*_at`` is the first time the journey reached that step; ``last_kind``/``last_code`` are those of its latest
+    event (a journey "ended by a failure" when that was a failure). The order's own figures stay on the order.
+    """
+
+    __tablename__ = "pwp_journeys"
+
+    order_id: Mapped[int] = mapped_column(sa.ForeignKey("orders.id"), primary_key=True)
+    paid_event_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    offer_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    code_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    codes_sent: Mapped[int] = mapped_column(sa.Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    skipped_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    last_kind: Mapped[str] = mapped_column(sa.String(30))
+    last_code: Mapped[str] = mapped_column(sa.String(60), default="")
+    events: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class OrderAdjustment(db.Model):

@@ -1,17 +1,18 @@
-"""The merchant's Pay with Points figures, each one SQL aggregate over the orders and their PwpEvents.
+"""The merchant's Pay with Points figures, each one SQL aggregate over the orders and their journey rows.
 
 A *journey* is one checkout paid with a Summit points card (``orders.card_points_eligible``) whose payment falls
 in the chosen Hong Kong days, in the chosen flow. Orders later cancelled in full are left out of every figure
-(and counted, so the page can say so). Each journey's events are folded into one row (first time of each step)
-by a single GROUP BY; every figure is an aggregate or a window over those rows, so nothing loops over events in
-Python. Percentiles are nearest-rank (the value at rank ceil(p x n)), computed with ROW_NUMBER and COUNT windows
-because SQLite has no percentile function.
+(and counted, so the page can say so). Each journey's events are already folded into one ``PwpJourney`` row
+(first time of each step, codes sent, its latest event's kind and code) by ``record_event`` as they are written,
+so a page reads one row per journey and no event; every figure is an aggregate or a window over those rows, and
+nothing loops over events in Python. Percentiles are nearest-rank (the value at rank ceil(p x n)), computed with
+ROW_NUMBER and COUNT windows because SQLite has no percentile function.
 
-Speed: the fold is the expensive part (every event of the range, several aggregates each), so a page folds once:
-``folded_journeys`` writes the rows into a temporary table inside the request's own transaction, every figure
-reads that small table, and the table is dropped before the transaction ends. A temporary table is private to
-its connection on both databases, and on SQLite it lives outside the main database file: a read-only request
-still takes no write lock.
+Speed: a page joins each order in range to its journey row and card link once: ``folded_journeys`` writes those
+rows, with the seconds spent in each step, into a temporary table inside the request's own transaction; every
+figure reads that small table, and the table is dropped before the transaction ends. A temporary table is
+private to its connection on both databases, and on SQLite it lives outside the main database file: a read-only
+request still takes no write lock.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.selectable import FromClause
 
 from ..extensions import db
-from ..models import CardLink, Order, PwpEvent
+from ..models import CardLink, Order, PwpJourney
 from .sql import HONG_KONG_OFFSET_HOURS, hong_kong_day, seconds_between
 
 FLOW_CHOICES = ("all", "native", "legacy")
@@ -206,16 +207,14 @@ def _order_conditions(selected: InsightsFilter, *, include_simulated: bool = Fal
     return conditions
 
 
-def _first(kind: str) -> sa.ColumnElement:
-    return sa.func.min(sa.case((PwpEvent.kind == kind, PwpEvent.at)))
-
-
 def journeys_select(selected: InsightsFilter) -> sa.Select:
     """One row per journey: the order's figures and the first time it reached each step (JOURNEYS' columns).
 
-    ``is_returning``: the shopper saw the offer with the card already linked (no code sent or verified in this
-    journey, and either the link was active before the offer or points were redeemed without an OTP).
-    ``linked_at``: when the journey reached "verified (or already linked)".
+    The steps come from the journey's ``PwpJourney`` row, which ``record_event`` keeps up to date: no event is
+    read here. ``is_returning``: the shopper saw the offer with the card already linked (no code sent or verified
+    in this journey, and either the link was active before the offer or points were redeemed without an OTP).
+    ``linked_at``: when the journey reached "verified (or already linked)". ``ended_by_failure``: its latest
+    event was a failure (1) or not (0).
     """
     folded = (
         sa.select(
@@ -228,20 +227,19 @@ def journeys_select(selected: InsightsFilter) -> sa.Select:
             (Order.total_cents - Order.refunded_cents).label("basket_cents"),
             (Order.points_used - Order.points_reversed).label("points"),
             (Order.statement_credit_cents - Order.credit_reversed_cents).label("credit_cents"),
-            _first("offer_shown").label("offer_at"),
-            _first("code_sent").label("code_at"),
-            sa.func.count(sa.case((PwpEvent.kind == "code_sent", 1))).label("codes_sent"),
-            _first("verified").label("verified_at"),
-            _first("points_redeemed").label("redeemed_at"),
-            _first("skipped").label("skipped_at"),
-            sa.func.max(sa.case((PwpEvent.kind == "failed", PwpEvent.id))).label("last_failed_id"),
-            sa.func.max(PwpEvent.id).label("last_event_id"),
+            PwpJourney.offer_at,
+            PwpJourney.code_at,
+            sa.func.coalesce(PwpJourney.codes_sent, 0).label("codes_sent"),
+            PwpJourney.verified_at,
+            PwpJourney.redeemed_at,
+            PwpJourney.skipped_at,
+            sa.case((PwpJourney.last_kind == "failed", 1), else_=0).label("ended_by_failure"),
+            sa.case((PwpJourney.last_kind == "failed", PwpJourney.last_code), else_="").label("failure_code"),
             Order.card_last4,
         )
         .select_from(Order)
-        .outerjoin(PwpEvent, PwpEvent.order_id == Order.id)
+        .outerjoin(PwpJourney, PwpJourney.order_id == Order.id)
         .where(*_order_conditions(selected), Order.status != "CANCELLED")
-        .group_by(Order.id)
         .subquery("folded")
     )
     # The card's link (one per shopper and card) is looked up once per journey, not once per event.
@@ -256,6 +254,15 @@ def journeys_select(selected: InsightsFilter) -> sa.Select:
             *[column for column in folded.c if column.key != "card_last4"],
             sa.case((returning, 1), else_=0).label("is_returning"),
             sa.case((returning, folded.c.offer_at), else_=folded.c.verified_at).label("linked_at"),
+            # The time spent in each step before the next (NULL: the journey did not move on from it), worked out
+            # here once per journey so the timings read whole seconds.
+            seconds_between(folded.c.paid_at, folded.c.offer_at).label("paid_seconds"),
+            seconds_between(folded.c.offer_at, folded.c.code_at).label("offer_seconds"),
+            seconds_between(folded.c.code_at, folded.c.verified_at).label("code_seconds"),
+            sa.case((returning, None), else_=seconds_between(folded.c.verified_at, folded.c.redeemed_at)).label(
+                "linked_seconds"
+            ),
+            sa.case((returning, seconds_between(folded.c.offer_at, folded.c.redeemed_at))).label("returning_seconds"),
         )
         .select_from(folded)
         .outerjoin(CardLink, sa.and_(CardLink.user_id == folded.c.user_id, CardLink.card_last4 == folded.c.card_last4))
@@ -282,10 +289,11 @@ JOURNEYS = sa.Table(
     sa.Column("verified_at", sa.DateTime),
     sa.Column("redeemed_at", sa.DateTime),
     sa.Column("skipped_at", sa.DateTime),
-    sa.Column("last_failed_id", sa.Integer),
-    sa.Column("last_event_id", sa.Integer),
+    sa.Column("ended_by_failure", sa.Integer),
+    sa.Column("failure_code", sa.String(60)),
     sa.Column("is_returning", sa.Integer),
     sa.Column("linked_at", sa.DateTime),
+    *[sa.Column(f"{step}_seconds", sa.BigInteger) for step in ("paid", "offer", "code", "linked", "returning")],
     prefixes=["TEMPORARY"],
 )
 # The schema each database keeps its temporary tables in: DROP ... IF EXISTS never reaches a real table.
@@ -368,24 +376,21 @@ def _left_out(selected: InsightsFilter) -> sa.Row:
 
 
 def _step_durations(journeys: FromClause) -> sa.Select:
-    """(step, seconds) for every journey that moved on from a step, the time it spent there."""
+    """(step, seconds, journeys): how many journeys spent exactly that many seconds in a step before the next."""
     j = journeys.c
     parts = [
-        ("paid", j.paid_at, j.offer_at, j.offer_at.is_not(None)),
-        ("offer_shown", j.offer_at, j.code_at, j.code_at.is_not(None)),
-        ("code_sent", j.code_at, j.verified_at, sa.and_(j.code_at.is_not(None), j.verified_at.is_not(None))),
-        (
-            "linked",
-            j.linked_at,
-            j.redeemed_at,
-            sa.and_(j.is_returning == 0, j.linked_at.is_not(None), j.redeemed_at.is_not(None)),
-        ),
-        ("returning", j.offer_at, j.redeemed_at, sa.and_(j.is_returning == 1, j.redeemed_at.is_not(None))),
+        ("paid", j.paid_seconds),
+        ("offer_shown", j.offer_seconds),
+        ("code_sent", j.code_seconds),
+        ("linked", j.linked_seconds),
+        ("returning", j.returning_seconds),
     ]
     return sa.union_all(
         *[
-            sa.select(sa.literal(step).label("step"), seconds_between(start, end).label("seconds")).where(condition)
-            for step, start, end, condition in parts
+            sa.select(sa.literal(step).label("step"), seconds.label("seconds"), sa.func.count().label("journeys"))
+            .where(seconds.is_not(None))
+            .group_by(seconds)
+            for step, seconds in parts
         ]
     )
 
@@ -397,12 +402,7 @@ def _timings(journeys: FromClause) -> dict[str, StepTiming]:
     per journey and step, so the windows run over that histogram. The value at rank r is the smallest duration
     whose running count reaches r, exactly what ranking every row would give.
     """
-    durations = _step_durations(journeys).subquery("durations")
-    histogram = (
-        sa.select(durations.c.step, durations.c.seconds, sa.func.count().label("journeys"))
-        .group_by(durations.c.step, durations.c.seconds)
-        .subquery("histogram")
-    )
+    histogram = _step_durations(journeys).subquery("histogram")
     # PostgreSQL's SUM of counts is numeric: cast back, so ceil(n x p / 100) below stays integer division.
     running = sa.select(
         histogram.c.step,
@@ -430,19 +430,15 @@ def _ended_by_failure(journeys: FromClause) -> sa.ColumnElement:
     return sa.and_(
         journeys.c.redeemed_at.is_(None),
         journeys.c.skipped_at.is_(None),
-        journeys.c.last_failed_id == journeys.c.last_event_id,
+        journeys.c.ended_by_failure == 1,
     )
 
 
 def _failures(journeys: FromClause) -> list[tuple[str, int]]:
     count = sa.func.count().label("journeys")
+    code = journeys.c.failure_code
     rows = db.session.execute(
-        sa.select(PwpEvent.code, count)
-        .select_from(journeys)
-        .join(PwpEvent, PwpEvent.id == journeys.c.last_failed_id)
-        .where(_ended_by_failure(journeys))
-        .group_by(PwpEvent.code)
-        .order_by(count.desc(), PwpEvent.code)
+        sa.select(code, count).where(_ended_by_failure(journeys)).group_by(code).order_by(count.desc(), code)
     ).all()
     return [(code or "unknown", int(total)) for code, total in rows]
 
@@ -552,7 +548,7 @@ def journey_rows(selected: InsightsFilter) -> sa.Result:
     outcome = sa.case(
         (j.c.redeemed_at.is_not(None), "redeemed"),
         (j.c.skipped_at.is_not(None), "skipped"),
-        (j.c.last_failed_id == j.c.last_event_id, "failed"),
+        (j.c.ended_by_failure == 1, "failed"),
         (sa.and_(j.c.offer_at.is_(None), j.c.pwp_flow == "legacy"), "not_offered"),
         else_="abandoned",
     )
@@ -570,11 +566,10 @@ def journey_rows(selected: InsightsFilter) -> sa.Result:
             j.c.redeemed_at,
             j.c.skipped_at,
             outcome,
-            sa.case((_ended_by_failure(j), PwpEvent.code), else_=""),
+            sa.case((_ended_by_failure(j), j.c.failure_code), else_=""),
             j.c.points,
             j.c.credit_cents,
         )
         .select_from(j)
-        .outerjoin(PwpEvent, PwpEvent.id == j.c.last_failed_id)
         .order_by(j.c.paid_at, j.c.reference)
     )

@@ -34,6 +34,9 @@ class Odds:
     wrong_code: float = 0.2  # types a wrong code once before the right one
     use_max: float = 0.5  # uses the most points the order allows (else a share of it)
     returns: float = 0.3  # comes back for a second purchase (a returning shopper: the card is linked)
+    # The legacy flow: the bank's SMS after the payment, then its own site (the old flow lost people at each step).
+    follow_sms_link: float = 0.4  # opens the link in the bank's SMS (else ignores it: no points)
+    finish_on_bank_site: float = 0.6  # of those, signs in with the texted code and redeems (else leaves at the code)
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -59,6 +62,9 @@ class JourneyPlan:
     points_share_percent: int  # of the maximum, when not use_max
     days_ago: int  # 1 = yesterday
     start_second: int  # second of that day (UTC) the journey starts at
+    # The legacy flow's choices, drawn from a generator of their own (see draw_plans): native plans stay as they were.
+    follows_sms_link: bool = False
+    finishes_on_bank_site: bool = False
 
     def starts_at(self, today_midnight: datetime) -> datetime:
         """The moment this journey is moved to, given midnight (UTC, naive) of the day the run happens."""
@@ -88,7 +94,10 @@ def draw_plans(seed: int, shoppers: int, odds: Odds, days: int, products: list[s
     if not products:
         raise ValueError("No product is in stock to put in a cart.")
     rng = random.Random(seed)
-    return [_draw_shopper(rng, number, odds, days, products) for number in range(1, shoppers + 1)]
+    # The legacy choices come from a second generator of the same seed, so adding them left every earlier draw
+    # (and every replayed native demo) exactly as it was.
+    legacy_rng = random.Random(f"legacy-{seed}")
+    return [_draw_shopper(rng, legacy_rng, number, odds, days, products) for number in range(1, shoppers + 1)]
 
 
 def _chance(rng: random.Random, probability: float) -> bool:
@@ -96,25 +105,29 @@ def _chance(rng: random.Random, probability: float) -> bool:
     return rng.random() < probability
 
 
-def _draw_shopper(rng: random.Random, number: int, odds: Odds, days: int, products: list[str]) -> ShopperPlan:
+def _draw_shopper(
+    rng: random.Random, legacy_rng: random.Random, number: int, odds: Odds, days: int, products: list[str]
+) -> ShopperPlan:
     summit_card = _chance(rng, odds.summit_card)
     low, high = OPENING_POINTS_RANGE
     opening_points = rng.randrange(low, high + 1, 1_000)
     returns = _chance(rng, odds.returns)
     first_day = rng.randint(1, days)
     first_second = rng.randrange(FIRST_SECOND_OF_DAY, LAST_START_SECOND_OF_DAY)
-    first = _draw_journey(rng, odds, products, first_day, first_second)
+    first = _draw_journey(rng, legacy_rng, odds, products, first_day, first_second)
     # The second visit's day and time are drawn whether or not the shopper returns (see the module's note).
     gap_days = rng.randint(0, first_day - 1)
     later_second = rng.randrange(FIRST_SECOND_OF_DAY, LAST_START_SECOND_OF_DAY)
     if gap_days == 0:
         later_second = first_second + int(RETURN_SAME_DAY_GAP.total_seconds())
-    second = _draw_journey(rng, odds, products, first_day - gap_days, later_second)
+    second = _draw_journey(rng, legacy_rng, odds, products, first_day - gap_days, later_second)
     journeys = (first, second) if returns else (first,)
     return ShopperPlan(number=number, summit_card=summit_card, opening_points=opening_points, journeys=journeys)
 
 
-def _draw_journey(rng: random.Random, odds: Odds, products: list[str], days_ago: int, start_second: int) -> JourneyPlan:
+def _draw_journey(
+    rng: random.Random, legacy_rng: random.Random, odds: Odds, products: list[str], days_ago: int, start_second: int
+) -> JourneyPlan:
     count = rng.randint(1, min(MAX_PRODUCTS_PER_CART, len(products)))
     cart = tuple(CartItem(slug, rng.randint(1, MAX_QUANTITY_PER_PRODUCT)) for slug in rng.sample(products, count))
     return JourneyPlan(
@@ -126,6 +139,8 @@ def _draw_journey(rng: random.Random, odds: Odds, products: list[str], days_ago:
         points_share_percent=rng.randint(*PARTIAL_SHARE_PERCENT_RANGE),
         days_ago=days_ago,
         start_second=start_second,
+        follows_sms_link=_chance(legacy_rng, odds.follow_sms_link),
+        finishes_on_bank_site=_chance(legacy_rng, odds.finish_on_bank_site),
     )
 
 

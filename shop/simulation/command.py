@@ -21,6 +21,16 @@ ODDS_OPTIONS = (
     ("--wrong-code", "wrong_code", "a shopper types a wrong code once before the right one"),
     ("--use-max", "use_max", "a shopper uses the most points the order allows (else 20-90% of it)"),
     ("--return-rate", "returns", "a shopper comes back for a second purchase (card already linked)"),
+    (
+        "--follow-sms-link",
+        "follow_sms_link",
+        "a legacy-flow shopper opens the link in the bank's SMS after paying (else ignores it: counted as skipped)",
+    ),
+    (
+        "--finish-on-bank-site",
+        "finish_on_bank_site",
+        "a legacy-flow shopper on the bank's site signs in with its code and redeems (else leaves: abandoned)",
+    ),
 )
 
 
@@ -68,12 +78,14 @@ def simulate_command(
     Each shopper signs up, gets a test cardholder of their own from the sandbox (when they pay with a Summit
     card), fills a cart, gives delivery details, pays, and then skips the points offer, walks away at the code,
     or reads the real one-time password from the sandbox SMS outbox and redeems points, as their choices drawn
-    from the seed say. The bank is the shop's SHOP_ISSUER_URL.
+    from the seed say. With --flow legacy the shop offers nothing at checkout: the shopper may open the link in
+    the bank's SMS, sign in on Summit Bank's own redemption site (last four + mobile, the texted code), pick the
+    purchase and redeem points there. The bank is the shop's SHOP_ISSUER_URL.
 
     Each finished journey is moved to a drawn past day in the shop's database (its order, events and
     adjustments keep the intervals between steps; the sandbox clock only runs forward, so it cannot) and is
-    marked simulated, whatever its outcome. Exit codes: 0 done, 1 some journeys failed (listed), 2 bad options
-    or --flow legacy not available yet, 3 an app is not reachable or not set up for it.
+    marked simulated, whatever its outcome. Exit codes: 0 done, 1 some journeys failed (listed), 2 bad options,
+    3 an app is not reachable or not set up for it.
     """
     settings = Settings(
         shop_url=shop_url,

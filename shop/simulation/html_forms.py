@@ -23,9 +23,10 @@ class HtmlForm:
     values: dict[str, str] = field(default_factory=dict)
     buttons: dict[str, str] = field(default_factory=dict)  # name -> value of each named submit button
     selects: set[str] = field(default_factory=set)
+    radios: dict[str, list[str]] = field(default_factory=dict)  # name -> each option's value, in page order
 
     def has_field(self, name: str) -> bool:
-        return name in self.values or name in self.buttons or name in self.selects
+        return name in self.values or name in self.buttons or name in self.selects or name in self.radios
 
     def data(self, button: str | None = None, **fields: str) -> dict[str, str]:
         """What the browser posts: the page's values, ``fields`` typed over them, and the pressed button."""
@@ -73,6 +74,10 @@ class _FormParser(HTMLParser):
                 form.buttons[name] = attributes.get("value", "")
             elif kind in _VALUE_INPUT_TYPES:
                 form.values[name] = attributes.get("value", "")
+            elif kind == "radio":
+                form.radios.setdefault(name, []).append(attributes.get("value", "on"))
+                if "checked" in attributes:
+                    form.values[name] = attributes.get("value", "on")
         elif tag == "button" and name and kind in ("submit", ""):
             form.buttons[name] = attributes.get("value", "")
         elif tag == "select" and name:
@@ -102,6 +107,22 @@ def find_form(html: str, action_ending: str) -> HtmlForm:
         if form.action.split("?", 1)[0].endswith(action_ending):
             return form
     raise FormNotFound(f"No form posting to …{action_ending} on this page.")
+
+
+def find_form_with(html: str, field_name: str) -> HtmlForm:
+    """The page's first form with a field ``field_name`` (for pages whose forms post back to themselves)."""
+    for form in parse_forms(html):
+        if form.has_field(field_name):
+            return form
+    raise FormNotFound(f"No form with a field {field_name} on this page.")
+
+
+def has_form_with(html: str, field_name: str) -> bool:
+    try:
+        find_form_with(html, field_name)
+    except FormNotFound:
+        return False
+    return True
 
 
 def has_form(html: str, action_ending: str) -> bool:

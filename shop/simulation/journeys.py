@@ -5,8 +5,8 @@ bank's Pay with Points step inside the shop (send the code, read the real OTP fr
 perhaps a wrong code first, choose the points) or skip it, or walk away at the code.
 
 The legacy journey (the old flow, for contrast) switches the shopper's session to the legacy flow through the
-shop's own switch (``POST /insights/flow``) and pays; the rest happens on Summit Bank's own redemption site,
-which the command checks for before any shopper starts (see ``runner.legacy_unavailable_reason``).
+shop's own switch (``POST /insights/flow``) and pays; the rest happens at the bank: its SMS with a link (read from
+the sandbox outbox), then its own redemption site (identify, the texted code, the purchase and the points).
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from urllib.parse import urlsplit
 
 from ..checkout.forms import HK_DISTRICTS
 from .choices import JourneyPlan, ShopperPlan, points_to_use
-from .html_forms import find_form, has_form
+from .html_forms import find_form, find_form_with, has_form, has_form_with
 from .sandbox import SandboxApi, SimulationError, TestCard
 from .shop_browser import ShopBrowser
 
@@ -221,16 +223,110 @@ class NativeJourney:
         return JourneyOutcome("redeemed", reference, int(used.group(1).replace(",", "")))
 
 
-class LegacyJourney(NativeJourney):
-    """The old flow, its shop part: the shopper's session is switched to the legacy flow, then pays as usual.
+# What the bank's purchases page says of the card and of each purchase (see bank_site_points).
+BANK_SITE_LEAD = re.compile(
+    r"<strong>([\d,]+) points</strong> available\.\s*Redeem at least ([\d,]+) points, in steps of (\d+);"
+    r"\s*each point is worth HK\$([\d.]+)\."
+)
+BANK_SITE_PURCHASE = (
+    r'<input type="radio" name="purchase" id="[^"]*" value="{value}"[^>]*>\s*<label[^>]*>.*?HK\$([\d,]+\.\d\d)</label>'
+)
+REDEEMED_PATH = re.compile(r"^/rewards/redeemed/[^/]+$")
+POINTS_CREDITED = re.compile(r"([\d,]+) points became a statement credit")
 
-    What follows the payment happens at the bank (its SMS, its own redemption site): those steps join this
-    class once Summit Bank's site is there; until then the command refuses ``--flow legacy`` before any shopper
-    starts (``runner.legacy_unavailable_reason``), so no journey is half-driven.
+
+def bank_site_points(page: str, purchase: str, plan: JourneyPlan) -> int:
+    """The points to redeem on the bank's purchases page against ``purchase`` (its payment id), as the plan says.
+
+    The most is what the card holds or what covers the whole purchase, whichever is less, in whole increments.
+    Raises SimulationError when the page does not state its limits or the purchase (the site changed).
+    """
+    lead = BANK_SITE_LEAD.search(page)
+    row = re.search(BANK_SITE_PURCHASE.format(value=re.escape(purchase)), page, re.DOTALL)
+    if lead is None or row is None:
+        raise SimulationError("The bank's purchases page does not state the points limits or the chosen purchase.")
+    available, minimum, increment = (int(text.replace(",", "")) for text in lead.groups()[:3])
+    rate, amount = Decimal(lead.group(4)), Decimal(row.group(1).replace(",", ""))
+    covering = int(amount / rate) if rate > 0 else 0
+    maximum = min(available, covering)
+    maximum -= maximum % max(increment, 1)
+    if maximum < minimum:
+        raise SimulationError(f"The card cannot redeem the minimum of {minimum} points on that purchase.")
+    return points_to_use(plan, minimum, maximum, increment)
+
+
+class LegacyJourney(NativeJourney):
+    """The old flow: the shop offers nothing; the bank texts a link to its own site, where the cardholder may redeem.
+
+    The shopper's session is switched to the legacy flow, then pays as usual. Then, as the plan says: ignore the
+    bank's SMS (skipped), or open its link, give the card's last four digits and mobile, and either leave at the
+    code (abandoned) or sign in with the texted code (a wrong one first, perhaps), pick the purchase the SMS was
+    about and redeem points against it (redeemed). Every step is the bank site's own form, over HTTP.
     """
 
     flow = "legacy"
 
+    def __init__(self, browser: ShopBrowser, sandbox: SandboxApi, shopper: Shopper) -> None:
+        super().__init__(browser, sandbox, shopper)
+        self.bank = self._new_bank_visit()
+
+    def _new_bank_visit(self) -> ShopBrowser:
+        # Each SMS link opens a visit of its own (a returning shopper's earlier sign-in has long ended).
+        return ShopBrowser(self.sandbox.issuer_url, site="Summit Bank's site")
+
     def choose_flow(self) -> None:
         """Switch this shopper's session to the legacy flow through the shop's own switch (POST /insights/flow)."""
         self.browser.post_with_page_token("/insights/flow", flow="legacy")
+
+    def run(self, plan: JourneyPlan, district: str) -> JourneyOutcome:
+        self.choose_flow()  # before the order: the shop records the flow on the order it creates
+        fill_cart(self.browser, plan)
+        reference = place_order(self.browser, self.shopper, district)
+        summit_card = self.shopper.card_number != OTHER_BANK_CARD
+        sms_before = self.sandbox.latest_sms_id(self.shopper.mobile) if summit_card else 0
+        location = pay(self.browser, self.shopper, reference)
+        if POINTS_PATH.match(location):
+            raise SimulationError(f"The shop offered points at checkout on {reference} in the legacy flow.")
+        if not summit_card:
+            return JourneyOutcome("no_points_card", reference)
+        link = self.sandbox.wait_for_site_link(self.shopper.mobile, sms_before)
+        if not plan.follows_sms_link:
+            return JourneyOutcome("skipped", reference)
+        return self.bank_site(plan, reference, link)
+
+    def bank_site(self, plan: JourneyPlan, reference: str, link: str) -> JourneyOutcome:
+        """From the SMS link to the statement credit on Summit Bank's own site."""
+        self.bank = self._new_bank_visit()
+        bank, shopper = self.bank, self.shopper
+        parts = urlsplit(link)
+        bank.open(f"{parts.path}?{parts.query}" if parts.query else parts.path)  # the sandbox's own address
+        if not has_form_with(bank.page, "last4"):
+            raise SimulationError(f"The link in the bank's SMS ({link}) did not open its sign-in.")
+        sms_before = self.sandbox.latest_sms_id(shopper.mobile)
+        bank.submit_form_with("last4", last4=shopper.card_number[-4:], mobile=shopper.mobile)
+        if not has_form_with(bank.page, "code"):
+            raise SimulationError("The bank's site did not ask for the texted code after the card and mobile.")
+        if not plan.finishes_on_bank_site:
+            return JourneyOutcome("abandoned", reference)
+        code = self.sandbox.wait_for_otp(shopper.mobile, None, sms_before)
+        if plan.wrong_code:
+            bank.submit_form_with("code", code=f"{(int(code) + 1) % 1_000_000:06d}")
+            if not has_form_with(bank.page, "code"):
+                raise SimulationError("After a wrong code the bank's code step was gone.")
+        bank.submit_form_with("code", code=code)
+        if not has_form_with(bank.page, "purchase"):
+            raise SimulationError("The texted code did not sign in to the bank's site.")
+        return self.redeem_on_bank_site(plan, reference)
+
+    def redeem_on_bank_site(self, plan: JourneyPlan, reference: str) -> JourneyOutcome:
+        bank = self.bank
+        form = find_form_with(bank.page, "purchase")
+        purchase = form.values.get("purchase", "")
+        if not purchase or reference not in bank.page:
+            raise SimulationError(f"The bank's site did not offer the purchase {reference} from its SMS.")
+        points = bank_site_points(bank.page, purchase, plan)
+        location = bank.submit_form_with("points", purchase=purchase, points=str(points))
+        credited = POINTS_CREDITED.search(bank.page)
+        if not REDEEMED_PATH.match(location) or credited is None:
+            raise SimulationError(f"Redeeming {points} points on the bank's site against {reference} failed.")
+        return JourneyOutcome("redeemed", reference, int(credited.group(1).replace(",", "")))

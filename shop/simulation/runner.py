@@ -38,12 +38,6 @@ class CannotSimulate(Exception):
     exit_code = 3
 
 
-class LegacyFlowUnavailable(CannotSimulate):
-    """``--flow legacy`` needs what is not there yet (exit 2, before any shopper starts)."""
-
-    exit_code = 2
-
-
 @dataclass(frozen=True)
 class Settings:
     shop_url: str
@@ -107,19 +101,18 @@ def check_app(name: str, url: str) -> None:
         raise CannotSimulate(f"{name} at {url} is not healthy: GET /healthz answered {response.status_code}.")
 
 
-def legacy_unavailable_reason(shop_url: str) -> str:
-    """Why ``--flow legacy`` cannot run yet ("" once it can): the shop's flow switch and the bank's site steps."""
-    reasons = []
-    try:
-        switch = requests.get(f"{shop_url.rstrip('/')}/insights/flow", timeout=HEALTH_TIMEOUT_SECONDS)
-    except requests.RequestException as error:
-        raise CannotSimulate(f"The shop is not reachable at {shop_url} ({type(error).__name__}).") from error
-    if switch.status_code == 404:
-        reasons.append("the shop has no flow switch yet (POST /insights/flow)")
-    # The steps at the bank (its SMS link, identify with last four + mobile, OTP, pick the purchase, redeem) are
-    # driven by LegacyJourney once Summit Bank's redemption site exists; this build of the simulator has none.
-    reasons.append("the simulator does not drive Summit Bank's own redemption site yet (it is being built)")
-    return "; ".join(reasons)
+def check_legacy_flow(shop_url: str, issuer_url: str) -> None:
+    """Raise CannotSimulate unless the shop has its flow switch and the bank its own redemption site."""
+    for name, url, what in (
+        ("The shop", f"{shop_url.rstrip('/')}/insights/flow", "no flow switch (POST /insights/flow)"),
+        ("Summit Bank's sandbox", f"{issuer_url.rstrip('/')}/rewards/", "no redemption site (/rewards/)"),
+    ):
+        try:
+            answer = requests.get(url, timeout=HEALTH_TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise CannotSimulate(f"{name} is not reachable at {url} ({type(error).__name__}).") from error
+        if answer.status_code == 404:
+            raise CannotSimulate(f"{name} has {what}: --flow legacy needs it.")
 
 
 def in_stock_products(minimum_stock: int = PLENTIFUL_STOCK) -> list[str]:
@@ -147,9 +140,7 @@ def preflight(settings: Settings, sandbox: SandboxApi) -> None:
     check_app("The shop", settings.shop_url)
     check_app("Summit Bank's sandbox", settings.issuer_url)
     if settings.flow == "legacy":
-        reason = legacy_unavailable_reason(settings.shop_url)
-        if reason:
-            raise LegacyFlowUnavailable(f"--flow legacy cannot run yet: {reason}. Use --flow native.")
+        check_legacy_flow(settings.shop_url, settings.issuer_url)
     try:
         sandbox.check()
     except AppUnreachable as error:

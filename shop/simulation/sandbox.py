@@ -6,6 +6,7 @@ issuer's code; this is a tester's client, not the shop's partner client (issuer_
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,15 @@ import requests
 TIMEOUT_SECONDS = 15
 SMS_WAIT_SECONDS = 10
 SMS_POLL_SECONDS = 0.2
+
+
+SITE_LINK = re.compile(r"https?://\S+")
+
+
+def _is_wanted(message: dict[str, Any], wanted: str) -> bool:
+    if wanted == "otp":
+        return bool(message.get("otp"))
+    return SITE_LINK.search(message.get("body", "")) is not None
 
 
 class SimulationError(Exception):
@@ -83,22 +93,34 @@ class SandboxApi:
             )
         return TestCard(number=number, last4=number[-4:], mobile=answer.get("mobile", mobile), holder=answer["holder"])
 
-    def sms(self, phone: str, customer_reference: str) -> list[dict[str, Any]]:
-        """Messages the bank sent to ``phone`` for this merchant customer, newest first."""
-        params = {"phone": phone, "merchantCustomerReferenceId": customer_reference}
+    def sms(self, phone: str, customer_reference: str | None = None) -> list[dict[str, Any]]:
+        """Messages the bank sent to ``phone`` (for this merchant customer, when given), newest first."""
+        params = {"phone": phone}
+        if customer_reference:
+            params["merchantCustomerReferenceId"] = customer_reference
         return self._call("GET", "/sms", expected=(200,), params=params)
 
-    def wait_for_otp(self, phone: str, customer_reference: str, newer_than: int) -> str:
-        """The code of the first SMS with an id above ``newer_than`` to this phone and customer (polled, bounded)."""
+    def _wait_for(self, phone: str, customer_reference: str | None, newer_than: int, wanted: str) -> dict[str, Any]:
+        """The newest SMS above ``newer_than`` to this phone for which ``wanted`` says yes (polled, bounded)."""
         deadline = time.monotonic() + SMS_WAIT_SECONDS
         while True:
             messages = [message for message in self.sms(phone, customer_reference) if message["id"] > newer_than]
-            if messages and messages[0].get("otp"):
-                return messages[0]["otp"]
+            if messages and _is_wanted(messages[0], wanted):
+                return messages[0]
             if time.monotonic() > deadline:
-                raise SimulationError(f"No one-time password reached {phone} within {SMS_WAIT_SECONDS} s.")
+                what = "one-time password" if wanted == "otp" else "link to the bank's site"
+                raise SimulationError(f"No {what} reached {phone} within {SMS_WAIT_SECONDS} s.")
             time.sleep(SMS_POLL_SECONDS)  # another process sends the SMS: poll, bounded
 
-    def latest_sms_id(self, phone: str, customer_reference: str) -> int:
+    def wait_for_otp(self, phone: str, customer_reference: str | None, newer_than: int) -> str:
+        """The code of the first SMS with an id above ``newer_than`` to this phone (and customer, when given)."""
+        return self._wait_for(phone, customer_reference, newer_than, "otp")["otp"]
+
+    def wait_for_site_link(self, phone: str, newer_than: int) -> str:
+        """The link to the bank's own redemption site in the first SMS above ``newer_than`` to this phone."""
+        message = self._wait_for(phone, None, newer_than, "link")
+        return SITE_LINK.search(message["body"]).group()
+
+    def latest_sms_id(self, phone: str, customer_reference: str | None = None) -> int:
         messages = self.sms(phone, customer_reference)
         return max((message["id"] for message in messages), default=0)

@@ -1,4 +1,5 @@
-"""A simulated shopper's browser on the shop: a cookie session that opens pages and submits their real forms."""
+"""A simulated shopper's browser: a cookie session on one site (the shop, or the bank's own redemption site) that
+opens pages and submits their real forms."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from .html_forms import FormNotFound, find_form, parse_forms
+from .html_forms import FormNotFound, HtmlForm, find_form, find_form_with, parse_forms
 from .sandbox import AppUnreachable, SimulationError
 
 TIMEOUT_SECONDS = 30
@@ -17,8 +18,9 @@ FLASH = re.compile(r'<p class="alert alert--(?:error|warning)">([^<]+)</p>')
 class ShopBrowser:
     """One shopper's session on the shop at ``shop_url`` (its own cookies: its own sign-in, cart and CSRF token)."""
 
-    def __init__(self, shop_url: str, session: requests.Session | None = None) -> None:
+    def __init__(self, shop_url: str, session: requests.Session | None = None, site: str = "The shop") -> None:
         self.shop_url = shop_url.rstrip("/")
+        self.site = site  # who did not answer, in errors
         self.session = session or requests.Session()
         self.session.headers.update({"Accept-Language": "en"})
         self.page = ""  # the HTML of the page last opened
@@ -29,7 +31,7 @@ class ShopBrowser:
         try:
             response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
         except requests.ConnectionError as error:
-            raise AppUnreachable(f"The shop at {self.shop_url} did not answer {method} {path} ({error}).") from error
+            raise AppUnreachable(f"{self.site} at {self.shop_url} did not answer {method} {path} ({error}).") from error
         except requests.RequestException as error:  # a timeout: this step failed, the shop may well be there
             raise SimulationError(f"{method} {path} got no answer in time ({error}).") from error
         if response.status_code >= 500:
@@ -53,10 +55,25 @@ class ShopBrowser:
         """
         try:
             form = find_form(self.page, action_ending)
+        except FormNotFound as error:
+            raise SimulationError(f"On {self.path}: {error}") from error
+        return self._post_form(form, button, fields)
+
+    def submit_form_with(self, field_name: str, button: str | None = None, **fields: str) -> str:
+        """Submit the current page's form that has a field ``field_name`` (as ``submit``)."""
+        try:
+            form = find_form_with(self.page, field_name)
+        except FormNotFound as error:
+            raise SimulationError(f"On {self.path}: {error}") from error
+        return self._post_form(form, button, fields)
+
+    def _post_form(self, form: HtmlForm, button: str | None, fields: dict[str, str]) -> str:
+        try:
             data = form.data(button, **fields)
         except FormNotFound as error:
             raise SimulationError(f"On {self.path}: {error}") from error
-        response = self._request("POST", form.action, data=data, allow_redirects=False)
+        # A form without an action posts back to the page it is on, as a browser does.
+        response = self._request("POST", form.action or self.path, data=data, allow_redirects=False)
         if response.status_code in (301, 302, 303):
             location = urlsplit(response.headers["Location"]).path
             self.open(location)

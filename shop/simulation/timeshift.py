@@ -3,8 +3,9 @@
 Why the shop's timestamps and not the sandbox clock: the sandbox clock only moves forward (it exists to make
 codes and tokens expire), so it cannot place a checkout sixty days ago; and the insights read the shop's own
 orders and Pay with Points events. So the journey runs now, for real, then every timestamp it wrote in the shop
-(the order's, its events', its adjustments', the shopper's account and card link) moves by one offset to the
-drawn past moment: the intervals between steps (the time spent at each step) stay exactly as they happened.
+(the order's, its events' and their journey row's, its adjustments', the shopper's account and card link) moves by
+one offset to the drawn past moment: the intervals between steps (the time spent at each step) stay exactly as
+they happened.
 The bank's own records (its statement, its ledger) keep the real time of the run.
 
 Each call is one transaction, committed before the next journey's HTTP begins (a command's transactions take
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from ..checkout.events import rebuild_journeys
 from ..database import reading
 from ..extensions import db
 from ..models import CardLink, Order, OrderAdjustment, PwpEvent, User
@@ -78,6 +80,8 @@ def shift_and_mark(user_id: int, started_at: datetime, moved_to: datetime) -> Ma
         if order_ids:
             for event in db.session.scalars(sa.select(PwpEvent).where(PwpEvent.order_id.in_(order_ids))):
                 _shift(event, ("at",), offset, since)
+            db.session.flush()
+            rebuild_journeys(order_ids)  # the journeys' rows follow their moved events
             for adjustment in db.session.scalars(
                 sa.select(OrderAdjustment).where(OrderAdjustment.order_id.in_(order_ids))
             ):

@@ -10,10 +10,11 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from shop.checkout.events import record_event
 from shop.extensions import db
 from shop.insights import queries
 from shop.insights.queries import InsightsFilter
-from shop.models import CardLink, Order, PwpEvent, User
+from shop.models import CardLink, Order, User
 
 from .conftest import make_app
 from .support import on_both_databases
@@ -58,9 +59,7 @@ def journey(user: User, paid_at: datetime, steps: list[tuple], *, total_cents: i
     db.session.flush()
     for kind, *rest in [("card_paid_eligible", 0), *steps]:
         seconds, code = rest[0], (rest[1] if len(rest) > 1 else "")
-        db.session.add(
-            PwpEvent(order_id=order.id, user_id=user.id, kind=kind, code=code, at=paid_at + timedelta(seconds=seconds))
-        )
+        record_event(order, kind, code, at=paid_at + timedelta(seconds=seconds))
         db.session.flush()  # ids follow the order of the steps
     return order
 
@@ -331,6 +330,28 @@ def test_the_seeded_staff_login_opens_an_empty_friendly_page(client):
     assert response.status_code == 200
     assert "No purchases with a points card in this range yet" in page
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_header_greets_the_staff_login_by_its_mailbox_and_a_shopper_by_first_name(app, client):
+    sign_in(client, STAFF)
+    page = client.get("/insights").get_data(as_text=True)
+    assert "Hi, Ops" in page and "Hi, Harbour" not in page
+    shopper_client = app.test_client()
+    sign_in(shopper_client, "chan.taiman@example.com")
+    assert "Hi, Chan" in shopper_client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "is_staff", "greeting"),
+    [
+        ("Harbour Mall Ops", "ops@harbourmall.example", True, "Ops"),
+        ("Harbour Mall", "night_shift.desk@harbourmall.example", True, "Night Shift Desk"),
+        ("Chan Tai Man", "chan.taiman@example.com", False, "Chan"),
+        ("   ", "lee-ka.yan@example.com", False, "Lee Ka Yan"),
+    ],
+)
+def test_greeting_names(name, email, is_staff, greeting):
+    assert User(name=name, email=email, is_staff=is_staff).greeting_name == greeting
 
 
 def test_demo_info_lists_the_staff_login(runner):

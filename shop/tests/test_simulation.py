@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
-from shop.models import CardLink, Order, PwpEvent, User
+from shop.models import CardLink, Order, PwpEvent, PwpJourney, User
 from shop.orders.rules import utcnow
 from shop.simulation.choices import (
     FIRST_SECOND_OF_DAY,
@@ -27,8 +27,10 @@ from shop.simulation.choices import (
     draw_plans,
     points_to_use,
 )
-from shop.simulation.html_forms import FormNotFound, find_form, parse_forms
+from shop.simulation.html_forms import FormNotFound, find_form, find_form_with, parse_forms
+from shop.simulation.journeys import bank_site_points
 from shop.simulation.runner import shopper_name
+from shop.simulation.sandbox import SimulationError
 from shop.simulation.timeshift import shift_and_mark
 
 from .conftest import close_app, make_app
@@ -62,6 +64,8 @@ def test_seed_1_draws_exactly_this_first_shopper():
                 points_share_percent=20,
                 days_ago=16,
                 start_second=58_257,
+                follows_sms_link=False,
+                finishes_on_bank_site=False,
             ),
             JourneyPlan(
                 cart=(CartItem("product-4", 1), CartItem("product-2", 1), CartItem("product-6", 1)),
@@ -72,6 +76,8 @@ def test_seed_1_draws_exactly_this_first_shopper():
                 points_share_percent=74,
                 days_ago=2,
                 start_second=46_254,
+                follows_sms_link=True,
+                finishes_on_bank_site=True,
             ),
         ),
     )
@@ -265,6 +271,13 @@ def test_a_journey_moves_to_its_past_moment_keeping_every_interval_and_is_marked
         assert after == [value + offset for value in before]
         assert kinds == ["card_paid_eligible", "offer_shown", "code_sent", "verified", "points_redeemed"]
         assert order.simulated is True and order.status == "POINTS_APPLIED"
+        # The journey's summary row moved with its events: the insights page places it on the past day.
+        summary = db.session.get(PwpJourney, order.id)
+        assert (summary.paid_event_at, summary.offer_at, summary.redeemed_at) == (
+            after[2],
+            after[3],
+            after[6],
+        )
         assert moved_to <= order.created_at < moved_to + timedelta(minutes=1)
         link = db.session.scalar(sa.select(CardLink).where(CardLink.user_id == user_id))
         assert (link.created_at, link.activated_at) == tuple(value + offset for value in linked)
@@ -330,6 +343,8 @@ def test_help_states_every_default(runner):
         ("--wrong-code", "0.2"),
         ("--use-max", "0.5"),
         ("--return-rate", "0.3"),
+        ("--follow-sms-link", "0.4"),
+        ("--finish-on-bank-site", "0.6"),
         ("--days", "30"),
         ("--flow", "native"),
         ("--shop-url", "http://127.0.0.1:8000"),
@@ -417,10 +432,78 @@ def test_an_app_that_answers_unhealthy_stops_the_run_with_exit_code_3(tmp_path, 
     assert f"The shop at {url} is not healthy: GET /healthz answered 503." in result.output
 
 
-def test_the_legacy_flow_answers_what_is_missing_and_exit_code_2_before_any_shopper(tmp_path, stub_app):
+def test_the_legacy_flow_needs_the_shops_flow_switch_and_stops_with_exit_code_3_before_any_shopper(tmp_path, stub_app):
     _, url = stub_app
     result = _simulate(tmp_path, url, "--shop-url", url, "--flow", "legacy")
-    assert result.exit_code == 2, result.output
-    assert "--flow legacy cannot run yet: the shop has no flow switch yet (POST /insights/flow)" in result.output
-    assert "the simulator does not drive Summit Bank's own redemption site yet" in result.output
-    assert "Use --flow native." in result.output
+    assert result.exit_code == 3, result.output
+    assert "The shop has no flow switch (POST /insights/flow): --flow legacy needs it." in result.output
+
+
+def test_the_legacy_choices_come_from_their_own_draws_and_leave_the_native_plans_as_they_were():
+    usual = draw_plans(5, 20, Odds(), 30, PRODUCTS)
+    always = draw_plans(5, 20, Odds(follow_sms_link=1, finish_on_bank_site=0), 30, PRODUCTS)
+    assert [dataclasses.replace(plan, journeys=()) for plan in always] == [
+        dataclasses.replace(plan, journeys=()) for plan in usual
+    ]
+    for plan, same in zip(usual, always, strict=True):
+        for journey, other in zip(plan.journeys, same.journeys, strict=True):
+            assert other == dataclasses.replace(journey, follows_sms_link=True, finishes_on_bank_site=False)
+    drawn = [journey.follows_sms_link for plan in usual for journey in plan.journeys]
+    assert True in drawn and False in drawn  # 0.4 by default: some follow the link, some do not
+
+
+# --- The bank's own site (legacy flow) ----------------------------------------------------------------
+
+BANK_PURCHASES_PAGE = """
+<p class="rw-lead">Card **** 8741 · <strong>120,000 points</strong> available.
+    Redeem at least 1,000 points, in steps of 25;
+    each point is worth HK$0.004.</p>
+<form method="post" novalidate>
+  <input id="csrf_token" name="csrf_token" type="hidden" value="bank-token">
+  <table><tbody>
+  <tr><td><input type="radio" name="purchase" id="purchase-1" value="PAY-OLD">
+    <label for="purchase-1"><span class="visually-hidden">Harbour Mall HM-000001, </span>HK$1,000.00</label></td></tr>
+  <tr><td><input type="radio" name="purchase" id="purchase-2" value="PAY-NEW" checked>
+    <label for="purchase-2"><span class="visually-hidden">Harbour Mall HM-000002, </span>HK$368.00</label></td></tr>
+  </tbody></table>
+  <input id="points" name="points" type="text" value="">
+  <input id="submit" name="submit" type="submit" value="Redeem points">
+</form>
+<form method="post" action="/rewards/sign-out"><input name="csrf_token" type="hidden" value="bank-token"></form>
+"""
+
+
+def test_a_form_without_an_action_is_found_by_its_field_with_the_checked_radio_and_every_option():
+    form = find_form_with(BANK_PURCHASES_PAGE, "purchase")
+    assert form.action == "" and form.radios == {"purchase": ["PAY-OLD", "PAY-NEW"]}
+    assert form.data(points="1000") == {"csrf_token": "bank-token", "purchase": "PAY-NEW", "points": "1000"}
+    assert find_form_with(BANK_PURCHASES_PAGE, "points") is not None
+    with pytest.raises(FormNotFound, match="No form with a field last4"):
+        find_form_with(BANK_PURCHASES_PAGE, "last4")
+
+
+def _plan(**choices) -> JourneyPlan:
+    return dataclasses.replace(draw_plans(1, 1, Odds(), 30, PRODUCTS)[0].journeys[0], **choices)
+
+
+@pytest.mark.parametrize(
+    ("purchase", "choices", "points"),
+    [
+        ("PAY-NEW", {"use_max": True}, 92_000),  # HK$368.00 / HK$0.004: the whole purchase, below the balance
+        ("PAY-OLD", {"use_max": True}, 120_000),  # HK$1,000.00 would take 250,000: the balance is the most
+        ("PAY-NEW", {"use_max": False, "points_share_percent": 50}, 46_000),
+        ("PAY-NEW", {"use_max": False, "points_share_percent": 1}, 1_000),  # never below the minimum
+    ],
+)
+def test_the_points_on_the_banks_site_are_the_plans_share_of_what_the_purchase_and_card_allow(
+    purchase, choices, points
+):
+    assert bank_site_points(BANK_PURCHASES_PAGE, purchase, _plan(**choices)) == points
+
+
+def test_a_bank_page_without_its_limits_or_the_purchase_is_an_error_not_a_guess():
+    with pytest.raises(SimulationError, match="does not state the points limits"):
+        bank_site_points(BANK_PURCHASES_PAGE, "PAY-GONE", _plan())
+    poor = BANK_PURCHASES_PAGE.replace("120,000 points", "500 points")
+    with pytest.raises(SimulationError, match="cannot redeem the minimum of 1000 points"):
+        bank_site_points(poor, "PAY-NEW", _plan())
