@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from issuer_sandbox import clock
 from issuer_sandbox.extensions import db
@@ -264,3 +266,25 @@ def test_a_partner_call_without_the_client_id_header_says_what_probably_dropped_
     assert "The client_id header is required" in details
     assert "underscores" in details and "Flask's development server" in details
     assert "--header-map dangerous" in details and "make demo" in details
+
+
+def test_a_token_call_reads_in_one_transaction_and_takes_no_write_lock(app, client):
+    caller = threading.current_thread()
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread() is caller:  # not the request log's writer thread
+            seen.append(statement.split()[0] + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert request_token(client).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    if engine.dialect.name == "sqlite":
+        assert seen == ["BEGIN", "SELECT", "SELECT"]  # the call's context, then the client's row
+    else:
+        assert seen == ["SELECT", "SELECT"]
