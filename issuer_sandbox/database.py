@@ -7,8 +7,8 @@ Taking the lock up front serialises writers inside the database, as a row lock d
 A transaction that only reads begins with a plain ``BEGIN``: in WAL mode it reads a snapshot and never
 queues behind a writer. Whether the next transaction writes is the *write intent* of the current context:
 on by default (commands, tests, background work), off for the requests of safe HTTP methods (GET, HEAD,
-OPTIONS), whose handlers only read. A read-intent block that must write after all wraps the write in
-``writing()``, which starts a fresh transaction with the intent on.
+OPTIONS) and of the few other endpoints whose handlers only read (READ_ONLY_ENDPOINTS). A read-intent block
+that must write after all wraps the write in ``writing()``, which starts a fresh transaction with the intent on.
 
 Writers queue in order, not by polling: SQLite's busy handler retries a locked BEGIN IMMEDIATE after
 sleeps of up to 100 ms, so under load a writer could wait a second while others took the lock ahead of it.
@@ -30,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-import flask_migrate
 import sqlalchemy as sa
 from flask import Flask, g, request
 from sqlalchemy import event
@@ -175,12 +174,18 @@ def engine_options(database_url: str) -> dict:
     return {"pool_pre_ping": True}
 
 
+# Endpoints of unsafe methods whose handlers only read: the token call (its token is signed, never stored).
+READ_ONLY_ENDPOINTS = frozenset({"token.issue_token"})
+
+
 def install_request_intent(app: Flask) -> None:
-    """Requests of safe methods only read: their transactions begin without SQLite's write lock."""
+    """Requests of safe methods, and of READ_ONLY_ENDPOINTS, only read: no transaction of theirs takes
+    SQLite's write lock, and the call's context and the handler share one read transaction."""
 
     @app.before_request
     def _read_intent_for_safe_methods() -> None:
-        g.write_intent_token = _write_intent.set(request.method not in SAFE_METHODS)
+        writes = request.method not in SAFE_METHODS and request.endpoint not in READ_ONLY_ENDPOINTS
+        g.write_intent_token = _write_intent.set(writes)
 
     @app.teardown_request
     def _restore_write_intent(_error: BaseException | None) -> None:
@@ -221,6 +226,8 @@ def upgrade_schema() -> None:
     A database made before migrations has the baseline's tables but no ``alembic_version``: it is stamped
     at the baseline revision (its tables are that revision's), then upgraded like any other.
     """
+    import flask_migrate  # here, not at import: workers serving requests never load Alembic
+
     tables = set(sa.inspect(db.engine).get_table_names())
     if tables and "alembic_version" not in tables:
         missing = sorted(BASELINE_TABLES - tables)

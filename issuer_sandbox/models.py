@@ -166,7 +166,8 @@ class PartnerClient(db.Model):
 
 
 class AccessToken(db.Model):
-    """A bearer token, stored only as its SHA-256 and bound to one client."""
+    """A bearer token stored as its SHA-256. No longer written: tokens are signed, not stored (tokens.py);
+    the table stays for databases that hold rows, until a migration drops it."""
 
     __tablename__ = "access_tokens"
 

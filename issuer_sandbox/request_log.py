@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,16 +62,22 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group()):02x}"
 
 
+@cache
+def _column_lengths() -> dict[str, int | None]:
+    """Each column's name and length (None: unbounded), read once: a column collection's look-ups are slow."""
+    return {column.name: getattr(column.type, "length", None) for column in RequestLogEntry.__table__.columns}
+
+
 def fit_row(row: dict[str, Any]) -> dict[str, Any]:
     """The row with every string fit for its column: control characters escaped, cut to the column's length."""
-    columns = RequestLogEntry.__table__.columns
+    lengths = _column_lengths()
     fitted = dict(row)
     for name, value in row.items():
-        if not isinstance(value, str) or name not in columns:
+        if not isinstance(value, str) or name not in lengths:
             continue
         pattern = _CONTROL if name in _BODY_COLUMNS else _CONTROL_ON_ONE_LINE
-        text = pattern.sub(_escape, value)
-        length = getattr(columns[name].type, "length", None)
+        text = pattern.sub(_escape, value) if pattern.search(value) else value
+        length = lengths[name]
         fitted[name] = text[:length] if length else text
     return fitted
 

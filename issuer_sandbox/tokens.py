@@ -1,21 +1,28 @@
-"""OAuth2 client credentials: check a partner's secret and issue short-lived bearer tokens."""
+"""OAuth2 client credentials: check a partner's secret and issue short-lived bearer tokens.
+
+A bearer token is stateless: ``pwp1.<partner id>.<expiry>.<token id>.<signature>``, where the signature is an
+HMAC-SHA256, under a key derived from the app's SECRET_KEY, of those fields and of the partner row as it stands
+(client_id, secret hash, created_at). Issuing one writes nothing and checking one needs only the partner's row,
+which the call's context reads anyway. Revocation follows from what is signed: a new client secret, or a reset
+that recreates the partner, makes every token issued before it unknown; a new SECRET_KEY revokes them all.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
 from .errors import RuleError
 from .extensions import db
-from .models import AccessToken, PartnerClient
+from .models import PartnerClient
 
 API_SCOPE = "/api"
 
@@ -30,9 +37,9 @@ class InvalidClient(RuleError):
         return {"WWW-Authenticate": 'Basic realm="Summit Bank partner API"'}
 
 
-# Expired tokens are deleted by a token call at most once a minute per process, not by every call.
-HOUSEKEEPING_INTERVAL_SECONDS = 60
-_next_housekeeping = 0.0
+TOKEN_PREFIX = "pwp1"
+_EPOCH = datetime(1970, 1, 1)  # expiries travel as microseconds since, in sandbox time
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -44,19 +51,69 @@ class Partner:
     merchant_name: str
 
 
-def token_hash(token: str) -> str:
-    """SHA-256 of a bearer token: the only form in which it is stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a bearer token says before its signature is checked against the partner's row."""
+
+    partner_id: int
+    expires_us: int
+    token_id: str
+    signature: str
 
 
-def partner_for_token(token: str, now: datetime) -> Partner | None:
-    """The partner of a live bearer token; None for an unknown or expired one."""
-    row = db.session.execute(
-        sa.select(AccessToken.expires_at, PartnerClient.id, PartnerClient.client_id, PartnerClient.merchant_name)
-        .join(PartnerClient, PartnerClient.id == AccessToken.partner_client_id)
-        .where(AccessToken.token_hash == token_hash(token))
-    ).first()
-    if row is None or row.expires_at <= now:
+@lru_cache(maxsize=8)
+def _signing_key(secret_key: str) -> bytes:
+    """The token-signing key: derived from SECRET_KEY, so it signs nothing else the app signs."""
+    return hmac.new(secret_key.encode(), b"pay-with-points access token v1", hashlib.sha256).digest()
+
+
+def _signature(
+    key: str, partner_id: int, expires_us: int, token_id: str, client_id: str, secret_hash: str, created: datetime
+) -> str:
+    message = f"{partner_id}.{expires_us}.{token_id}|{client_id}|{secret_hash}|{created.isoformat()}"
+    digest = hmac.new(_signing_key(key), message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def read_claims(token: str) -> TokenClaims | None:
+    """The claims of a well-formed token (not yet trusted), or None for anything else."""
+    parts = token.split(".")
+    if len(parts) != 5 or parts[0] != TOKEN_PREFIX or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    if len(parts[1]) > 18 or len(parts[2]) > 20:
+        return None  # ids and times that no database column holds
+    return TokenClaims(int(parts[1]), int(parts[2]), parts[3], parts[4])
+
+
+def verify_token(
+    key: str, claims: TokenClaims, now: datetime, client_id: str, secret_hash: str, created: datetime
+) -> bool:
+    """True when the claims were signed for this partner row with this key and have not expired at ``now``."""
+    expected = _signature(key, claims.partner_id, claims.expires_us, claims.token_id, client_id, secret_hash, created)
+    if not hmac.compare_digest(expected, claims.signature):
+        return False
+    return now < _EPOCH + timedelta(microseconds=claims.expires_us)
+
+
+_partners = PartnerClient.__table__
+# What a token is signed over, with what the rules need of the partner.
+_PARTNER_COLUMNS = (
+    _partners.c.id,
+    _partners.c.client_id,
+    _partners.c.merchant_name,
+    _partners.c.secret_hash,
+    _partners.c.created_at,
+)
+_PARTNER_BY_ID = sa.select(*_PARTNER_COLUMNS).where(_partners.c.id == sa.bindparam("partner_id"))
+
+
+def partner_for_token(key: str, token: str, now: datetime) -> Partner | None:
+    """The partner of a live bearer token; None for an unknown, tampered, revoked or expired one."""
+    claims = read_claims(token)
+    if claims is None:
+        return None
+    row = db.session.execute(_PARTNER_BY_ID, {"partner_id": claims.partner_id}).first()
+    if row is None or not verify_token(key, claims, now, row.client_id, row.secret_hash, row.created_at):
         return None
     return Partner(row.id, row.client_id, row.merchant_name)
 
@@ -86,44 +143,37 @@ def _dummy_hash() -> str:
     return hash_client_secret(secrets.token_urlsafe(16))
 
 
-_partners = PartnerClient.__table__
-_CLIENT_BY_ID = sa.select(
-    _partners.c.id, _partners.c.client_id, _partners.c.merchant_name, _partners.c.secret_hash
-).where(_partners.c.client_id == sa.bindparam("client_id"))
-_INSERT_TOKEN = sa.insert(AccessToken.__table__)
+_CLIENT_BY_CLIENT_ID = sa.select(*_PARTNER_COLUMNS).where(_partners.c.client_id == sa.bindparam("client_id"))
 
 
-def authenticate_client(client_id: str, client_secret: str) -> Partner:
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    """A partner that proved its secret, with the row fields its tokens are signed over."""
+
+    partner: Partner
+    secret_hash: str
+    created_at: datetime
+
+
+def authenticate_client(client_id: str, client_secret: str) -> AuthenticatedClient:
     """The partner with these credentials, or InvalidClient."""
-    client = db.session.execute(_CLIENT_BY_ID, {"client_id": client_id}).first()
+    client = db.session.execute(_CLIENT_BY_CLIENT_ID, {"client_id": client_id}).first()
     if client is None:
         # Hash anyway, so an unknown client_id takes as long as a wrong secret.
         client_secret_matches(_dummy_hash(), client_secret)
         raise InvalidClient("Unknown client or wrong secret.")
     if not client_secret_matches(client.secret_hash, client_secret):
         raise InvalidClient("Unknown client or wrong secret.")
-    return Partner(client.id, client.client_id, client.merchant_name)
+    partner = Partner(client.id, client.client_id, client.merchant_name)
+    return AuthenticatedClient(partner, client.secret_hash, client.created_at)
 
 
-def issue_token(client: Partner | PartnerClient, now: datetime, ttl_seconds: int, scope: str = API_SCOPE) -> str:
-    """A new random bearer token for the client, valid for ttl_seconds of sandbox time; commits, returns it."""
-    global _next_housekeeping
-    token = secrets.token_urlsafe(32)
-    if time.monotonic() >= _next_housekeeping:
-        _next_housekeeping = time.monotonic() + HOUSEKEEPING_INTERVAL_SECONDS
-        # Tokens of this client that have already expired are of no further use.
-        db.session.execute(
-            sa.delete(AccessToken).where(AccessToken.partner_client_id == client.id, AccessToken.expires_at <= now)
-        )
-    db.session.execute(
-        _INSERT_TOKEN,
-        {
-            "token_hash": token_hash(token),
-            "partner_client_id": client.id,
-            "scope": scope,
-            "issued_at": now,
-            "expires_at": now + timedelta(seconds=ttl_seconds),
-        },
+def issue_token(key: str, client: AuthenticatedClient, now: datetime, ttl_seconds: int) -> str:
+    """A new signed bearer token for the client, valid for ttl_seconds of sandbox time; writes nothing."""
+    partner = client.partner
+    expires_us = (now + timedelta(seconds=ttl_seconds) - _EPOCH) // _MICROSECOND  # exact: no rounding
+    token_id = secrets.token_urlsafe(12)
+    signature = _signature(
+        key, partner.id, expires_us, token_id, partner.client_id, client.secret_hash, client.created_at
     )
-    db.session.commit()
-    return token
+    return f"{TOKEN_PREFIX}.{partner.id}.{expires_us}.{token_id}.{signature}"

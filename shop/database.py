@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
-import flask_migrate
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request
 from sqlalchemy import event
@@ -225,6 +224,8 @@ def upgrade_schema() -> None:
     A database made before migrations has the baseline's tables but no ``alembic_version``: it is stamped
     at the baseline revision (its tables are that revision's), then upgraded like any other.
     """
+    import flask_migrate  # here, not at import: workers serving requests never load Alembic
+
     tables = set(sa.inspect(db.engine).get_table_names())
     if tables and "alembic_version" not in tables:
         missing = sorted(BASELINE_TABLES - tables)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 
 from .. import clock, tokens
 from . import call_context
@@ -35,7 +35,7 @@ def authenticate_bearer(require_client_header: bool = True) -> tokens.Partner:
     if context is not None and context.token_presented == token:
         client = context.partner  # read with the call's context before the handler
     else:
-        client = tokens.partner_for_token(token, clock.now())
+        client = tokens.partner_for_token(current_app.config["SECRET_KEY"], token, clock.now())
     if client is None:
         raise TokenInvalid("The access token is unknown or has expired; request a new one.")
     client_header = request.headers.get("client_id")

@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import g, request
+from flask import current_app, g, request
 
 from .. import clock, tokens
 from ..extensions import db
-from ..models import AccessToken, FaultRule, PartnerClient, SandboxSetting
+from ..models import FaultRule, PartnerClient, SandboxSetting
 
 _settings = SandboxSetting.__table__
 _faults = FaultRule.__table__
-_tokens = AccessToken.__table__
 _partners = PartnerClient.__table__
 
 _clock_offset = (
@@ -35,32 +34,34 @@ _fault_rule_id = (
     .scalar_subquery()
     .label("fault_rule_id")
 )
+# The partner a token names, with the fields its signature covers (tokens.py): the token is checked here.
 _token_partner = (
     sa.select(
-        _tokens.c.expires_at,
         _partners.c.id.label("partner_id"),
         _partners.c.client_id,
         _partners.c.merchant_name,
+        _partners.c.secret_hash,
+        _partners.c.created_at,
     )
-    .join(_partners, _partners.c.id == _tokens.c.partner_client_id)
-    .where(_tokens.c.token_hash == sa.bindparam("token_hash"))
+    .where(_partners.c.id == sa.bindparam("partner_id"))
     .subquery()
 )
-# One row always: the sandbox's answers, and the token's partner where the token is known (else NULLs).
+# One row always: the sandbox's answers, and the token's partner where the token names one (else NULLs).
 _CONTEXT = sa.select(
     _clock_offset,
     _fault_rule_id,
-    _token_partner.c.expires_at,
     _token_partner.c.partner_id,
     _token_partner.c.client_id,
     _token_partner.c.merchant_name,
+    _token_partner.c.secret_hash,
+    _token_partner.c.created_at,
 ).select_from(sa.select(sa.literal(1).label("one")).subquery().outerjoin(_token_partner, sa.true()))
 
 
 @dataclass(frozen=True)
 class CallContext:
     fault_rule_id: int | None
-    partner: tokens.Partner | None  # None: no bearer token, an unknown one or an expired one
+    partner: tokens.Partner | None  # None: no bearer token, an unknown, tampered, revoked or expired one
     token_presented: str | None
 
 
@@ -73,14 +74,15 @@ def bearer_token() -> str | None:
 def load(endpoint: str) -> CallContext:
     """Read the call's context, remember the clock offset for the request, and keep it in ``g``."""
     token = bearer_token()
-    row = db.session.execute(
-        _CONTEXT, {"endpoint": endpoint, "token_hash": tokens.token_hash(token) if token else ""}
-    ).one()
+    claims = tokens.read_claims(token) if token else None
+    row = db.session.execute(_CONTEXT, {"endpoint": endpoint, "partner_id": claims.partner_id if claims else 0}).one()
     offset = int(row.offset) if row.offset else 0
     clock.remember_offset(offset)
     partner = None
-    if row.partner_id is not None and row.expires_at > clock.now():
-        partner = tokens.Partner(row.partner_id, row.client_id, row.merchant_name)
+    if claims is not None and row.partner_id is not None:
+        key = current_app.config["SECRET_KEY"]
+        if tokens.verify_token(key, claims, clock.now(), row.client_id, row.secret_hash, row.created_at):
+            partner = tokens.Partner(row.partner_id, row.client_id, row.merchant_name)
     context = CallContext(row.fault_rule_id, partner, token)
     g.call_context = context
     return context

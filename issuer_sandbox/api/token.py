@@ -1,5 +1,7 @@
 """POST /gcb/api/clientCredentials/oauth2/token/hk/gcb: OAuth2 client credentials (HTTP Basic).
 
+The token is signed, not stored (tokens.py): the call reads the partner's row and writes nothing.
+
 Errors carry OAuth 2.0's ``error`` and ``error_description`` beside type, code and details (api/errors.py).
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import clock, tokens
+from ..database import reading
 from ..rate_limits import failed_client_authentications
 from ..schemas import TokenResponse, dump
 from .errors import GrantTypeUnsupported, RequestInvalid, ScopeInvalid
@@ -23,7 +26,8 @@ def issue_token():
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
         raise tokens.InvalidClient("Authenticate with HTTP Basic client_id:client_secret.")
-    client = tokens.authenticate_client(auth.username, auth.password)
+    with reading():  # a token is signed, never stored: the call writes nothing, so takes no write lock
+        client = tokens.authenticate_client(auth.username, auth.password)
     if request.mimetype != "application/x-www-form-urlencoded":
         raise RequestInvalid("Send the form as application/x-www-form-urlencoded.")
     grant_type = request.form.get("grant_type", "")
@@ -36,7 +40,7 @@ def issue_token():
         raise ScopeInvalid(f"The only scope is {tokens.API_SCOPE}.")
 
     ttl = int(current_app.config["TOKEN_TTL_SECONDS"])
-    token = tokens.issue_token(client, clock.now(), ttl, scope)
+    token = tokens.issue_token(current_app.config["SECRET_KEY"], client, clock.now(), ttl)
     answer = TokenResponse(access_token=token, token_type="Bearer", expires_in=ttl, scope=scope)
     response = jsonify(dump(answer))
     response.headers["Cache-Control"] = "no-store"

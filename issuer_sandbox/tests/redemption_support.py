@@ -1,13 +1,12 @@
 """Helpers for the balance, redemption, reversal and concurrency tests.
 
-Links are created ACTIVE straight in the database and tokens are minted directly, so these tests
+Links are created ACTIVE straight in the database and tokens are signed directly, so these tests
 exercise the money rules without depending on the enrol/OTP and token endpoints.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +16,6 @@ from werkzeug.security import generate_password_hash
 from issuer_sandbox import clock, ledger
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import (
-    AccessToken,
     Card,
     CardStatementLine,
     LedgerEntry,
@@ -26,7 +24,7 @@ from issuer_sandbox.models import (
     RedemptionReversal,
     RewardLink,
 )
-from issuer_sandbox.tokens import token_hash
+from issuer_sandbox.tokens import AuthenticatedClient, Partner, issue_token
 
 from .conftest import CLIENT_ID, PartnerApi
 
@@ -62,22 +60,14 @@ def ensure_other_partner(app: Flask) -> None:
 
 
 def partner_api(app: Flask, client_id: str = CLIENT_ID) -> PartnerApi:
-    """A PartnerApi on a fresh test client, with a bearer token minted straight into the database."""
+    """A PartnerApi on a fresh test client, with a bearer token signed directly (no token call)."""
     if client_id == OTHER_CLIENT_ID:
         ensure_other_partner(app)
-    token = secrets.token_urlsafe(32)
     with app.app_context():
-        now = clock.now()
-        db.session.add(
-            AccessToken(
-                token_hash=token_hash(token),
-                partner_client_id=partner_id(client_id),
-                scope="/api",
-                issued_at=now,
-                expires_at=now + timedelta(hours=2),
-            )
-        )
-        db.session.commit()
+        row = db.session.scalars(sa.select(PartnerClient).where(PartnerClient.client_id == client_id)).one()
+        client = AuthenticatedClient(Partner(row.id, row.client_id, row.merchant_name), row.secret_hash, row.created_at)
+        token = issue_token(app.config["SECRET_KEY"], client, clock.now(), 2 * 3600)
+        db.session.rollback()
     api = PartnerApi(app.test_client(), client_id=client_id)
     api._token = token
     return api

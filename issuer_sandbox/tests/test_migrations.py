@@ -7,6 +7,8 @@ honest: a model changed without a migration fails it, on SQLite and on PostgreSQ
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import flask_migrate
@@ -18,7 +20,7 @@ from alembic.script import ScriptDirectory
 
 from issuer_sandbox import clock, create_app, ledger
 from issuer_sandbox.database import BASELINE_REVISION, upgrade_schema
-from issuer_sandbox.extensions import db
+from issuer_sandbox.extensions import MIGRATIONS_DIRECTORY, db
 from issuer_sandbox.models import Card, FaultRule, LedgerEntry
 from issuer_sandbox.seed import TEST_CARDS, seed_database
 
@@ -206,3 +208,26 @@ def test_a_reset_while_another_worker_is_connected_restores_the_seed_state_in_th
         )
     result = runner.invoke(args=["ledger-check"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_worker_serving_requests_never_imports_alembic():
+    # Alembic, Mako and Pygments are about 11 MiB per process; only the schema upgrade and `flask db` need them.
+    code = (
+        "import sys; from issuer_sandbox import create_app; create_app(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'flask_migrate', 'mako', 'pygments'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+
+    assert done.stdout.strip() == "[]"
+
+
+def test_flask_db_commands_bind_flask_migrate_on_first_use(tmp_path):
+    url = f"sqlite:///{tmp_path / 'issuer.sqlite3'}"
+    app = create_app({"DATABASE_URL": url})
+
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    with sa.create_engine(url).connect() as connection:
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert version == ScriptDirectory(MIGRATIONS_DIRECTORY).get_current_head()

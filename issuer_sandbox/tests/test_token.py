@@ -1,16 +1,19 @@
-"""The OAuth2 client-credentials token endpoint and how its tokens are stored and expire."""
+"""The OAuth2 client-credentials token endpoint and how its signed tokens are checked, expire and are revoked."""
 
 from __future__ import annotations
 
-import hashlib
+import threading
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
+from issuer_sandbox import clock
 from issuer_sandbox.extensions import db
-from issuer_sandbox.models import AccessToken
-from issuer_sandbox.tokens import token_hash
+from issuer_sandbox.models import AccessToken, PartnerClient
+from issuer_sandbox.tokens import hash_client_secret, read_claims
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, basic_auth
 from .test_observability import add_fault
@@ -48,16 +51,86 @@ def test_scope_is_optional_and_defaults_to_api(client):
     assert response.json["scope"] == "/api"
 
 
-def test_the_token_is_stored_only_as_its_hash_with_an_expiry_of_1800_seconds(app, client):
+def test_a_token_call_stores_nothing_and_its_token_names_the_partner_and_an_expiry_1800_seconds_on(app, client):
     token = request_token(client).json["access_token"]
 
     with app.app_context():
-        stored = db.session.scalars(sa.select(AccessToken)).all()
-        assert [row.token_hash for row in stored] == [hashlib.sha256(token.encode()).hexdigest()]
-        assert token_hash(token) == stored[0].token_hash
-        assert token not in {row.token_hash for row in stored}
-        assert (stored[0].expires_at - stored[0].issued_at).total_seconds() == 1800
-        assert stored[0].partner_client.client_id == CLIENT_ID
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AccessToken)) == 0
+        partner = db.session.scalars(sa.select(PartnerClient).where(PartnerClient.client_id == CLIENT_ID)).one()
+        claims = read_claims(token)
+        assert claims is not None and claims.partner_id == partner.id
+        expires = clock.real_utcnow() + timedelta(seconds=clock.offset_seconds() + 1800)
+        assert abs(datetime(1970, 1, 1) + timedelta(microseconds=claims.expires_us) - expires) < timedelta(seconds=5)
+        assert CLIENT_SECRET not in token
+
+
+def _partner_call(client, token: str):
+    return client.delete("/v1/apac/rewards/RL-x", headers=partner_headers(token))
+
+
+def _tampered(token: str, field: int, value: str) -> str:
+    parts = token.split(".")
+    parts[field] = value
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("change", "description"),
+    [
+        (lambda t: _tampered(t, 1, str(int(t.split(".")[1]) + 1)), "another partner id"),
+        (lambda t: _tampered(t, 2, str(int(t.split(".")[2]) + 10**10)), "a later expiry"),
+        (lambda t: _tampered(t, 3, "another-token-id"), "another token id"),
+        (lambda t: _tampered(t, 4, t.split(".")[4][::-1]), "another signature"),
+        (lambda t: t[:-1], "a truncated signature"),
+        (lambda t: "pwp2" + t[4:], "another format version"),
+        (lambda t: t.replace(".", "", 1), "a missing field"),
+        (lambda t: "not-a-token", "garbage"),
+    ],
+)
+def test_a_tampered_or_malformed_token_is_invalid_token(client, change, description):
+    token = request_token(client).json["access_token"]
+    assert _partner_call(client, token).status_code == 404  # the genuine token opens the API
+
+    response = _partner_call(client, change(token))
+
+    assert response.status_code == 401, description
+    assert response.json["code"] == "invalidToken", description
+
+
+def test_a_new_client_secret_revokes_the_tokens_issued_before_it(app, client):
+    token = request_token(client).json["access_token"]
+    with app.app_context():
+        partner = db.session.scalars(sa.select(PartnerClient).where(PartnerClient.client_id == CLIENT_ID)).one()
+        partner.secret_hash = hash_client_secret("a-rotated-secret")
+        db.session.commit()
+
+    assert _partner_call(client, token).status_code == 401
+    assert (
+        _partner_call(
+            client, request_token(client, auth=(CLIENT_ID, "a-rotated-secret")).json["access_token"]
+        ).status_code
+        == 404
+    )
+
+
+def test_a_token_signed_under_another_secret_key_is_invalid_token(app, client):
+    token = request_token(client).json["access_token"]
+    app.config["SECRET_KEY"] = "another-issuer-secret-key"
+
+    response = _partner_call(client, token)
+
+    assert response.status_code == 401
+    assert response.json["code"] == "invalidToken"
+
+
+def test_a_sandbox_reset_revokes_the_tokens_issued_before_it(client):
+    token = request_token(client).json["access_token"]
+
+    reset = client.post("/sandbox/api/reset", headers={"X-Sandbox-Key": SANDBOX_KEY})
+
+    assert reset.status_code in (200, 204), reset.get_data(as_text=True)
+    assert _partner_call(client, token).status_code == 401
+    assert _partner_call(client, request_token(client).json["access_token"]).status_code == 404
 
 
 def test_each_request_issues_a_different_token(client):
@@ -193,3 +266,25 @@ def test_a_partner_call_without_the_client_id_header_says_what_probably_dropped_
     assert "The client_id header is required" in details
     assert "underscores" in details and "Flask's development server" in details
     assert "--header-map dangerous" in details and "make demo" in details
+
+
+def test_a_token_call_reads_in_one_transaction_and_takes_no_write_lock(app, client):
+    caller = threading.current_thread()
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread() is caller:  # not the request log's writer thread
+            seen.append(statement.split()[0] + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert request_token(client).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    if engine.dialect.name == "sqlite":
+        assert seen == ["BEGIN", "SELECT", "SELECT"]  # the call's context, then the client's row
+    else:
+        assert seen == ["SELECT", "SELECT"]

@@ -6,6 +6,8 @@ honest: a model changed without a migration fails it, on SQLite and on PostgreSQ
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from alembic.script import ScriptDirectory
 from shop import create_app
 from shop.catalog_data import PRODUCTS
 from shop.database import BASELINE_REVISION, upgrade_schema
-from shop.extensions import db
+from shop.extensions import MIGRATIONS_DIRECTORY, db
 from shop.models import Product, User
 
 DATA = Path(__file__).with_name("data")
@@ -152,3 +154,26 @@ def test_a_database_of_another_app_is_refused_not_stamped(empty_app):
         with pytest.raises(RuntimeError, match="lacks the tables card_links, categories"):
             upgrade_schema()
         assert "alembic_version" not in sa.inspect(db.engine).get_table_names()
+
+
+def test_a_worker_serving_requests_never_imports_alembic():
+    # Alembic, Mako and Pygments are about 11 MiB per process; only the schema upgrade and `flask db` need them.
+    code = (
+        "import sys; from shop import create_app; create_app(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'flask_migrate', 'mako', 'pygments'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+
+    assert done.stdout.strip() == "[]"
+
+
+def test_flask_db_commands_bind_flask_migrate_on_first_use(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    app = create_app({"DATABASE_URL": url})
+
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    with sa.create_engine(url).connect() as connection:
+        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert version == ScriptDirectory(MIGRATIONS_DIRECTORY).get_current_head()
