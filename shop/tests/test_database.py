@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
@@ -84,3 +85,26 @@ def test_pages_that_write_on_get_are_not_marked_read_only(app):
     # The points page records its events; the payment and delivery pages share their view with the POST.
     for endpoint in ("checkout.points", "checkout.payment", "checkout.start"):
         assert not getattr(app.view_functions[endpoint], "read_only", False), endpoint
+
+
+def test_the_suite_runs_on_the_database_test_database_names(app):
+    """TEST_DATABASE=postgresql puts every test's shop on PostgreSQL (the suite's database), else SQLite."""
+    from testing import postgres
+
+    with app.app_context():
+        assert db.engine.dialect.name == postgres.test_database()
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+def test_each_test_starts_from_the_seed_with_identities_restarted(app, round_):
+    """Between tests the database is emptied and re-seeded: the first round's extra shopper is gone, ids from 1."""
+    from datetime import datetime
+
+    with app.app_context():
+        ids = db.session.scalars(sa.select(User.id).order_by(User.id)).all()
+        assert ids and ids == list(range(1, len(ids) + 1))
+        assert db.session.scalar(sa.select(User).where(User.email == "extra@example.com")) is None
+        db.session.add(
+            User(email="extra@example.com", name="Extra", password_hash="x", created_at=datetime(2026, 1, 1))
+        )
+        db.session.commit()
