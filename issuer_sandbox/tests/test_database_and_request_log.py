@@ -47,12 +47,14 @@ def writer_lock_is_free(app) -> bool:
     return True
 
 
+@pytest.mark.sqlite_only(reason="SQLite's WAL and synchronous pragmas")
 def test_sqlite_runs_in_wal_mode_with_normal_sync(app):
     with app.app_context():
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
+@pytest.mark.sqlite_only(reason="the writers' file lock beside the SQLite file")
 def test_a_write_transaction_holds_the_writers_lock_until_it_commits(app):
     with app.app_context():
         assert writer_lock_is_free(app)
@@ -63,6 +65,7 @@ def test_a_write_transaction_holds_the_writers_lock_until_it_commits(app):
         assert writer_lock_is_free(app)
 
 
+@pytest.mark.sqlite_only(reason="the writers' file lock beside the SQLite file")
 def test_a_rolled_back_write_transaction_lets_the_lock_go_too(app):
     with app.app_context():
         db.session.execute(sa.select(SandboxSetting.key)).all()
@@ -71,6 +74,7 @@ def test_a_rolled_back_write_transaction_lets_the_lock_go_too(app):
         assert writer_lock_is_free(app)
 
 
+@pytest.mark.sqlite_only(reason="the writers' file lock beside the SQLite file")
 def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(app):
     with app.app_context():
         db.session.add(SandboxSetting(key="probe", value="1"))
@@ -91,6 +95,7 @@ def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(ap
         db.session.rollback()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's BEGIN modes (PostgreSQL has no database-wide write lock)")
 def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
     statements: list[str] = []
     with app.app_context():

@@ -26,11 +26,15 @@ def begins_during(app, call) -> list[str]:
     return statements
 
 
+@pytest.mark.sqlite_only(
+    reason="SQLite's BEGIN modes: reads begin DEFERRED (PostgreSQL has no database-wide write lock)"
+)
 def test_catalogue_pages_begin_without_the_write_lock(app, client):
     for path in ("/", "/category/supermarket", "/search?q=rice", "/product/jasmine-rice-5kg", "/cart"):
         assert set(begins_during(app, lambda path=path: client.get(path))) == {"BEGIN"}, path
 
 
+@pytest.mark.sqlite_only(reason="SQLite's BEGIN IMMEDIATE for form posts (PostgreSQL has no database-wide write lock)")
 def test_a_form_post_takes_the_write_lock_up_front(app, client):
     begins = begins_during(app, lambda: client.post("/account/sign-in", data={"email": "x@example.com"}))
     assert "BEGIN IMMEDIATE" in begins
