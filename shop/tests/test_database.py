@@ -112,3 +112,21 @@ def test_each_test_starts_from_the_seed_with_identities_restarted(app, round_):
             User(email="extra@example.com", name="Extra", password_hash="x", created_at=datetime(2026, 1, 1))
         )
         db.session.commit()
+
+
+def test_test_database_names_a_database_the_suite_can_run_on(monkeypatch):
+    """A TEST_DATABASE the suites cannot honour stops the run with a clear error, never a silent SQLite run."""
+    from testing import postgres
+
+    monkeypatch.setenv("TEST_DATABASE", "mysql")
+    with pytest.raises(pytest.UsageError, match="TEST_DATABASE='mysql': expected one of sqlite, postgresql"):
+        postgres.test_database()
+    monkeypatch.setenv("TEST_DATABASE", "postgresql")
+    monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
+    with pytest.raises(pytest.UsageError, match="TEST_DATABASE=postgresql needs TEST_POSTGRES_URL"):
+        postgres.test_database()
+    monkeypatch.setenv("TEST_DATABASE", "PostgreSQL")
+    monkeypatch.setenv("TEST_POSTGRES_URL", "postgresql+psycopg://u:p@127.0.0.1/db")
+    assert postgres.test_database() == "postgresql"
+    monkeypatch.delenv("TEST_DATABASE")
+    assert postgres.test_database() == "sqlite"
