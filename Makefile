@@ -62,19 +62,27 @@ demo: $(VENV)/.installed
 	  trap "kill -TERM $$issuer $$shop 2>/dev/null; wait; echo; echo Both apps stopped.; exit 0" INT TERM; \
 	  wait -n; kill -TERM $$issuer $$shop 2>/dev/null; wait; exit 1'
 
-# With TEST_POSTGRES_URL set (.ci/run sets it), the first pass also runs the PostgreSQL-marked unit and
-# integration tests there, and a second pass runs the whole e2e suite with both apps on fresh PostgreSQL
-# databases (E2E_DATABASE=postgresql, see e2e/harness.py).
+# Three passes (the README's Tests section has the table). 1: everything on SQLite, plus the
+# PostgreSQL-marked tests when TEST_POSTGRES_URL is set (.ci/run sets it). With it set, 2: the shop's and the
+# issuer's suites again with every test on PostgreSQL (TEST_DATABASE=postgresql, see testing/postgres.py), and
+# 3: the whole e2e suite with both apps on fresh PostgreSQL databases (E2E_DATABASE=postgresql, e2e/harness.py).
+PG_SUITE_WORKERS ?= 2
 E2E_POSTGRES_WORKERS ?= 2
 test: $(VENV)/.installed-test chromium fonts
-	@$(BIN)/python -m pytest -n auto $(PYTEST_ARGS); status=$$?; \
+	@echo "== Pass 1/3: all suites on SQLite (and the PostgreSQL-marked tests if TEST_POSTGRES_URL is set) =="; \
+	  $(BIN)/python -m pytest -n auto $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "No tests were collected."; status=0; fi; \
 	  if [ $$status -ne 0 ]; then exit $$status; fi; \
 	  if [ -z "$$TEST_POSTGRES_URL" ]; then \
 	    echo "PostgreSQL: skipped (set TEST_POSTGRES_URL=postgresql+psycopg://user:password@host/db, a role that"; \
 	    echo "  may create databases, or run .ci/run as root) - the suites above ran on SQLite only."; \
 	    exit 0; fi; \
-	  echo "PostgreSQL: the e2e suite again, both apps on PostgreSQL"; \
+	  echo "== Pass 2/3: the shop's and the issuer's suites, every test on PostgreSQL (TEST_DATABASE=postgresql) =="; \
+	  TEST_DATABASE=postgresql $(BIN)/python -m pytest shop/tests issuer_sandbox/tests -n $(PG_SUITE_WORKERS) \
+	    $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then status=0; fi; \
+	  if [ $$status -ne 0 ]; then exit $$status; fi; \
+	  echo "== Pass 3/3: the e2e suite again, both apps on PostgreSQL (E2E_DATABASE=postgresql) =="; \
 	  E2E_DATABASE=postgresql $(BIN)/python -m pytest e2e -n $(E2E_POSTGRES_WORKERS) $(PYTEST_ARGS) \
 	    --output test-results/postgresql; status=$$?; \
 	  if [ $$status -eq 5 ]; then status=0; fi; exit $$status

@@ -56,6 +56,17 @@ _CONTROL_ON_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BODY_COLUMNS = ("request_body", "response_body")
 # The database cannot be reached (or the table is missing): no row can be written now, so all are kept.
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError)
+# SQLSTATEs that say the same of every row, whatever it holds: the table (or one of its columns) is not
+# there. SQLite reports a missing table as an OperationalError; PostgreSQL as a ProgrammingError.
+_SCHEMA_NOT_THERE = frozenset(("42P01", "42703"))  # undefined_table, undefined_column
+
+
+def _unavailable(error: SQLAlchemyError) -> bool:
+    """No row can be written now, whichever it is: the database is unreachable or the table is missing."""
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    orig = getattr(error, "orig", None)
+    return getattr(orig, "sqlstate", None) in _SCHEMA_NOT_THERE
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -182,13 +193,13 @@ class RequestLogWriter:
                 try:
                     self._insert(rows)
                     return len(rows)
-                except _UNAVAILABLE:
-                    logger.exception(
-                        "Could not write %d request log rows; they are kept for the next attempt.", len(rows)
-                    )
-                    self._keep(rows)
-                    return 0
-                except SQLAlchemyError:
+                except SQLAlchemyError as error:
+                    if _unavailable(error):
+                        logger.exception(
+                            "Could not write %d request log rows; they are kept for the next attempt.", len(rows)
+                        )
+                        self._keep(rows)
+                        return 0
                     logger.exception("A batch of %d request log rows failed; writing them one by one.", len(rows))
                 return self._write_one_by_one(rows)
 
@@ -209,24 +220,32 @@ class RequestLogWriter:
         written = 0
         for position, row in enumerate(rows):
             try:
-                self._insert([row])
-            except _UNAVAILABLE:
+                written += self._write_row(row)
+            except SQLAlchemyError:  # only "no row can be written now" gets here: keep this row and the rest
                 logger.exception(
                     "Could not write request log rows; %d are kept for the next attempt.", len(rows) - position
                 )
                 self._keep(rows[position:])
                 return written
-            except SQLAlchemyError as error:
-                written += self._write_without_bodies(row, error)
-                continue
-            written += 1
         return written
+
+    def _write_row(self, row: dict[str, Any]) -> int:
+        """Write one row (1), or again without its bodies; 0 if it is lost. Raises when no row can be written."""
+        try:
+            self._insert([row])
+        except SQLAlchemyError as error:
+            if _unavailable(error):
+                raise
+            return self._write_without_bodies(row, error)
+        return 1
 
     def _write_without_bodies(self, row: dict[str, Any], error: SQLAlchemyError) -> int:
         logger.error("The database refused a request log row (%s %s -> %s): %s", *_summary(row), error)
         try:
             self._insert([_without_bodies(row, error)])
-        except SQLAlchemyError:
+        except SQLAlchemyError as second:
+            if _unavailable(second):
+                raise
             logger.exception("Request log row lost: %s %s -> %s", *_summary(row))
             return 0
         return 1

@@ -1,4 +1,9 @@
-"""Fixtures for the issuer's unit and API tests: a fresh seeded database per test."""
+"""Fixtures for the issuer's unit and API tests: a fresh seeded database per test.
+
+On SQLite (the default) each test gets a new file. With ``TEST_DATABASE=postgresql`` (and TEST_POSTGRES_URL)
+every test runs on PostgreSQL instead: this process's own database, migrated once per session and emptied and
+re-seeded before each test (see testing/postgres.py). Tests marked ``sqlite_only`` are deselected there.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from issuer_sandbox import create_app, request_log
 from issuer_sandbox.extensions import db
 from issuer_sandbox.seed import seed_database
+from testing import postgres
 
 CLIENT_ID = "harbour-mall"
 CLIENT_SECRET = "harbour-mall-secret"
@@ -28,17 +34,54 @@ def close_app(app) -> None:
         db.engine.dispose()
 
 
+# This process's PostgreSQL database for the suite (TEST_DATABASE=postgresql), set by suite_database.
+_suite_database_url: str | None = None
+
+
+def pytest_collection_modifyitems(config, items):
+    postgres.deselect_sqlite_only(config, items, under=os.path.dirname(__file__))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_database():
+    """On PostgreSQL: create and migrate this process's database once, drop it at the end of the session."""
+    global _suite_database_url
+    if not postgres.on_postgresql():
+        yield None
+        return
+    from issuer_sandbox.database import upgrade_schema
+
+    url = postgres.create_database("pwp_issuer")
+    app = create_app({"TESTING": True, "DATABASE_URL": url})
+    with app.app_context():
+        upgrade_schema()
+    close_app(app)
+    _suite_database_url = url
+    yield url
+    _suite_database_url = None
+    postgres.drop_database(url)
+
+
+def default_database_url(tmp_path) -> str:
+    """Where a test's sandbox keeps its data unless it says: the suite's PostgreSQL database, or a new SQLite file."""
+    return _suite_database_url or f"sqlite:///{tmp_path / 'issuer.sqlite3'}"
+
+
 def make_app(database_url: str, **config):
+    """The seeded sandbox on ``database_url``: the suite's database is emptied first, any other is created."""
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False, **config})
     with app.app_context():
-        db.create_all()
+        if database_url == _suite_database_url:
+            postgres.truncate_all(db.engine, db.metadata.sorted_tables)
+        else:
+            db.create_all()
         seed_database()
     return app
 
 
 @pytest.fixture
 def app(tmp_path):
-    app = make_app(f"sqlite:///{tmp_path / 'issuer.sqlite3'}")
+    app = make_app(default_database_url(tmp_path))
     yield app
     close_app(app)
 
@@ -87,9 +130,9 @@ def fresh_postgres_url(postgres_url):
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend_app(request, tmp_path):
-    """The seeded app on SQLite, and again on a fresh PostgreSQL database when TEST_POSTGRES_URL is set."""
+    """The seeded app on the suite's database, and again on a fresh PostgreSQL one when TEST_POSTGRES_URL is set."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'issuer.sqlite3'}"
+        url = default_database_url(tmp_path)
     else:
         url = request.getfixturevalue("fresh_postgres_url")
     # Enough pooled connections for the 20-thread concurrency tests.

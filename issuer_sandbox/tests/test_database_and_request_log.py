@@ -14,14 +14,22 @@ from issuer_sandbox import database, request_log
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import RequestLogEntry, SandboxSetting
 
-from .conftest import PartnerApi, close_app, make_app
+from .conftest import PartnerApi, close_app, default_database_url, make_app
 from .redemption_support import balance_path, make_link, partner_api, redeem_path, redemption_body
 
 
-@pytest.fixture
-def slow_flush_app(tmp_path):
-    """An app whose writer thread waits an hour between flushes: only explicit flushes write."""
-    app = make_app(f"sqlite:///{tmp_path / 'issuer.sqlite3'}", REQUEST_LOG_FLUSH_MS=3_600_000)
+@pytest.fixture(params=["suite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def slow_flush_app(request, tmp_path):
+    """An app whose writer thread waits an hour between flushes: only explicit flushes write.
+
+    On the suite's database (SQLite, or PostgreSQL with TEST_DATABASE=postgresql), and again on a fresh
+    PostgreSQL database when TEST_POSTGRES_URL is set: the writer must keep its rows on both.
+    """
+    if request.param == "suite":
+        url = default_database_url(tmp_path)
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    app = make_app(url, REQUEST_LOG_FLUSH_MS=3_600_000)
     yield app
     close_app(app)
 
@@ -39,12 +47,14 @@ def writer_lock_is_free(app) -> bool:
     return True
 
 
+@pytest.mark.sqlite_only(reason="SQLite's WAL and synchronous pragmas")
 def test_sqlite_runs_in_wal_mode_with_normal_sync(app):
     with app.app_context():
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(sa.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
 
 
+@pytest.mark.sqlite_only(reason="the writers' file lock beside the SQLite file")
 def test_a_write_transaction_holds_the_writers_lock_until_it_commits(app):
     with app.app_context():
         assert writer_lock_is_free(app)
@@ -55,6 +65,7 @@ def test_a_write_transaction_holds_the_writers_lock_until_it_commits(app):
         assert writer_lock_is_free(app)
 
 
+@pytest.mark.sqlite_only(reason="the writers' file lock beside the SQLite file")
 def test_a_rolled_back_write_transaction_lets_the_lock_go_too(app):
     with app.app_context():
         db.session.execute(sa.select(SandboxSetting.key)).all()
@@ -63,6 +74,7 @@ def test_a_rolled_back_write_transaction_lets_the_lock_go_too(app):
         assert writer_lock_is_free(app)
 
 
+@pytest.mark.sqlite_only(reason="the writers' file lock beside the SQLite file")
 def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(app):
     with app.app_context():
         db.session.add(SandboxSetting(key="probe", value="1"))
@@ -83,6 +95,7 @@ def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(ap
         db.session.rollback()
 
 
+@pytest.mark.sqlite_only(reason="SQLite's BEGIN modes (PostgreSQL has no database-wide write lock)")
 def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
     statements: list[str] = []
     with app.app_context():
@@ -220,3 +233,26 @@ def test_the_amount_reversed_so_far_is_the_sum_of_the_partial_reversals(app):
                 )
             )
             assert redemptions.amount_reversed_so_far(redemption) == summed
+
+
+def test_the_suite_runs_on_the_database_test_database_names(app):
+    """TEST_DATABASE=postgresql puts every test's sandbox on PostgreSQL (the suite's database), else SQLite."""
+    from testing import postgres
+
+    with app.app_context():
+        assert db.engine.dialect.name == postgres.test_database()
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+def test_each_test_starts_from_the_seed_with_an_empty_request_log(app, client, round_):
+    """Between tests the database is emptied and re-seeded: the first round's logged call is gone, ids from 1."""
+    from issuer_sandbox.models import Cardholder
+
+    with app.app_context():
+        ids = db.session.scalars(sa.select(Cardholder.id).order_by(Cardholder.id)).all()
+        assert ids and ids == list(range(1, len(ids) + 1))
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLogEntry)) == 0
+    client.get("/gcb/api/v1/cards/nothing")  # one logged call
+    request_log.writer(app).flush()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLogEntry)) == 1

@@ -1,4 +1,9 @@
-"""Fixtures for the shop's unit and integration tests: a fresh seeded database per test."""
+"""Fixtures for the shop's unit and integration tests: a fresh seeded database per test.
+
+On SQLite (the default) each test gets a new file. With ``TEST_DATABASE=postgresql`` (and TEST_POSTGRES_URL)
+every test runs on PostgreSQL instead: this process's own database, migrated once per session and emptied and
+re-seeded before each test (see testing/postgres.py). Tests marked ``sqlite_only`` are deselected there.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +18,57 @@ from sqlalchemy.pool import NullPool
 from shop import create_app
 from shop.extensions import db
 from shop.seed import seed_database
+from testing import postgres
+
+# This process's PostgreSQL database for the suite (TEST_DATABASE=postgresql), set by suite_database.
+_suite_database_url: str | None = None
+
+
+def pytest_collection_modifyitems(config, items):
+    postgres.deselect_sqlite_only(config, items, under=os.path.dirname(__file__))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_database():
+    """On PostgreSQL: create and migrate this process's database once, drop it at the end of the session."""
+    global _suite_database_url
+    if not postgres.on_postgresql():
+        yield None
+        return
+    from shop.database import upgrade_schema
+
+    url = postgres.create_database("pwp_shop")
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": url})
+    with app.app_context():
+        upgrade_schema()
+    close_app(app)
+    _suite_database_url = url
+    yield url
+    _suite_database_url = None
+    postgres.drop_database(url)
+
+
+def default_database_url(tmp_path) -> str:
+    """Where a test's shop keeps its data unless it says: the suite's PostgreSQL database, or a new SQLite file."""
+    return _suite_database_url or f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast: every test seeds two shoppers
+    "ISSUER_URL": "http://127.0.0.1:9",  # nothing listens: unit tests use a fake issuer client
+}
 
 
 def make_app(tmp_path, **config):
-    """The seeded shop on a fresh SQLite file; ``config`` overrides the test defaults."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}",
-            "WTF_CSRF_ENABLED": False,
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast: every test seeds two shoppers
-            "ISSUER_URL": "http://127.0.0.1:9",  # nothing listens: unit tests use a fake issuer client
-            **config,
-        }
-    )
+    """The seeded shop on a fresh database (see default_database_url); ``config`` overrides the test defaults."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": default_database_url(tmp_path), **config})
     with app.app_context():
-        db.create_all()
+        if app.config["DATABASE_URL"] == _suite_database_url:
+            postgres.truncate_all(db.engine, db.metadata.sorted_tables)
+        else:
+            db.create_all()
         seed_database()
     return app
 
@@ -41,7 +81,7 @@ def close_app(app) -> None:
 
 @pytest.fixture
 def app(request, tmp_path):
-    """The seeded shop on SQLite; on a fresh PostgreSQL database where a test asks (support.on_both_databases)."""
+    """The seeded shop (see make_app); on a fresh PostgreSQL database where a test asks (support.on_both_databases)."""
     backend = getattr(request, "param", "sqlite")
     config = {"DATABASE_URL": request.getfixturevalue("fresh_postgres_url")} if backend == "postgresql" else {}
     app = make_app(tmp_path, **config)

@@ -76,13 +76,17 @@ class LockHeldDuringIssuerCall(AssertionError):
 
 
 def assert_database_writable(method: str) -> bool:
-    """Take and release the write lock from another connection, as a concurrent shopper would.
+    """Check that this process holds no write lock during an issuer call, as a concurrent shopper would find.
 
-    Returns False when there is no app context or the database is not an SQLite file (nothing to check).
+    On an SQLite file: take and release the write lock from another connection. On PostgreSQL (no database-wide
+    write lock): the session's open transaction, if any, must not have written or locked a row yet, which is
+    when PostgreSQL gives it a transaction id. Returns False when there is no app context or nothing to check.
     """
     if not has_app_context():
         return False
     url = db.engine.url
+    if url.get_backend_name() == "postgresql":
+        return _assert_no_row_locks(method)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return False
     connection = sqlite3.connect(url.database, timeout=LOCK_PROBE_TIMEOUT_SECONDS, isolation_level=None)
@@ -93,6 +97,18 @@ def assert_database_writable(method: str) -> bool:
         raise LockHeldDuringIssuerCall(f"The database is locked during the issuer call {method}: {error}") from None
     finally:
         connection.close()
+    return True
+
+
+def _assert_no_row_locks(method: str) -> bool:
+    session = db.session()
+    if not session.in_transaction():
+        return True
+    xid = session.connection().exec_driver_sql("SELECT pg_current_xact_id_if_assigned()").scalar()
+    if xid is not None:
+        raise LockHeldDuringIssuerCall(
+            f"The database is locked during the issuer call {method}: transaction {xid} has written and is open"
+        )
     return True
 
 

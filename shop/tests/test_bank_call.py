@@ -3,8 +3,6 @@ the order re-read under its row lock afterwards (answer or error)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -66,12 +64,13 @@ def test_after_the_call_the_order_is_read_again_and_its_lock_is_held(ctx):
 
     def another_tab_moves_on():
         db.session.rollback()
-        path = db.engine.url.database
-        with sqlite3.connect(path, isolation_level=None) as other:
-            other.execute("UPDATE orders SET payment_attempts = 3 WHERE id = ?", (order_id,))
+        with db.engine.begin() as other:  # another tab's own connection and transaction
+            other.execute(sa.text("UPDATE orders SET payment_attempts = 3 WHERE id = :id"), {"id": order_id})
 
     call_bank(order, another_tab_moves_on)
-    assert db.session().in_transaction()  # re-locked: on SQLite the new transaction holds the write lock
+    assert (
+        db.session().in_transaction()
+    )  # re-locked: the new transaction holds the write lock (SQLite) or the row's (PostgreSQL)
     assert "payment_attempts" in order.__dict__ and order.payment_attempts == 3  # loaded, not lazily later
     with pytest.raises(LockHeldDuringIssuerCall):
         assert_database_writable("after")

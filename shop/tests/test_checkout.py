@@ -124,12 +124,21 @@ def test_paying_with_a_points_card_leads_to_the_points_step(checkout, app, clien
     assert event_kinds(app, reference) == ["card_paid_eligible"]
 
 
+def database_text() -> str:
+    """Every value in every table, one row a line: what a copy of the database would give away."""
+    return "\n".join(
+        "|".join(str(value) for value in row)
+        for table in db.metadata.sorted_tables
+        for row in db.session.execute(sa.select(table))
+    )
+
+
 def test_the_card_number_and_cvc_are_never_stored_in_the_database_session_or_logs(checkout, app, client, caplog):
     caplog.set_level(logging.DEBUG)
     reference = checkout.start_order()
     checkout.pay(reference, cvc="987")
     with app.app_context():
-        dump = "\n".join(db.session.connection().connection.driver_connection.iterdump())
+        dump = database_text()
     assert "4966010000008741" not in dump and "8741" in dump
     # As a value of its own: salted password hashes and timestamps may contain the digits by chance.
     assert not re.search(r"(?<![\w.:-])987(?![\w.:-])", dump.replace(reference, ""))

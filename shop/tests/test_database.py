@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from shop.extensions import db
@@ -25,11 +26,15 @@ def begins_during(app, call) -> list[str]:
     return statements
 
 
+@pytest.mark.sqlite_only(
+    reason="SQLite's BEGIN modes: reads begin DEFERRED (PostgreSQL has no database-wide write lock)"
+)
 def test_catalogue_pages_begin_without_the_write_lock(app, client):
     for path in ("/", "/category/supermarket", "/search?q=rice", "/product/jasmine-rice-5kg", "/cart"):
         assert set(begins_during(app, lambda path=path: client.get(path))) == {"BEGIN"}, path
 
 
+@pytest.mark.sqlite_only(reason="SQLite's BEGIN IMMEDIATE for form posts (PostgreSQL has no database-wide write lock)")
 def test_a_form_post_takes_the_write_lock_up_front(app, client):
     begins = begins_during(app, lambda: client.post("/account/sign-in", data={"email": "x@example.com"}))
     assert "BEGIN IMMEDIATE" in begins
@@ -84,3 +89,44 @@ def test_pages_that_write_on_get_are_not_marked_read_only(app):
     # The points page records its events; the payment and delivery pages share their view with the POST.
     for endpoint in ("checkout.points", "checkout.payment", "checkout.start"):
         assert not getattr(app.view_functions[endpoint], "read_only", False), endpoint
+
+
+def test_the_suite_runs_on_the_database_test_database_names(app):
+    """TEST_DATABASE=postgresql puts every test's shop on PostgreSQL (the suite's database), else SQLite."""
+    from testing import postgres
+
+    with app.app_context():
+        assert db.engine.dialect.name == postgres.test_database()
+
+
+@pytest.mark.parametrize("round_", [1, 2])
+def test_each_test_starts_from_the_seed_with_identities_restarted(app, round_):
+    """Between tests the database is emptied and re-seeded: the first round's extra shopper is gone, ids from 1."""
+    from datetime import datetime
+
+    with app.app_context():
+        ids = db.session.scalars(sa.select(User.id).order_by(User.id)).all()
+        assert ids and ids == list(range(1, len(ids) + 1))
+        assert db.session.scalar(sa.select(User).where(User.email == "extra@example.com")) is None
+        db.session.add(
+            User(email="extra@example.com", name="Extra", password_hash="x", created_at=datetime(2026, 1, 1))
+        )
+        db.session.commit()
+
+
+def test_test_database_names_a_database_the_suite_can_run_on(monkeypatch):
+    """A TEST_DATABASE the suites cannot honour stops the run with a clear error, never a silent SQLite run."""
+    from testing import postgres
+
+    monkeypatch.setenv("TEST_DATABASE", "mysql")
+    with pytest.raises(pytest.UsageError, match="TEST_DATABASE='mysql': expected one of sqlite, postgresql"):
+        postgres.test_database()
+    monkeypatch.setenv("TEST_DATABASE", "postgresql")
+    monkeypatch.delenv("TEST_POSTGRES_URL", raising=False)
+    with pytest.raises(pytest.UsageError, match="TEST_DATABASE=postgresql needs TEST_POSTGRES_URL"):
+        postgres.test_database()
+    monkeypatch.setenv("TEST_DATABASE", "PostgreSQL")
+    monkeypatch.setenv("TEST_POSTGRES_URL", "postgresql+psycopg://u:p@127.0.0.1/db")
+    assert postgres.test_database() == "postgresql"
+    monkeypatch.delenv("TEST_DATABASE")
+    assert postgres.test_database() == "sqlite"

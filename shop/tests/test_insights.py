@@ -259,6 +259,7 @@ def test_a_failed_page_leaves_no_temporary_table_behind(ctx, monkeypatch):
     assert queries.insights(NOVEMBER).kpis.purchases == 6
 
 
+@pytest.mark.sqlite_only(reason="SQLite's write lock, probed with sqlite3 on the app's file")
 def test_the_insights_read_takes_no_write_lock_on_sqlite(app, tmp_path):
     """The temporary table lives outside the database file: the page reads while a writer holds the lock."""
     import sqlite3

@@ -7,7 +7,6 @@ writable), as another shopper's request would: a transaction left open across a 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 import pytest
@@ -76,7 +75,8 @@ def probed_every_call(fake: FakeIssuerClient) -> bool:
 
 
 def test_the_probe_fails_while_a_transaction_holds_the_write_lock(ctx, fake):
-    db.session.scalar(sa.select(Order.id))  # BEGIN IMMEDIATE: this transaction holds the write lock
+    # A write not yet committed: SQLite's write lock, or PostgreSQL's row locks (the transaction has an id).
+    db.session.execute(sa.update(Product).values(stock=Product.stock))
     with pytest.raises(LockHeldDuringIssuerCall, match="locked during the issuer call balance"):
         fake.balance("RL-any")
     db.session.rollback()
@@ -164,8 +164,8 @@ def test_another_shopper_browses_and_signs_in_while_a_payment_waits_on_the_bank(
 
 def _read(order_id: int, column: str):
     """A column as another connection sees it: what survives if this process dies now."""
-    with sqlite3.connect(db.engine.url.database, timeout=0.2) as connection:
-        return connection.execute(f"SELECT {column} FROM orders WHERE id = ?", (order_id,)).fetchone()[0]
+    with db.engine.connect() as connection:  # a connection of its own, not the session's
+        return connection.execute(sa.text(f"SELECT {column} FROM orders WHERE id = :id"), {"id": order_id}).scalar_one()
 
 
 def test_a_payment_attempt_is_on_record_before_the_card_is_charged(user, fake):
@@ -412,9 +412,10 @@ def test_a_capture_that_lands_after_the_order_was_cancelled_is_refunded_in_full(
     order_id, total = order.id, order.total_cents
 
     def cancelled_by_another_tab() -> None:
-        with sqlite3.connect(db.engine.url.database, timeout=1) as connection:
+        with db.engine.begin() as connection:  # another tab's own connection and transaction
             connection.execute(
-                "UPDATE orders SET status = 'CANCELLED', payment_check_needed = 0 WHERE id = ?", (order_id,)
+                sa.text("UPDATE orders SET status = 'CANCELLED', payment_check_needed = :no WHERE id = :id"),
+                {"no": False, "id": order_id},
             )
 
     fake.during("pay", cancelled_by_another_tab)
