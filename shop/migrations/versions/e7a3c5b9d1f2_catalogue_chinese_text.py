@@ -1,7 +1,7 @@
 """The catalogue in Traditional Chinese: each category's and product's Chinese name and description.
 
 Revision ID: e7a3c5b9d1f2
-Revises: d4e2b7c9a1f3
+Revises: e5f3a8c1b2d7
 Create Date: 2026-12-02 18:40:00
 
 Existing rows get empty text here; ``flask --app shop seed`` fills it in from shop/data/catalogue.toml.
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e7a3c5b9d1f2"
-down_revision = "d4e2b7c9a1f3"
+down_revision = "e5f3a8c1b2d7"
 branch_labels = None
 depends_on = None
 
