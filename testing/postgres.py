@@ -90,19 +90,56 @@ def truncate_all(engine: sa.Engine, tables: Iterable[sa.Table]) -> None:
         connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
 
 
+class SqliteOnlyReport:
+    """Says which tests ``sqlite_only`` deselected, also under xdist (whose summary leaves deselection out)."""
+
+    NAME = "pwp-sqlite-only-report"
+    KEY = "sqlite_only_deselected"
+
+    def __init__(self) -> None:
+        self.deselected: dict[str, str] = {}  # node id -> reason
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: hand the list to the controller
+            workeroutput[self.KEY] = dict(self.deselected)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        self.deselected.update(getattr(node, "workeroutput", {}).get(self.KEY, {}))
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.deselected:
+            return
+        terminalreporter.write_sep("-", f"{len(self.deselected)} sqlite_only tests deselected on PostgreSQL")
+        for nodeid, reason in sorted(self.deselected.items()):
+            terminalreporter.write_line(f"{nodeid}: {reason}")
+
+
+def sqlite_only_report(config: pytest.Config) -> SqliteOnlyReport:
+    """The session's one report (both apps' conftests share it)."""
+    report = config.pluginmanager.get_plugin(SqliteOnlyReport.NAME)
+    if report is None:
+        report = SqliteOnlyReport()
+        config.pluginmanager.register(report, SqliteOnlyReport.NAME)
+    return report
+
+
 def deselect_sqlite_only(config: pytest.Config, items: list[pytest.Item], under: str) -> None:
-    """On PostgreSQL, deselect (and so report) the tests under ``under`` marked ``sqlite_only``."""
+    """On PostgreSQL, deselect (and report) the tests under ``under`` marked ``sqlite_only``; each needs a reason."""
     if not on_postgresql():
         return
     kept, deselected = [], []
     for item in items:
         marker = item.get_closest_marker(SQLITE_ONLY)
-        if marker is not None and str(item.path).startswith(under):
-            if not marker.kwargs.get("reason") and not marker.args:
-                raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.sqlite_only needs a reason")
-            deselected.append(item)
-        else:
+        if marker is None or not str(item.path).startswith(under):
             kept.append(item)
+            continue
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.sqlite_only needs a reason")
+        deselected.append(item)
+        sqlite_only_report(config).deselected[item.nodeid] = reason
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

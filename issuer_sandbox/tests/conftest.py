@@ -38,6 +38,11 @@ def close_app(app) -> None:
 _suite_database_url: str | None = None
 
 
+def pytest_configure(config):
+    if postgres.on_postgresql():
+        postgres.sqlite_only_report(config)  # registered in the xdist controller too, which collects nothing
+
+
 def pytest_collection_modifyitems(config, items):
     postgres.deselect_sqlite_only(config, items, under=os.path.dirname(__file__))
 
