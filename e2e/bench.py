@@ -1382,7 +1382,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent Python clients of the latency tables")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, SQLite files)")
     parser.add_argument(
-        "--only", choices=["insights"], help="measure only this figure (on SQLite, and PostgreSQL unless skipped)"
+        "--only",
+        choices=["insights", "checkout"],
+        help="measure only this figure (on SQLite, and PostgreSQL unless skipped)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -1498,10 +1500,63 @@ def only_insights(args: argparse.Namespace) -> int:
     )
 
 
+def only_checkout(args: argparse.Namespace) -> int:
+    """`--only checkout`: the concurrent checkouts on each backend, their table, the points check, the goals missed."""
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-checkout-"))
+    backends = [sqlite_backend(workdir / "sqlite")]
+    postgres_note = "PostgreSQL: skipped (--quick or --no-postgres)"
+    if not args.no_postgres:
+        backend, postgres_note = postgres_backend()
+        if backend is not None:
+            (workdir / "postgresql").mkdir()
+            backends.append(backend)
+    columns = []
+    for backend in backends:
+        column = Column(backend.name)
+        folder = workdir / ("sqlite" if backend.name == "SQLite" else "postgresql")
+        apps = None
+        try:
+            apps = start_apps(
+                folder,
+                issuer_settings={"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url},
+                shop_settings={"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url},
+                server_flags=(),
+            )
+            note(f"-- {backend.name}: {args.shoppers} concurrent first-time Pay with Points checkouts")
+            column.journeys = journeys = concurrent_journeys(apps.shop.url, apps.issuer.url, args.shoppers)
+            for failure in journeys.failures:
+                column.fail(failure)
+            sandbox = SandboxApi(apps.issuer.url)
+            journeys.debited = sum(card.opening_points - sandbox.points(card.last4) for card in journeys.cards)
+        except (BenchError, requests.RequestException, RuntimeError, AssertionError) as error:
+            column.fail(f"stopped early: {error}")
+        finally:
+            for app in (apps.shop, apps.issuer) if apps else ():
+                if app.process is not None and (problem := stop_cleanly(app)):
+                    column.fail(problem)
+        check_points(column, backend)
+        columns.append(column)
+    print_journeys(columns, args.shoppers)
+    print()
+    print_rss_and_checks(columns, postgres_note)
+    misses: dict[str, list[str]] = {}
+    for step in JOURNEY_GOAL_STEPS:
+        journey_row(misses, columns, args.shoppers, step)
+    missed = [f"{label} [{'; '.join(texts)}]" for label, texts in misses.items()]
+    print(f"\ngoals missed ({len(missed)}): " + (", ".join(missed) if missed else "none"))
+    print(f"bench took {time.monotonic() - started:.0f} s")
+    return finish(
+        [f"{column.backend}: {failure}" for column in columns for failure in column.failures], workdir, args.keep
+    )
+
+
 def main() -> int:
     args = parse_args()
     if args.only == "insights":
         return only_insights(args)
+    if args.only == "checkout":
+        return only_checkout(args)
     wrk = Wrk(ensure_wrk(), args.duration)
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="pwp-bench-"))

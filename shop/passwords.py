@@ -1,28 +1,63 @@
-"""Password hashing, one hash at a time in a worker.
+"""Password hashing: one hash at a time in a worker, on a thread the kernel schedules last.
 
-werkzeug's scrypt takes ~100 ms of CPU and 32 MiB of memory per hash. With 16 request threads, a burst of
-sign-ups or sign-ins ran up to 16 at once: a worker's memory peaked at ~330 MiB and every other request
-waited behind them for the CPU. Hashes beyond the bound wait their turn instead. The bound is one per worker:
-gunicorn.conf.py runs as many workers as the machine has CPUs (2), so between them they still hash one per
-CPU, and a second hash in the same worker would only add 32 MiB to its peak memory (the bench's peak RSS)
-without finishing any sooner on cores that are already busy.
+werkzeug's scrypt takes ~100 ms of CPU and 32 MiB of memory per hash, and releases the GIL while it runs. With
+16 request threads, a burst of sign-ups or sign-ins ran up to 16 at once: a worker's memory peaked at ~330 MiB,
+and with one hash per worker the two workers' hashes still filled both CPUs, so every other shopper's page
+waited behind them (20 sign-ups at once put ~300 ms on each later checkout step).
+
+So every hash runs on one thread per worker (one at a time: a second would only add 32 MiB to the peak without
+finishing sooner), and on Linux that thread runs at the lowest priority (nice 19). A request thread that wants
+the CPU gets it first; a hash takes the time left over. Signing up stays slow on purpose, but it no longer makes
+the rest of the shop slow.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 HASHES_AT_ONCE = 1
-_hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
+# The nice value of the hashing thread: 19 is the lowest priority, a weight of 15 against a request's 1024.
+HASHING_NICENESS = 19
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _lower_priority() -> None:
+    """Make the calling thread (only it: on Linux a thread has its own nice value) the last to get a CPU."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the hash still runs, at normal priority
+        pass
+
+
+def _hasher() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=HASHES_AT_ONCE, thread_name_prefix="password-hash", initializer=_lower_priority
+            )
+        return _executor
+
+
+def _forget_hasher() -> None:
+    """A forked child (a gunicorn worker) starts its own thread: the parent's is not copied by fork."""
+    global _executor, _lock
+    _executor = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_hasher)
 
 
 def hash_password(password: str, method: str = "scrypt") -> str:
-    with _hashing:
-        return generate_password_hash(password, method=method)
+    return _hasher().submit(generate_password_hash, password, method=method).result()
 
 
 def password_matches(stored_hash: str, password: str) -> bool:
-    with _hashing:
-        return check_password_hash(stored_hash, password)
+    return _hasher().submit(check_password_hash, stored_hash, password).result()
