@@ -12,7 +12,7 @@ from .cart.rules import SESSION_KEY as CART_SESSION_KEY
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
-from .i18n import select_locale
+from .i18n import install_template_gettext, select_locale
 
 __version__ = "0.1.0"
 
@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    install_template_gettext(app)
     with app.app_context():
         configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction

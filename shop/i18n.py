@@ -121,3 +121,35 @@ def switch():
             secure=request.is_secure,
         )
     return response
+
+
+def _page_translations():
+    """The request's catalogue, looked up once per request rather than once per ``_()`` in a template.
+
+    Flask-Babel finds it through the request context, the domain and the locale on every call (~20 µs, and a
+    page has 20 to 60 of them). It is kept beside the locale object Flask-Babel chose: ``force_locale`` and
+    ``refresh`` replace that object, so a changed locale is never served an old catalogue.
+    """
+    from flask import g
+    from flask_babel import get_translations
+
+    if not g:
+        return get_translations()
+    locale = get_locale()
+    cached = g.get("_page_translations")
+    if cached is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    g._page_translations = (locale, translations)
+    return translations
+
+
+def install_template_gettext(app) -> None:
+    """Templates' ``_()``, ``ngettext`` and friends through ``_page_translations`` (same newstyle semantics)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _page_translations().ugettext(s),
+        ngettext=lambda s, p, n: _page_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _page_translations().unpgettext(c, s, p, n),
+    )
