@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, current_app, has_app_context, redirect, request
 from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import AnyOf, DataRequired
 
 from .extensions import babel
+from .form_base import SandboxForm
 
 ENGLISH = "en"
 CHINESE = "zh_Hant_HK"
@@ -117,7 +117,7 @@ def sms_language_of_request() -> str | None:
     return requested(request.headers.get("Accept-Language"))
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(SandboxForm):
     """The header's switch: two buttons named ``lang`` and the page to return to."""
 
     lang = StringField(validators=[DataRequired(), AnyOf(LOCALES)])

@@ -7,7 +7,6 @@ from datetime import date
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Field,
@@ -30,6 +29,7 @@ from wtforms.validators import (
 from wtforms.widgets import DateInput
 
 from .. import controls
+from ..form_base import SandboxForm
 
 
 def choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
@@ -63,18 +63,18 @@ def between(low: int, high: int, what: str) -> NumberRange:
     return NumberRange(low, high, message=f"{what} must be between {low:,} and {high:,}.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(SandboxForm):
     password = PasswordField(
         _l("Console password"), validators=[DataRequired(message=_l("Enter the console password."))]
     )
     submit = SubmitField(_l("Sign in"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SandboxForm):
     """A button that changes something (freeze, unlink, remove, reset, sign out): only the CSRF token."""
 
 
-class AdjustPointsForm(FlaskForm):
+class AdjustPointsForm(SandboxForm):
     delta = WholeNumberField(
         _l("Points to add (negative to remove)"),
         validators=[
@@ -104,7 +104,7 @@ PROGRAMME_CHOICES = [
 ]
 
 
-class CardholderForm(FlaskForm):
+class CardholderForm(SandboxForm):
     name = StringField(
         _l("Cardholder name"), validators=[DataRequired(message=_l("Enter the cardholder's name.")), Length(max=80)]
     )
@@ -154,7 +154,7 @@ def credit_limit_cents(text: str | None) -> int | None:
     return cents if cents <= controls.MAX_CREDIT_LIMIT_CENTS else None
 
 
-class FaultForm(FlaskForm):
+class FaultForm(SandboxForm):
     endpoint = SelectField(_l("Endpoint"), validators=[DataRequired(message=_l("Choose an endpoint."))])
     latency_ms = WholeNumberField(
         _l("Added latency (ms)"),
@@ -178,7 +178,7 @@ class FaultForm(FlaskForm):
     submit = SubmitField(_l("Add fault"))
 
 
-class ClockForm(FlaskForm):
+class ClockForm(SandboxForm):
     minutes = WholeNumberField(
         _l("Advance by (minutes)"),
         default=5,
@@ -191,7 +191,7 @@ class ClockForm(FlaskForm):
     submit = SubmitField(_l("Advance clock"))
 
 
-class PhoneForm(FlaskForm):
+class PhoneForm(SandboxForm):
     """The phone's number picker: a GET form that changes nothing, so no CSRF token."""
 
     class Meta:
@@ -209,7 +209,7 @@ STATUS_FILTERS = [
 ]
 
 
-class RequestFilterForm(FlaskForm):
+class RequestFilterForm(SandboxForm):
     """Filters of the request log (GET, changes nothing)."""
 
     class Meta:
@@ -253,7 +253,7 @@ class DayField(Field):
         self.data = day
 
 
-class InsightsRangeForm(FlaskForm):
+class InsightsRangeForm(SandboxForm):
     """The days the programme insights cover (GET, changes nothing, so a view of the figures is a link)."""
 
     class Meta:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
 from ..console.forms import WholeNumberField
+from ..form_base import SandboxForm
 
 
-class IdentifyForm(FlaskForm):
+class IdentifyForm(SandboxForm):
     last4 = StringField(
         _l("Last four digits of your card"),
         validators=[
@@ -27,7 +27,7 @@ class IdentifyForm(FlaskForm):
     submit = SubmitField(_l("Send me a code"))
 
 
-class CodeForm(FlaskForm):
+class CodeForm(SandboxForm):
     code = StringField(
         _l("One-time password"),
         description=_l("The 6-digit code we sent to your mobile by SMS."),
@@ -40,13 +40,13 @@ class CodeForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SandboxForm):
     """A button that changes something (send a new code, sign out): only the CSRF token."""
 
     submit = SubmitField()
 
 
-class RedeemForm(FlaskForm):
+class RedeemForm(SandboxForm):
     purchase = RadioField(_l("Purchase"), validators=[InputRequired(message=_l("Choose the purchase to credit."))])
     points = WholeNumberField(
         _l("Points to redeem"),
