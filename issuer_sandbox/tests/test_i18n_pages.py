@@ -18,7 +18,9 @@ BRANDS = (
     "Rewards",
 )
 BRANDS += ("Premier", "Luhn", "English")  # a programme's name, the checksum's; the switch's own "English"
-BRANDS += ("harbour-mall", "/redemption", "uuid")  # the demo partner's client_id, a path, a header's name
+BRANDS += ("harbour-mall", "uuid")  # the demo partner's client_id, a header's name
+BRANDS += ("Citi", "OAuth", "Flask", "gunicorn", "nginx", "curl")  # the API's origin, a standard, software
+PATH = re.compile(r"(?<![\w/])/[\w{}.:/&;~-]*")  # API paths (/gcb/api/…, /openapi.json) stay as they are written
 WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z'’-]*")
 CODE = re.compile(r"^(?:[A-Z0-9-]{2,}|[a-z]+(?:[A-Z][a-z0-9]*)+|[a-z]{1,2})$")  # VISA, UTC, HM-…; cardFrozen; 5G
 
@@ -33,6 +35,7 @@ def english_words(html: str) -> set[str]:
     shown = " ".join(re.findall(r'(?:aria-label|title|placeholder|alt)="([^"]*)"', html))
     text = re.sub(r"<[^>]+>", " ", html) + " " + shown
     text = text.replace("&#39;", "'").replace("&amp;", "&")
+    text = PATH.sub(" ", text)
     for brand in BRANDS:
         text = text.replace(brand, " ")
     return {word for word in WORD.findall(text) if not CODE.match(word)}
@@ -64,6 +67,12 @@ def test_every_step_of_the_bank_site_is_all_chinese(chinese, api, app):
     refused = chinese.post("/rewards/purchases", data={"points": "25000"}).get_data(as_text=True)
     assert "請選擇要回贈的消費。" in refused
     assert english_words(refused) == set()
+    paid = pay(api, app, reference="HM-000778")[0].json["paymentId"]
+    redeemed = chinese.post("/rewards/purchases", data={"purchase": paid, "points": "25000"})
+    assert redeemed.status_code == 302 and "/rewards/redeemed/" in redeemed.location
+    done = chinese.get(redeemed.location).get_data(as_text=True)
+    assert "HK$100.00" in done
+    assert english_words(done) == set()
 
 
 def test_the_console_sign_in_page_is_all_chinese(chinese):
@@ -83,6 +92,8 @@ def test_the_console_sign_in_page_is_all_chinese(chinese):
         "/cards/8741",
         "/requests",
         "/insights",
+        "/controls",
+        "/reference",
     ],
 )
 def test_the_main_console_pages_are_all_chinese(chinese, api, app, path):
