@@ -362,10 +362,6 @@ class FaultEndpoint:
     methods: str
     path: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.methods} {self.path} ({self.name})"
-
 
 def faultable_endpoints(rules: Iterable[Rule]) -> list[FaultEndpoint]:
     """The partner API and gateway endpoints among the app's URL rules, in path order."""
@@ -468,7 +464,8 @@ def delete_fault(fault_id: int) -> None:
 
 
 def describe_fault(rule: FaultRule) -> str:
-    """A one-line summary, e.g. 'HTTP 503 serviceUnavailable; +1500 ms; next 2 calls'."""
+    """A one-line summary, e.g. 'HTTP 503 serviceUnavailable; +1500 ms; next 2 calls' (the sandbox API's English;
+    the console shows it in the page's language with console.controls.shown_fault)."""
     parts = []
     if rule.error_status is not None:
         parts.append(f"HTTP {rule.error_status} {rule.error_code or ''}".strip())

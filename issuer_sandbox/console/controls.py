@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import clock, controls
 from ..api.openapi import openapi_document
@@ -49,6 +50,22 @@ def operation_summaries() -> dict[tuple[str, str], str]:
     return found
 
 
+def shown_fault(rule) -> str:
+    """controls.describe_fault in the page's language: "HTTP 503 serviceUnavailable；+1500 毫秒；之後 2 次呼叫"."""
+    parts = []
+    if rule.error_status is not None:
+        parts.append(f"HTTP {rule.error_status} {rule.error_code or ''}".strip())
+    if rule.drop_response_after_commit:
+        parts.append(_("commit, then drop the response"))
+    if rule.latency_ms:
+        parts.append(_("+%(ms)s ms", ms=rule.latency_ms))
+    if rule.remaining_failures is None:
+        parts.append(_("until removed"))
+    else:
+        parts.append(ngettext("next %(num)s call", "next %(num)s calls", rule.remaining_failures))
+    return _("; ").join(parts)
+
+
 def _fault_form() -> FaultForm:
     form = FaultForm()
     summaries = operation_summaries()
@@ -68,7 +85,7 @@ def _render(fault_form: FaultForm | None = None, clock_form: ClockForm | None = 
             action_form=ActionForm(),
             faults=controls.list_faults(),
             endpoint_calls=calls,
-            describe_fault=controls.describe_fault,
+            describe_fault=shown_fault,
             cards=controls.all_cards(),
             balances=controls.points_balances(),
             clock_now=clock.now(),
@@ -106,7 +123,7 @@ def add_fault():
                 _(
                     "Fault added to %(endpoint)s: %(fault)s.",
                     endpoint=rule.endpoint,
-                    fault=controls.describe_fault(rule),
+                    fault=shown_fault(rule),
                 ),
                 "success",
             )

@@ -9,6 +9,7 @@ from issuer_sandbox.console.controls import endpoint_choices, endpoint_label, op
 
 from .console_support import sign_in
 from .rewards_support import redeem_at_checkout
+from .test_i18n_pages import english_words
 
 CHINESE = {"Accept-Language": "zh-HK"}
 
@@ -167,3 +168,23 @@ def test_the_card_page_shows_the_ledger_and_statement_in_chinese(chinese, api, a
     assert "開戶積分結餘" in page
     assert "Pay with Points 回贈：x" in page
     assert "Opening points balance" not in page and "credit:" not in page
+
+
+def test_a_fault_rule_is_described_in_chinese_on_the_controls_page(chinese):
+    data = {"endpoint": "redemptions.redeem", "latency_ms": "1500", "drop_response": "y"}
+    page = chinese.post("/controls/faults", data=data, follow_redirects=True).get_data(as_text=True)
+    assert "先完成交易，再丟棄回應；+1500 毫秒；直至移除" in page
+    data = {"endpoint": "links.enroll", "error_status": "503", "error_code": "serviceUnavailable", "fail_times": "2"}
+    page = chinese.post("/controls/faults", data=data, follow_redirects=True).get_data(as_text=True)
+    assert "HTTP 503 serviceUnavailable；之後 2 次呼叫" in page
+    assert english_words(page) == set()
+
+
+def test_the_sandbox_api_describes_a_fault_rule_in_english(app):
+    with app.test_request_context("/sandbox/api/faults", headers=CHINESE), app.app_context():
+        rule = controls.create_fault(
+            controls.FaultSpec(endpoint="x.y", error_status=503, error_code="serviceUnavailable", fail_times=2),
+            ["x.y"],
+            clock.now(),
+        )
+        assert controls.describe_fault(rule) == "HTTP 503 serviceUnavailable; next 2 calls"

@@ -20,6 +20,7 @@ BRANDS = (
 BRANDS += ("Premier", "Luhn", "English")  # a programme's name, the checksum's; the switch's own "English"
 BRANDS += ("harbour-mall", "uuid")  # the demo partner's client_id, a header's name
 BRANDS += ("Citi", "OAuth", "Flask", "gunicorn", "nginx", "curl")  # the API's origin, a standard, software
+ENDPOINT = re.compile(r"(?<![\w.])[a-z_]+\.[a-z_]+(?![\w.])")  # a Flask endpoint a fault targets: links.enroll
 PATH = re.compile(r"(?<![\w/])/[\w{}.:/&;~-]*")  # API paths (/gcb/api/…, /openapi.json) stay as they are written
 WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z'’-]*")
 CODE = re.compile(r"^(?:[A-Z0-9-]{2,}|[a-z]+(?:[A-Z][a-z0-9]*)+|[a-z]{1,2})$")  # VISA, UTC, HM-…; cardFrozen; 5G
@@ -35,7 +36,7 @@ def english_words(html: str) -> set[str]:
     shown = " ".join(re.findall(r'(?:aria-label|title|placeholder|alt)="([^"]*)"', html))
     text = re.sub(r"<[^>]+>", " ", html) + " " + shown
     text = text.replace("&#39;", "'").replace("&amp;", "&")
-    text = PATH.sub(" ", text)
+    text = ENDPOINT.sub(" ", PATH.sub(" ", text))
     for brand in BRANDS:
         text = text.replace(brand, " ")
     return {word for word in WORD.findall(text) if not CODE.match(word)}
