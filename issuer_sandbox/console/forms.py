@@ -116,7 +116,7 @@ class AdjustPointsForm(FlaskForm):
 
     def validate_delta(self, field: IntegerField) -> None:
         if field.data == 0:
-            raise ValidationError("The points change must not be zero.")
+            raise ValidationError(_("The points change must not be zero."))
 
 
 PROGRAMME_CHOICES = [
@@ -154,15 +154,15 @@ class CardholderForm(FlaskForm):
 
     def validate_mobile(self, field: StringField) -> None:
         if not controls.MOBILE_PATTERN.fullmatch(controls.normalise_mobile(field.data)):
-            raise ValidationError("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567.")
+            raise ValidationError(_("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567."))
 
     def validate_credit_limit(self, field: StringField) -> None:
         if credit_limit_cents(field.data) is None:
-            raise ValidationError("The credit limit must be an amount in HK$ such as 50000 or 100.50.")
+            raise ValidationError(_("The credit limit must be an amount in HK$ such as 50000 or 100.50."))
 
     def validate_points(self, field: IntegerField) -> None:
         if not self.programme.data and field.data:
-            raise ValidationError("A card without a points programme cannot hold points: enter 0.")
+            raise ValidationError(_("A card without a points programme cannot hold points: enter 0."))
 
 
 def credit_limit_cents(text: str | None) -> int | None:

@@ -127,3 +127,22 @@ def test_console_flashes_are_in_chinese(chinese):
     page = chinese.post("/cards/8741/points", data={"delta": "x", "reason": ""}).get_data(as_text=True)
     assert "積分未有調整：請更正下方表格。" in page
     assert english_words(page) == set()
+
+
+def test_a_wrong_console_password_is_refused_in_chinese(chinese):
+    page = chinese.post("/login", data={"password": "wrong"}).get_data(as_text=True)
+    assert "控制台密碼不正確。" in page
+    assert english_words(page) == set()
+
+
+def test_the_new_cardholder_forms_refusals_are_in_chinese(chinese):
+    sign_in(chinese)
+    data = {"name": "1", "mobile": "12", "programme": "", "points": "5", "credit_limit": "x"}
+    response = chinese.post("/cardholders/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "未參加積分計劃的信用卡不可持有積分：請輸入 0。" in page
+    assert english_words(page) == set()
+    page = chinese.post("/cards/8741/points", data={"delta": "999999999", "reason": "x"}).get_data(as_text=True)
+    assert "積分變動必須介乎 -100,000,000 至 100,000,000 之間。" in page
+    assert english_words(page) == set()
