@@ -6,6 +6,7 @@ from issuer_sandbox import clock, controls, i18n
 from issuer_sandbox.api.openapi import openapi_document
 from issuer_sandbox.console import reference
 from issuer_sandbox.console.controls import endpoint_choices, endpoint_label, operation_summaries
+from issuer_sandbox.console.requests import fault_label
 
 from .console_support import sign_in
 from .rewards_support import redeem_at_checkout
@@ -188,3 +189,28 @@ def test_the_sandbox_api_describes_a_fault_rule_in_english(app):
             clock.now(),
         )
         assert controls.describe_fault(rule) == "HTTP 503 serviceUnavailable; next 2 calls"
+
+
+def test_the_request_log_names_an_injected_fault_in_chinese(chinese, api):
+    data = {"endpoint": "links.enroll", "error_status": "503", "error_code": "serviceUnavailable", "fail_times": "1"}
+    chinese.post("/controls/faults", data=data)
+    enrol = {"lastFourDigitsCardNumber": "8741", "citiCardHolderPhoneNumber": "91234567"}
+    assert api.post("/v1/apac/rewards/linkage", json={**enrol, "merchantCustomerReferenceId": "C-9"}).status_code == 503
+    page = chinese.get("/requests").get_data(as_text=True)
+    assert "故障：錯誤 503 serviceUnavailable" in page
+    assert english_words(page) == set()
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("error 503 serviceUnavailable", "錯誤 503 serviceUnavailable"),
+        ("latency 1500 ms, drop after commit", "延遲 1500 毫秒、交易完成後丟棄回應"),
+        ("error 500", "錯誤 500"),
+    ],
+)
+def test_stored_fault_labels_are_shown_in_chinese(app, stored, shown):
+    with app.test_request_context("/requests", headers=CHINESE):
+        assert fault_label(stored) == shown
+    with app.test_request_context("/requests"):
+        assert fault_label(stored) == stored
