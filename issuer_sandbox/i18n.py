@@ -59,6 +59,7 @@ DATA_LABELS = {
     "Reverse": _l("Reverse"),
     "At checkout (partner API)": _l("At checkout (partner API)"),
     "On the bank's site": _l("On the bank's site"),
+    "Rewards site": _l("Rewards site"),  # the bank site's own partner (rewards_site.rules.SITE_MERCHANT_NAME)
     "native": _l("native"),
     "legacy": _l("legacy"),
     "credit": _l("credit"),

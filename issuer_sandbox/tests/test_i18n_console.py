@@ -1,5 +1,7 @@
 """The console's own words in Chinese: the API reference, fault targets, control errors and stored descriptions."""
 
+import re
+
 import pytest
 
 from issuer_sandbox import clock, controls, i18n
@@ -9,7 +11,8 @@ from issuer_sandbox.console.controls import endpoint_choices, endpoint_label, op
 from issuer_sandbox.console.requests import fault_label
 
 from .console_support import sign_in
-from .rewards_support import redeem_at_checkout
+from .rewards_support import pay, redeem_at_checkout
+from .rewards_support import sign_in as site_sign_in
 from .test_i18n_pages import english_words
 
 CHINESE = {"Accept-Language": "zh-HK"}
@@ -214,3 +217,18 @@ def test_stored_fault_labels_are_shown_in_chinese(app, stored, shown):
         assert fault_label(stored) == shown
     with app.test_request_context("/requests"):
         assert fault_label(stored) == stored
+
+
+def test_the_bank_sites_own_links_and_an_unlinked_date_are_shown_in_chinese(client, api, app):
+    assert pay(api, app, reference="HM-000777")[0].status_code == 201
+    client.set_cookie("lang", "zh_Hant_HK")
+    site_sign_in(client, app)  # the bank's site links the card for its own partner, "Rewards site"
+    sign_in(client)
+    enrol = {"lastFourDigitsCardNumber": "8741", "citiCardHolderPhoneNumber": "91234567"}
+    assert api.post("/v1/apac/rewards/linkage", json={**enrol, "merchantCustomerReferenceId": "C-9"}).status_code == 200
+    client.post("/links/2/unlink", follow_redirects=True)  # a pending link, never activated
+
+    page = client.get("/links").get_data(as_text=True)
+    assert re.search(r'<h2 id="customer-\d">積分網站 · 客戶', page)
+    assert re.search(r"已於 <time [^>]+>\d{4}年\d{1,2}月\d{1,2}日 [0-9:]{8}</time> 解除連結", page)
+    assert english_words(page) == set()

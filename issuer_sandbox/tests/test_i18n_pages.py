@@ -28,9 +28,10 @@ CODE = re.compile(r"^(?:[A-Z0-9-]{2,}|[a-z]+(?:[A-Z][a-z0-9]*)+|[a-z]{1,2})$")  
 
 def english_words(html: str) -> set[str]:
     """Words of the page a reader sees (text and the labels of controls) that are neither brands nor codes."""
-    # code and pre: commands, paths, fields, logged bodies; mono: paths, references and keys as they were sent.
+    # code and pre: commands, paths, fields, logged bodies; mono (with its title): paths, references and keys as
+    # they were sent.
     html = re.sub(r"<(script|style|code|pre)\b.*?</\1>", " ", html, flags=re.S)
-    html = re.sub(r'<(span|dd|td) class="[^"]*mono[^"]*">.*?</\1>', " ", html, flags=re.S)
+    html = re.sub(r'<(span|dd|td) class="[^"]*mono[^"]*"[^>]*>.*?</\1>', " ", html, flags=re.S)
     # An SMS is shown as the bank sent it (the old flow's purchase SMS is English: see the README).
     html = re.sub(r'<p class="sms-body">.*?</p>', " ", html, flags=re.S)
     shown = " ".join(re.findall(r'(?:aria-label|title|placeholder|alt)="([^"]*)"', html))
