@@ -3,12 +3,15 @@
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from issuer_sandbox import clock, controls, i18n
 from issuer_sandbox.api.openapi import openapi_document
 from issuer_sandbox.console import reference
 from issuer_sandbox.console.controls import endpoint_choices, endpoint_label, operation_summaries
 from issuer_sandbox.console.requests import fault_label
+from issuer_sandbox.extensions import db
+from issuer_sandbox.models import RewardLink
 
 from .console_support import sign_in
 from .rewards_support import pay, redeem_at_checkout
@@ -226,7 +229,9 @@ def test_the_bank_sites_own_links_and_an_unlinked_date_are_shown_in_chinese(clie
     sign_in(client)
     enrol = {"lastFourDigitsCardNumber": "8741", "citiCardHolderPhoneNumber": "91234567"}
     assert api.post("/v1/apac/rewards/linkage", json={**enrol, "merchantCustomerReferenceId": "C-9"}).status_code == 200
-    client.post("/links/2/unlink", follow_redirects=True)  # a pending link, never activated
+    with app.app_context():  # a pending link, never activated (its id: PostgreSQL's sequences are not reset)
+        pending = db.session.scalar(sa.select(RewardLink.id).where(RewardLink.merchant_customer_reference == "C-9"))
+    client.post(f"/links/{pending}/unlink", follow_redirects=True)
 
     page = client.get("/links").get_data(as_text=True)
     assert re.search(r'<h2 id="customer-\d">積分網站 · 客戶', page)
