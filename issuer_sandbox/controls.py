@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import LazyString, format_decimal
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import Rule
 
 from . import clock, faults, ledger, links, seed, statement
@@ -55,9 +57,33 @@ CARD_PREFIXES = {"REWARDS": "496601", "PREMIER": "496602", None: "496603"}
 
 
 class ControlError(RuleError):
-    """Base of the sandbox controls' named failures."""
+    """Base of the sandbox controls' named failures.
+
+    Raised with a translatable message and its parameters: ``str()`` (the API's English ``details``) is the
+    English text, and ``shown()`` is the text for a console page, in its language with numbers as it writes them.
+    """
 
     sandbox_only = True
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.message, self.params = message, params
+        english = message._args[0] if isinstance(message, LazyString) else str(message)
+        super().__init__(english % {key: _english(value) for key, value in params.items()} if params else english)
+
+    def shown(self) -> str:
+        """The message in the current locale (English outside a request)."""
+        text = str(self.message)
+        return text % {key: _localised(value) for key, value in self.params.items()} if self.params else text
+
+
+def _english(value: object) -> str:
+    if isinstance(value, LazyString):
+        return value._args[0]
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _localised(value: object) -> str:
+    return format_decimal(value) if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 class InvalidControl(ControlError):
@@ -119,10 +145,10 @@ def _one_transaction() -> Iterator[None]:
 def find_card(last4: str) -> Card:
     """The card ending in ``last4`` (test cards are created with distinct last four digits)."""
     if not re.fullmatch(r"[0-9]{4}", last4 or ""):
-        raise CardNotFound(f"No card ends in {last4!r}.")
+        raise CardNotFound(_l("No card ends in %(last4)s."), last4=repr(last4))
     card = db.session.scalar(sa.select(Card).where(Card.last4 == last4).order_by(Card.id))
     if card is None:
-        raise CardNotFound(f"No card ends in {last4}.")
+        raise CardNotFound(_l("No card ends in %(last4)s."), last4=last4)
     return card
 
 
@@ -142,7 +168,9 @@ def points_balances() -> dict[int, int]:
 def set_card_status(card: Card, status: str) -> Card:
     """Freeze (FROZEN) or unfreeze (ACTIVE) a card; asking for its current status changes nothing."""
     if status not in (ACTIVE, FROZEN):
-        raise InvalidControl(f"A card is {ACTIVE} or {FROZEN}, not {status!r}.")
+        raise InvalidControl(
+            _l("A card is %(active)s or %(frozen)s, not %(status)s."), active=ACTIVE, frozen=FROZEN, status=repr(status)
+        )
     with _one_transaction():
         card.status = status
     return card
@@ -165,23 +193,25 @@ def adjust_points(card: Card, delta: int, reason: str, now: datetime) -> LedgerT
     nothing is written.
     """
     if isinstance(delta, bool) or not isinstance(delta, int):
-        raise InvalidControl("The points change must be a whole number.")
+        raise InvalidControl(_l("The points change must be a whole number."))
     if delta == 0:
-        raise InvalidControl("The points change must not be zero.")
+        raise InvalidControl(_l("The points change must not be zero."))
     if abs(delta) > MAX_ADJUSTMENT:
-        raise InvalidControl(f"The points change must be at most {MAX_ADJUSTMENT:,} either way.")
+        raise InvalidControl(_l("The points change must be at most %(most)s either way."), most=MAX_ADJUSTMENT)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidControl("Give a reason for the adjustment.")
+        raise InvalidControl(_l("Give a reason for the adjustment."))
     if len(reason) > REASON_MAX_LENGTH:
-        raise InvalidControl(f"The reason must be at most {REASON_MAX_LENGTH} characters.")
+        raise InvalidControl(_l("The reason must be at most %(most)s characters."), most=str(REASON_MAX_LENGTH))
     if card.programme is None:
-        raise InvalidControl(f"Card ending {card.last4} is not in a points programme.")
+        raise InvalidControl(_l("Card ending %(last4)s is not in a points programme."), last4=card.last4)
     try:
         with _one_transaction():
             transaction = ledger.adjust_points(card, delta, reason, now)
     except ledger.InsufficientPoints:
-        raise PointsShortfall(f"Card ending {card.last4} does not hold {-delta:,} points.") from None
+        raise PointsShortfall(
+            _l("Card ending %(last4)s does not hold %(points)s points."), last4=card.last4, points=-delta
+        ) from None
     return transaction
 
 
@@ -263,7 +293,7 @@ def generate_card_number(programme: str | None) -> str:
         number = body + luhn_check_digit(body)
         if number[-4:] not in taken:
             return number
-    raise InvalidControl("No free card number is left; reset the sandbox.")
+    raise InvalidControl(_l("No free card number is left; reset the sandbox."))
 
 
 def normalise_mobile(mobile: str) -> str:
@@ -275,24 +305,24 @@ def validate_new_cardholder(wanted: NewCardholder) -> NewCardholder:
     """Check the request and return it normalised (upper-case name, digits-only mobile)."""
     name = " ".join((wanted.name or "").split()).upper()
     if not NAME_PATTERN.fullmatch(name):
-        raise InvalidControl("The name must be 2 to 80 letters (spaces, dots, dashes and apostrophes allowed).")
+        raise InvalidControl(_l("The name must be 2 to 80 letters (spaces, dots, dashes and apostrophes allowed)."))
     mobile = normalise_mobile(wanted.mobile)
     if not MOBILE_PATTERN.fullmatch(mobile):
-        raise InvalidControl("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567.")
+        raise InvalidControl(_l("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567."))
     programme = wanted.programme or None
     if programme is not None and programme not in CARD_PREFIXES:
-        raise InvalidControl("The programme must be REWARDS, PREMIER or none.")
-    for value, label in ((wanted.points, "Opening points"), (wanted.credit_limit_cents, "The credit limit")):
+        raise InvalidControl(_l("The programme must be REWARDS, PREMIER or none."))
+    for value, label in ((wanted.points, _l("Opening points")), (wanted.credit_limit_cents, _l("The credit limit"))):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidControl(f"{label} must be a whole number.")
+            raise InvalidControl(_l("%(label)s must be a whole number."), label=label)
         if value < 0:
-            raise InvalidControl(f"{label} must not be negative.")
+            raise InvalidControl(_l("%(label)s must not be negative."), label=label)
     if wanted.points > MAX_OPENING_POINTS:
-        raise InvalidControl(f"Opening points must be at most {MAX_OPENING_POINTS:,}.")
+        raise InvalidControl(_l("Opening points must be at most %(most)s."), most=MAX_OPENING_POINTS)
     if programme is None and wanted.points:
-        raise InvalidControl("A card without a points programme cannot hold points.")
+        raise InvalidControl(_l("A card without a points programme cannot hold points."))
     if wanted.credit_limit_cents > MAX_CREDIT_LIMIT_CENTS:
-        raise InvalidControl("The credit limit must be at most HK$10,000,000.")
+        raise InvalidControl(_l("The credit limit must be at most HK$10,000,000."))
     return NewCardholder(name, mobile, programme, wanted.points, wanted.credit_limit_cents)
 
 
@@ -303,7 +333,9 @@ def create_test_cardholder(wanted: NewCardholder, now: datetime) -> Card:
     if wanted.programme is not None:
         programme = db.session.scalar(sa.select(Programme).where(Programme.code == wanted.programme))
         if programme is None:
-            raise InvalidControl(f"The {wanted.programme} programme does not exist; reset the sandbox.")
+            raise InvalidControl(
+                _l("The %(programme)s programme does not exist; reset the sandbox."), programme=wanted.programme
+            )
     with _one_transaction():
         seed_card = seed.SeedCard(
             number=generate_card_number(wanted.programme),
@@ -329,10 +361,6 @@ class FaultEndpoint:
     name: str
     methods: str
     path: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.methods} {self.path} ({self.name})"
 
 
 def faultable_endpoints(rules: Iterable[Rule]) -> list[FaultEndpoint]:
@@ -360,41 +388,44 @@ class FaultSpec:
     drop_response_after_commit: bool = False
 
 
-def _whole(value: object, label: str, low: int, high: int) -> int:
+def _whole(value: object, label: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidControl(f"{label} must be a whole number.")
+        raise InvalidControl(_l("%(label)s must be a whole number."), label=label)
     if not low <= value <= high:
-        raise InvalidControl(f"{label} must be between {low:,} and {high:,}.")
+        raise InvalidControl(_l("%(what)s must be between %(low)s and %(high)s."), what=label, low=low, high=high)
     return value
 
 
 def validate_fault(spec: FaultSpec, endpoints: Iterable[str]) -> FaultSpec:
     """Check a fault request against the known endpoints and the rules of what a fault can do."""
     if spec.endpoint not in set(endpoints):
-        raise InvalidControl(f"Unknown endpoint {spec.endpoint!r}: pick one of the partner API or gateway endpoints.")
-    latency = _whole(spec.latency_ms, "Added latency", 0, MAX_LATENCY_MS)
+        raise InvalidControl(
+            _l("Unknown endpoint %(endpoint)s: pick one of the partner API or gateway endpoints."),
+            endpoint=repr(spec.endpoint),
+        )
+    latency = _whole(spec.latency_ms, _l("Added latency"), 0, MAX_LATENCY_MS)
     status = spec.error_status
     code = (spec.error_code or "").strip() or None
     if status is not None:
-        status = _whole(status, "The forced status", 400, 599)
+        status = _whole(status, _l("The forced status"), 400, 599)
         if code is None:
-            raise InvalidControl("A forced status needs an error code, e.g. serviceUnavailable.")
+            raise InvalidControl(_l("A forced status needs an error code, e.g. serviceUnavailable."))
     if code is not None:
         if status is None:
-            raise InvalidControl("An error code needs a forced status.")
+            raise InvalidControl(_l("An error code needs a forced status."))
         if not ERROR_CODE_PATTERN.fullmatch(code):
-            raise InvalidControl("The error code must be letters and digits, starting with a letter (≤ 60).")
+            raise InvalidControl(_l("The error code must be letters and digits, starting with a letter (≤ 60)."))
     drop = spec.drop_response_after_commit
     if not isinstance(drop, bool):
-        raise InvalidControl("'Commit then drop the response' is true or false.")
+        raise InvalidControl(_l("'Commit then drop the response' is true or false."))
     if drop and status is not None:
         # A forced error answers before the handler runs; a dropped response needs the handler to commit.
-        raise InvalidControl("Choose either a forced error or 'commit then drop the response', not both.")
+        raise InvalidControl(_l("Choose either a forced error or 'commit then drop the response', not both."))
     fail_times = spec.fail_times
     if fail_times is not None:
-        fail_times = _whole(fail_times, "Fail this many times", 1, MAX_FAIL_TIMES)
+        fail_times = _whole(fail_times, _l("Fail this many times"), 1, MAX_FAIL_TIMES)
     if latency == 0 and status is None and not drop:
-        raise InvalidControl("A fault must add latency, force an error or drop the response.")
+        raise InvalidControl(_l("A fault must add latency, force an error or drop the response."))
     return FaultSpec(spec.endpoint, latency, status, code, fail_times, drop)
 
 
@@ -421,7 +452,7 @@ def list_faults() -> list[FaultRule]:
 def find_fault(fault_id: int) -> FaultRule:
     rule = db.session.get(FaultRule, fault_id)
     if rule is None:
-        raise FaultNotFound(f"There is no fault rule {fault_id}.")
+        raise FaultNotFound(_l("There is no fault rule %(id)s."), id=str(fault_id))
     return rule
 
 
@@ -433,7 +464,8 @@ def delete_fault(fault_id: int) -> None:
 
 
 def describe_fault(rule: FaultRule) -> str:
-    """A one-line summary, e.g. 'HTTP 503 serviceUnavailable; +1500 ms; next 2 calls'."""
+    """A one-line summary, e.g. 'HTTP 503 serviceUnavailable; +1500 ms; next 2 calls' (the sandbox API's English;
+    the console shows it in the page's language with console.controls.shown_fault)."""
     parts = []
     if rule.error_status is not None:
         parts.append(f"HTTP {rule.error_status} {rule.error_code or ''}".strip())
@@ -465,9 +497,9 @@ def unlink(link_id: int, now: datetime) -> RewardLink:
     """End a link as the merchant's DELETE would; the customer must enrol (and verify) again."""
     link = db.session.get(RewardLink, link_id)
     if link is None:
-        raise LinkNotFound(f"There is no link {link_id}.")
+        raise LinkNotFound(_l("There is no link %(id)s."), id=str(link_id))
     if link.status == "UNLINKED":
-        raise LinkAlreadyUnlinked("This link is already unlinked.")
+        raise LinkAlreadyUnlinked(_l("This link is already unlinked."))
     links.unlink(link, now)  # one transaction of its own
     return link
 
@@ -477,7 +509,7 @@ def unlink(link_id: int, now: datetime) -> RewardLink:
 
 def advance_clock(minutes: int) -> int:
     """Move the sandbox clock forward by whole minutes; returns the new offset in seconds."""
-    minutes = _whole(minutes, "Minutes", 1, MAX_CLOCK_MINUTES)
+    minutes = _whole(minutes, _l("Minutes"), 1, MAX_CLOCK_MINUTES)
     with _one_transaction():
         offset = clock.advance(minutes * 60)
     return offset

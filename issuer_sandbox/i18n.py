@@ -7,6 +7,7 @@ formatted by Babel for the chosen locale.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -50,6 +51,7 @@ DATA_LABELS = {
         "Credit limit HK$100: larger payments declined insufficientCredit"
     ),
     "SMS undeliverable: enrol otpDeliveryFailed": _l("SMS undeliverable: enrol otpDeliveryFailed"),
+    "another bank's card: pays, no points offer": _l("another bank's card: pays, no points offer"),
     "Opening points balance": _l("Opening points balance"),
     "Issue": _l("Issue"),
     "Adjust": _l("Adjust"),
@@ -57,6 +59,7 @@ DATA_LABELS = {
     "Reverse": _l("Reverse"),
     "At checkout (partner API)": _l("At checkout (partner API)"),
     "On the bank's site": _l("On the bank's site"),
+    "Rewards site": _l("Rewards site"),  # the bank site's own partner (rewards_site.rules.SITE_MERCHANT_NAME)
     "native": _l("native"),
     "legacy": _l("legacy"),
     "credit": _l("credit"),
@@ -192,6 +195,45 @@ def data_label(value: str | None) -> str:
     return str(label) if label is not None else value
 
 
+# Descriptions the sandbox stores in English (ledger transactions, statement lines), as (pattern, message):
+# each is shown in the page's language; a nested description (a credit of an order) is translated in turn.
+# The store and the partner API keep the English text.
+DESCRIPTION_PATTERNS = (
+    (re.compile(r"^Adjustment: (?P<text>.*)$", re.S), _l("Adjustment: %(text)s"), ()),
+    (
+        re.compile(r"^Pay with Points credit reversed: (?P<text>.*)$", re.S),
+        _l("Pay with Points credit reversed: %(text)s"),
+        ("text",),
+    ),
+    (re.compile(r"^Pay with Points credit: (?P<text>.*)$", re.S), _l("Pay with Points credit: %(text)s"), ("text",)),
+    (re.compile(r"^Rewards site credit: (?P<text>.*)$", re.S), _l("Rewards site credit: %(text)s"), ("text",)),
+    (re.compile(r"^Pay with Points reversal of (?P<order>\S+)$"), _l("Pay with Points reversal of %(order)s"), ()),
+    (
+        re.compile(r"^Pay with Points (?P<order>\S+): (?P<text>.*)$", re.S),
+        _l("Pay with Points %(order)s: %(text)s"),
+        ("text",),
+    ),
+    (re.compile(r"^(?P<merchant>.+) order (?P<reference>\S+)$"), _l("%(merchant)s order %(reference)s"), ()),
+    (re.compile(r"^(?P<merchant>.+) (?P<reference>\S+) refund$"), _l("%(merchant)s %(reference)s refund"), ()),
+)
+
+
+def description(value: str | None) -> str:
+    """A stored ledger or statement description in the page's language (a tester's own words as typed)."""
+    if value is None:
+        return ""
+    if value in DATA_LABELS:
+        return str(DATA_LABELS[value])
+    for pattern, message, nested in DESCRIPTION_PATTERNS:
+        found = pattern.match(value)
+        if found:
+            parts = found.groupdict()
+            for name in nested:
+                parts[name] = description(parts[name])
+            return str(message) % parts
+    return value
+
+
 def _template_context() -> dict:
     locale = current_locale()
     return {
@@ -212,4 +254,5 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(when, "when")
     app.add_template_filter(day, "day")
     app.add_template_filter(data_label, "data_label")
+    app.add_template_filter(description, "description")
     app.context_processor(_template_context)

@@ -96,7 +96,7 @@ def login():
             session[SIGNED_IN] = True
             session[LAST_SEEN] = time.time()
             return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append("That is not the console password.")
+        form.password.errors.append(_("That is not the console password."))
     return render_template("issuer/login.html", form=form), (401 if form.errors else 200)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from .. import clock, controls, ledger
@@ -73,6 +74,11 @@ def _set_status(last4: str, status: str):
     return redirect(url_for(".card_detail", last4=card.last4))
 
 
+def signed(points: int) -> str:
+    """A points change with its sign, grouped as the page's locale writes numbers: +5,000 / -5,000."""
+    return format_decimal(points, format="+#,##0;-#,##0")
+
+
 @bp.post("/cards/<last4>/points")
 @login_required
 def adjust_points(last4: str):
@@ -84,12 +90,12 @@ def adjust_points(last4: str):
     try:
         controls.adjust_points(card, form.delta.data, form.reason.data, clock.now())
     except (controls.InvalidControl, controls.PointsShortfall) as error:
-        message = str(error)
+        message = error.shown()
         form.delta.errors.append(message)
         flash(_("The points were not adjusted: %(reason)s", reason=message), "error")
         return _render_card(card, form, 422)
     flash(
-        _("Adjusted card ending %(last4)s by %(points)s points.", last4=card.last4, points=f"{form.delta.data:+,}"),
+        _("Adjusted card ending %(last4)s by %(points)s points.", last4=card.last4, points=signed(form.delta.data)),
         "success",
     )
     return redirect(url_for(".card_detail", last4=card.last4))
@@ -110,7 +116,7 @@ def new_cardholder():
         try:
             card = controls.create_test_cardholder(wanted, clock.now())
         except controls.InvalidControl as error:
-            form.form_errors.append(str(error))
+            form.form_errors.append(error.shown())
         else:
             flash(
                 _(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -59,8 +60,29 @@ class WholeNumberField(IntegerField):
             raise StopValidation()  # "12.5 is not a whole number" is enough; no range message on top
 
 
-def between(low: int, high: int, what: str) -> NumberRange:
-    return NumberRange(low, high, message=f"{what} must be between {low:,} and {high:,}.")
+class Between(NumberRange):
+    """A NumberRange whose message names the field and writes the bounds as the page's locale does."""
+
+    def __init__(self, low: int, high: int, what: str) -> None:
+        super().__init__(low, high)
+        self.what = what
+
+    def __call__(self, form, field) -> None:
+        value = field.data
+        if value is None or not self.min <= value <= self.max:
+            raise ValidationError(
+                _(
+                    "%(what)s must be between %(low)s and %(high)s.",
+                    what=str(self.what),
+                    low=format_decimal(self.min),
+                    high=format_decimal(self.max),
+                )
+            )
+
+
+def between(low: int, high: int, what: str) -> Between:
+    """The range check of a whole-number field; ``what`` is a translatable label such as _l("Minutes")."""
+    return Between(low, high, what)
 
 
 class LoginForm(SandboxForm):
@@ -79,7 +101,7 @@ class AdjustPointsForm(SandboxForm):
         _l("Points to add (negative to remove)"),
         validators=[
             InputRequired(message=_l("Enter a whole number of points, e.g. 5000 or -5000.")),
-            between(-controls.MAX_ADJUSTMENT, controls.MAX_ADJUSTMENT, "The points change"),
+            between(-controls.MAX_ADJUSTMENT, controls.MAX_ADJUSTMENT, _l("The points change")),
         ],
         invalid_message=_l("Enter a whole number of points, e.g. 5000 or -5000."),
     )
@@ -94,7 +116,7 @@ class AdjustPointsForm(SandboxForm):
 
     def validate_delta(self, field: IntegerField) -> None:
         if field.data == 0:
-            raise ValidationError("The points change must not be zero.")
+            raise ValidationError(_("The points change must not be zero."))
 
 
 PROGRAMME_CHOICES = [
@@ -120,7 +142,7 @@ class CardholderForm(SandboxForm):
         invalid_message=_l("Enter the opening points as a whole number (0 for none)."),
         validators=[
             InputRequired(message=_l("Enter the opening points (0 for none).")),
-            between(0, controls.MAX_OPENING_POINTS, "Opening points"),
+            between(0, controls.MAX_OPENING_POINTS, _l("Opening points")),
         ],
     )
     credit_limit = StringField(
@@ -132,15 +154,15 @@ class CardholderForm(SandboxForm):
 
     def validate_mobile(self, field: StringField) -> None:
         if not controls.MOBILE_PATTERN.fullmatch(controls.normalise_mobile(field.data)):
-            raise ValidationError("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567.")
+            raise ValidationError(_("The mobile number must be 8 digits starting with 4 to 9, e.g. 9123 4567."))
 
     def validate_credit_limit(self, field: StringField) -> None:
         if credit_limit_cents(field.data) is None:
-            raise ValidationError("The credit limit must be an amount in HK$ such as 50000 or 100.50.")
+            raise ValidationError(_("The credit limit must be an amount in HK$ such as 50000 or 100.50."))
 
     def validate_points(self, field: IntegerField) -> None:
         if not self.programme.data and field.data:
-            raise ValidationError("A card without a points programme cannot hold points: enter 0.")
+            raise ValidationError(_("A card without a points programme cannot hold points: enter 0."))
 
 
 def credit_limit_cents(text: str | None) -> int | None:
@@ -159,18 +181,18 @@ class FaultForm(SandboxForm):
     latency_ms = WholeNumberField(
         _l("Added latency (ms)"),
         default=0,
-        validators=[Optional(), between(0, controls.MAX_LATENCY_MS, "Added latency")],
+        validators=[Optional(), between(0, controls.MAX_LATENCY_MS, _l("Added latency"))],
         invalid_message=_l("Enter the added latency in whole milliseconds."),
     )
     error_status = WholeNumberField(
         _l("Forced HTTP status"),
-        validators=[Optional(), between(400, 599, "The forced status")],
+        validators=[Optional(), between(400, 599, _l("The forced status"))],
         invalid_message=_l("Enter an HTTP status such as 503."),
     )
     error_code = StringField(_l("Error code"), validators=[Optional(), Length(max=60)])
     fail_times = WholeNumberField(
         _l("Fail this many times, then recover"),
-        validators=[Optional(), between(1, controls.MAX_FAIL_TIMES, "The number of calls")],
+        validators=[Optional(), between(1, controls.MAX_FAIL_TIMES, _l("The number of calls"))],
         invalid_message=_l("Enter how many calls should fail, e.g. 2."),
         description=_l("Leave empty to fail until the rule is removed."),
     )
@@ -184,7 +206,7 @@ class ClockForm(SandboxForm):
         default=5,
         validators=[
             InputRequired(message=_l("Enter how many minutes.")),
-            between(1, controls.MAX_CLOCK_MINUTES, "Minutes"),
+            between(1, controls.MAX_CLOCK_MINUTES, _l("Minutes")),
         ],
         invalid_message=_l("Enter how many minutes as a whole number."),
     )

@@ -43,7 +43,7 @@ def unlink(link_id: int):
         except controls.LinkNotFound:
             abort(404)
         except controls.InvalidControl as error:
-            flash(str(error), "error")
+            flash(error.shown(), "error")
         else:
             flash(
                 _(

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from .. import seed
 from ..api.openapi import openapi_document
+from ..i18n import points
 from .auth import login_required
 
 bp = Blueprint("console_reference", __name__)
@@ -138,6 +141,44 @@ def inline_code(text: str) -> Markup:
     """The document's descriptions mark code with `backticks`: show it as <code>, everything else escaped."""
     parts = str(escape(text)).split("`")
     return Markup("".join(f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)))
+
+
+# The document's alias operations repeat their target's description after this sentence; error responses list
+# "`code`: sentence" parts joined by "; ". Each part is translated on its own (see reference_text.py).
+_ALIAS = re.compile(
+    r"^Alias of `(?P<path>[^`]+)`, kept for clients written before the `/gcb/api` base path\.(?: (?P<rest>.*))?$", re.S
+)
+_CODE_PART = re.compile(r"^`(?P<code>\w+)`: (?P<text>.*)$", re.S)
+LOCATIONS = {"path": _l("path"), "query": _l("query"), "header": _l("header"), "cookie": _l("cookie")}
+
+
+def document_text(text: str) -> str:
+    """A sentence of the OpenAPI document in the page's language; paths, fields and codes stay as they are."""
+    if not text:
+        return text
+    alias = _ALIAS.match(text)
+    if alias:
+        sentence = _(
+            "Alias of `%(path)s`, kept for clients written before the `/gcb/api` base path.", path=alias["path"]
+        )
+        return sentence + (" " + document_text(alias["rest"]) if alias["rest"] else "")
+    parts = re.split(r"; (?=`\w+`: )", text)
+    if len(parts) > 1 or _CODE_PART.match(text):
+        return _("; ").join(_code_part(part) for part in parts)
+    return _(text)
+
+
+def _code_part(part: str) -> str:
+    found = _CODE_PART.match(part)
+    if not found:
+        return document_text(part)
+    return _("`%(code)s`: %(text)s", code=found["code"], text=document_text(found["text"]))
+
+
+def location(name: str) -> str:
+    """Where a parameter goes (path, query, header, cookie), in the page's language."""
+    label = LOCATIONS.get(name)
+    return str(label) if label is not None else name
 
 
 def _placeholder(name: str) -> str:
@@ -380,7 +421,7 @@ def card_table() -> list[dict[str, str]]:
             "number": seed.format_card_number(card.number),
             "holder": card.holder,
             "mobile": f"{card.phone[:4]} {card.phone[4:]}",
-            "points": f"{card.points:,}" if card.points is not None else "—",
+            "points": points(card.points),
             "behaviour": card.behaviour,
         }
         for card in seed.TEST_CARDS
@@ -389,7 +430,7 @@ def card_table() -> list[dict[str, str]]:
     rows.append(
         {
             "number": seed.format_card_number(number),
-            "holder": "any",
+            "holder": _("any"),
             "mobile": "—",
             "points": "—",
             "behaviour": behaviour,
@@ -424,6 +465,8 @@ def reference():
         token_curl=token_curl,
         cards=card_table(),
         inline_code=inline_code,
+        text=document_text,
+        location=location,
         sandbox_key=sandbox_key(),
         client_id=client_id(),
         client_secret=client_secret(),

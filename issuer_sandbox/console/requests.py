@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import inspection
 from ..api.validation import ascii_whole_number
@@ -26,6 +28,26 @@ def pretty_body(body: str) -> str:
         return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
     except ValueError:
         return body
+
+
+_FAULT_PARTS = (
+    (re.compile(r"^error (?P<status>\d+)(?: (?P<code>\w+))?$"), _l("error %(status)s %(code)s")),
+    (re.compile(r"^latency (?P<ms>\d+) ms$"), _l("latency %(ms)s ms")),
+    (re.compile(r"^drop after commit$"), _l("drop after commit")),
+)
+
+
+def fault_label(label: str) -> str:
+    """The request log's stored fault label (faults.Fault.label, English) in the page's language."""
+    shown = []
+    for part in label.split(", "):
+        for pattern, message in _FAULT_PARTS:
+            found = pattern.match(part)
+            if found:
+                part = (str(message) % {key: value or "" for key, value in found.groupdict().items()}).strip()
+                break
+        shown.append(part)
+    return _(", ").join(shown)
 
 
 @bp.get("/requests")
@@ -52,4 +74,5 @@ def request_log():
         status=status,
         path=path,
         pretty_body=pretty_body,
+        fault_label=fault_label,
     )

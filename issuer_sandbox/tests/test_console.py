@@ -332,7 +332,7 @@ def test_merchant_links_are_grouped_per_customer_with_their_status(app, api, con
     html = console.get("/links").get_data(as_text=True)
     assert 'customer <span class="mono">C-1001</span>' in html and "C-2002" in html
     assert "Active" in html and "Pending Activation" in html
-    assert 'Unlink<span class="visually-hidden"> C-1001 from card ending 8741</span>' in html
+    assert 'Unlink<span class="visually-hidden"> <span class="mono">C-1001</span> from card ending 8741</span>' in html
     pending = console.get("/links?status=PENDING_ACTIVATION").get_data(as_text=True)
     assert "C-2002" in pending and "C-1001" not in pending
 
