@@ -842,18 +842,22 @@ class Column:
         print(f"bench: FAILED ({self.backend}): {message}", file=sys.stderr, flush=True)
 
 
+def start_demo_apps(backend: Backend, workdir: Path):
+    """The e2e harness's pair, with this backend's databases and no e2e flags: the apps as `make demo` runs them."""
+    return start_apps(
+        workdir,
+        issuer_settings={"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url},
+        shop_settings={"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url},
+        server_flags=(),
+    )
+
+
 def measure(backend: Backend, workdir: Path, wrk: Wrk, args: argparse.Namespace, tables: bool) -> Column:
     column = Column(backend.name)
     note(f"\n== {backend.name}: seeding and starting both apps (logs in {workdir})")
     apps = None
     try:
-        # The e2e harness's pair, with this backend's databases and no e2e flags: the apps as `make demo` runs them.
-        apps = start_apps(
-            workdir,
-            issuer_settings={"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url},
-            shop_settings={"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url},
-            server_flags=(),
-        )
+        apps = start_demo_apps(backend, workdir)
         measure_issuer(column, apps.issuer, wrk, args, tables)
         measure_shop(column, apps.shop, apps.issuer, wrk, args, tables)
         column.rss = {"issuer": rss_of(apps.issuer), "shop": rss_of(apps.shop)}
@@ -1517,12 +1521,7 @@ def only_checkout(args: argparse.Namespace) -> int:
         folder = workdir / ("sqlite" if backend.name == "SQLite" else "postgresql")
         apps = None
         try:
-            apps = start_apps(
-                folder,
-                issuer_settings={"ISSUER_ENV": "demo", "ISSUER_DATABASE_URL": backend.issuer_url},
-                shop_settings={"SHOP_ENV": "demo", "SHOP_DATABASE_URL": backend.shop_url},
-                server_flags=(),
-            )
+            apps = start_demo_apps(backend, folder)
             note(f"-- {backend.name}: {args.shoppers} concurrent first-time Pay with Points checkouts")
             column.journeys = journeys = concurrent_journeys(apps.shop.url, apps.issuer.url, args.shoppers)
             for failure in journeys.failures:

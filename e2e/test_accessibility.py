@@ -103,19 +103,23 @@ def test_every_main_page_of_the_shop_has_no_serious_or_critical_accessibility_vi
     audit.assert_clean()
 
 
-def test_every_main_page_of_the_console_has_no_serious_or_critical_accessibility_violations(
-    new_context, issuer_url: str, partner: PartnerApi, sandbox: SandboxApi, axe: Axe
-):
-    # Data for every list: an SMS, a pending link, logged requests.
+def enrol_pending_link(partner: PartnerApi, customer_reference: str) -> None:
+    """Enrol the happy card for a customer: an SMS in the outbox, a pending link, a logged partner call."""
     enrol = partner.post(
         "/v1/apac/rewards/linkage",
         json={
             "lastFourDigitsCardNumber": HAPPY.last4,
             "citiCardHolderPhoneNumber": HAPPY.mobile,
-            "merchantCustomerReferenceId": "C-A11Y",
+            "merchantCustomerReferenceId": customer_reference,
         },
     )
     assert enrol.status_code == 200, enrol.text
+
+
+def test_every_main_page_of_the_console_has_no_serious_or_critical_accessibility_violations(
+    new_context, issuer_url: str, partner: PartnerApi, sandbox: SandboxApi, axe: Axe
+):
+    enrol_pending_link(partner, "C-A11Y")  # data for every list: an SMS, a pending link, logged requests
     console = ConsolePage(new_context().new_page(), issuer_url)
     audit = AxeAudit(axe, console.page)
 

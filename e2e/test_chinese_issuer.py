@@ -14,7 +14,7 @@ from .harness import CONSOLE_PASSWORD
 from .pages.console import ConsolePage
 from .pages.shop import HAPPY
 from .sandbox_api import PartnerApi, SandboxApi
-from .test_accessibility import AxeAudit
+from .test_accessibility import AxeAudit, enrol_pending_link
 
 
 @pytest.fixture(scope="session")
@@ -93,15 +93,7 @@ def test_the_chinese_console_and_bank_site_have_no_serious_or_critical_accessibi
     new_context, issuer_url: str, partner: PartnerApi, sandbox: SandboxApi, axe: Axe
 ):
     # Data for every list: an SMS and a pending link, a purchase the bank's site offers, logged requests.
-    enrol = partner.post(
-        "/v1/apac/rewards/linkage",
-        json={
-            "lastFourDigitsCardNumber": HAPPY.last4,
-            "citiCardHolderPhoneNumber": HAPPY.mobile,
-            "merchantCustomerReferenceId": "C-A11Y-ZH",
-        },
-    )
-    assert enrol.status_code == 200, enrol.text
+    enrol_pending_link(partner, "C-A11Y-ZH")
     pay_at_the_mall(partner, "HM-ZH-0002")
 
     console = ConsolePage(new_context().new_page(), issuer_url)
