@@ -109,3 +109,25 @@ def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_fi
             "bind": "['127.0.0.1:8001']",
         }.items()
     )
+
+
+def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
+    # With 8 request threads glibc gave a worker up to 8 arenas of held memory: 2 cut both apps' peak RSS.
+    import ctypes
+    import runpy
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, option: int, value: int) -> int:
+            calls.append((option, value))
+            return 1
+
+    opened = []
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: opened.append(name) or FakeLibc())
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+    config["post_fork"](server=None, worker=None)
+
+    assert opened == [None]  # the process's own symbols, whatever the C library's file is called
+    assert calls == [(-8, 2)]  # M_ARENA_MAX (glibc's malloc.h), 2 arenas

@@ -8,11 +8,11 @@ seeding, and in the tests that check both ways agree).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import Order, PwpEvent, PwpJourney
@@ -36,7 +36,6 @@ FIRST_AT = {
     "points_redeemed": "redeemed_at",
     "skipped": "skipped_at",
 }
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def record_event(order: Order, kind: str, code: str = "", detail: str = "", *, at: datetime | None = None) -> PwpEvent:
@@ -63,6 +62,16 @@ def _earliest(existing: sa.ColumnElement, new: sa.ColumnElement) -> sa.ColumnEle
     )
 
 
+def _dialect_insert(dialect: str) -> Callable[[sa.Table], Any]:
+    """The dialect's INSERT with ON CONFLICT, imported on first use: SQLAlchemy's PostgreSQL package (its four
+    drivers' modules, about 2 MiB in every worker) is loaded only where the shop runs on PostgreSQL."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def _fold_into_journey(order_id: int, kind: str, code: str, at: datetime) -> None:
     """One atomic upsert: concurrent events of one checkout never race to create or overwrite its row."""
     table = PwpJourney.__table__
@@ -74,7 +83,7 @@ def _fold_into_journey(order_id: int, kind: str, code: str, at: datetime) -> Non
         "last_code": code,
         "events": 1,
     }
-    insert = _INSERTS[db.session.get_bind().dialect.name](table).values(**values)
+    insert = _dialect_insert(db.session.get_bind().dialect.name)(table).values(**values)
     update = {column: _earliest(table.c[column], insert.excluded[column]) for column in FIRST_AT.values()}
     update |= {
         "codes_sent": table.c.codes_sent + insert.excluded.codes_sent,

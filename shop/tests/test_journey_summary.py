@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shop.checkout import events as journey_events
 from shop.checkout.events import EVENT_KINDS, journeys_from_events, rebuild_journeys, record_event
 from shop.extensions import db
 from shop.models import PwpJourney
@@ -109,3 +112,21 @@ def test_an_unknown_kind_is_refused_before_anything_is_written(ctx):
     with pytest.raises(ValueError, match="Unknown event kind 'teleported'"):
         record_event(order, "teleported")
     assert db.session.get(PwpJourney, order.id).events == 1
+
+
+def test_a_worker_on_sqlite_never_imports_sqlalchemys_postgresql_dialect():
+    # Its package loads four drivers' modules, about 2 MiB per worker; the journey upsert picks its INSERT lazily.
+    code = (
+        "import sys; from shop import create_app; create_app(); import shop.checkout.events; "
+        "print('sqlalchemy.dialects.postgresql' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_journey_upsert_uses_its_own_dialects_insert(dialect):
+    module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+
+    assert journey_events._dialect_insert(dialect) is module.insert

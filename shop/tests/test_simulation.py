@@ -6,6 +6,8 @@ The journeys themselves run against both real apps in e2e/test_simulate.py.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -507,3 +509,14 @@ def test_a_bank_page_without_its_limits_or_the_purchase_is_an_error_not_a_guess(
     poor = BANK_PURCHASES_PAGE.replace("120,000 points", "500 points")
     with pytest.raises(SimulationError, match="cannot redeem the minimum of 1000 points"):
         bank_site_points(poor, "PAY-NEW", _plan())
+
+
+def test_a_worker_loads_the_simulate_command_but_not_the_simulation_run():
+    # The run's modules are about 1 MiB per gunicorn worker; `flask simulate` imports them when it starts.
+    code = (
+        "import sys; from shop import create_app; app = create_app(); "
+        "print('simulate' in app.cli.commands, sorted(m for m in sys.modules if m.startswith('shop.simulation.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+
+    assert done.stdout.strip() == "True ['shop.simulation.choices', 'shop.simulation.command']"
