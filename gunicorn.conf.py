@@ -7,6 +7,12 @@ command (adding only what the e2e suite needs on top, such as an access log to k
 worker_class = "gthread"
 workers = 2
 threads = 8
+# A worker takes no more connections than it has threads, and closes each after its answer (no keep-alive).
+# Otherwise a client's keep-alive connections stuck to whichever worker accepted them first: under wrk all 16 often
+# landed on one worker, which then served them on one core at a third of the speed (shop category page ~400 vs
+# ~1,100 req/s, the same code back to back). With a bound, the other worker accepts the rest.
+worker_connections = threads
+keepalive = 0
 timeout = 60
 # gunicorn drops header names with underscores unless told otherwise; the partner API's `client_id` header
 # has one, so it is passed through as-is.

@@ -106,6 +106,8 @@ def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_fi
             "header_map": "dangerous",
             "worker_class": "gthread",
             "control_socket_disable": "True",
+            "worker_connections": "8",
+            "keepalive": "0",
             "bind": "['127.0.0.1:8001']",
         }.items()
     )
