@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -49,3 +51,9 @@ def bank_refusal(error_class: type[IssuerError]) -> Iterator[pytest.ExceptionInf
     assert caught.value.error_class is error_class
     assert type(caught.value.__cause__) is error_class
     assert caught.value.code == caught.value.__cause__.code
+
+
+def fresh_interpreter_output(code: str) -> str:
+    """What ``code`` prints in a new Python process: for import checks, which a test process cannot make."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return done.stdout.strip()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from shop.checkout.events import EVENT_KINDS, journeys_from_events, rebuild_jour
 from shop.extensions import db
 from shop.models import PwpJourney
 
-from .support import on_both_databases
+from .support import fresh_interpreter_output, on_both_databases
 from .test_insights import DAY_ONE, build_november, journey, shopper
 
 MIGRATION = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "e5f3a8c1b2d7_pwp_journeys_summary.py"
@@ -120,9 +118,7 @@ def test_a_worker_on_sqlite_never_imports_sqlalchemys_postgresql_dialect():
         "import sys; from shop import create_app; create_app(); import shop.checkout.events; "
         "print('sqlalchemy.dialects.postgresql' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-
-    assert done.stdout.strip() == "False"
+    assert fresh_interpreter_output(code) == "False"
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

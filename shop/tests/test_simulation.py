@@ -6,8 +6,6 @@ The journeys themselves run against both real apps in e2e/test_simulate.py.
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +34,7 @@ from shop.simulation.sandbox import SimulationError
 from shop.simulation.timeshift import shift_and_mark
 
 from .conftest import close_app, make_app
+from .support import fresh_interpreter_output
 
 PRODUCTS = [f"product-{number}" for number in range(1, 11)]
 
@@ -517,6 +516,4 @@ def test_a_worker_loads_the_simulate_command_but_not_the_simulation_run():
         "import sys; from shop import create_app; app = create_app(); "
         "print('simulate' in app.cli.commands, sorted(m for m in sys.modules if m.startswith('shop.simulation.')))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-
-    assert done.stdout.strip() == "True ['shop.simulation.choices', 'shop.simulation.command']"
+    assert fresh_interpreter_output(code) == "True ['shop.simulation.choices', 'shop.simulation.command']"
