@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import flask_babel
 from babel import Locale, UnknownLocaleError
-from flask import Blueprint, has_request_context, redirect, request, url_for
+from flask import Blueprint, g, has_request_context, redirect, request, url_for
 from flask_babel import get_locale
 from wtforms import HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
@@ -130,16 +131,13 @@ def _page_translations():
     page has 20 to 60 of them). It is kept beside the locale object Flask-Babel chose: ``force_locale`` and
     ``refresh`` replace that object, so a changed locale is never served an old catalogue.
     """
-    from flask import g
-    from flask_babel import get_translations
-
     if not g:
-        return get_translations()
+        return flask_babel.get_translations()
     locale = get_locale()
     cached = g.get("_page_translations")
     if cached is not None and cached[0] is locale:
         return cached[1]
-    translations = get_translations()
+    translations = flask_babel.get_translations()
     g._page_translations = (locale, translations)
     return translations
 
