@@ -34,7 +34,10 @@ F = TypeVar("F", bound=Callable)
 
 _CSRF_PLACEHOLDER = "\x00csrf-token\x00"
 _products = Product.__table__
-_CATALOGUE_VERSION = sa.select(_products.c.id, _products.c.stock, _products.c.price_cents).order_by(_products.c.id)
+# No parameters, so one SQL text serves every dialect (its quoting of these plain names is the same).
+_CATALOGUE_VERSION_SQL = str(
+    sa.select(_products.c.id, _products.c.stock, _products.c.price_cents).order_by(_products.c.id).compile()
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,22 @@ def page_cache() -> PageCache:
 
 
 def catalogue_version() -> tuple:
-    """What a visitor's catalogue page depends on that orders change: every product's stock and price."""
-    return tuple(db.session.execute(_CATALOGUE_VERSION).all())
+    """What a visitor's catalogue page depends on that orders change: every product's stock and price.
+
+    One statement on a pooled connection of its own, through the driver's cursor: no ORM session, no
+    transaction to begin and end, and plain tuples that compare at C speed. (The ORM path cost more than a
+    quarter of a cached page.) It is read before the page is rendered, so a page is never stored under a
+    version newer than its data: at worst an order committed in between makes the next visitor's check miss.
+    """
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(_CATALOGUE_VERSION_SQL)
+        version = tuple(cursor.fetchall())
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool
+    return version
 
 
 def _cacheable() -> bool:

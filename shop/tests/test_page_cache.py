@@ -61,6 +61,35 @@ def test_a_stock_change_shows_at_once(app, client):
     assert "This item is sold out for now" in client.get(PRODUCT).get_data(as_text=True)
 
 
+def test_a_price_change_shows_at_once(app, client):
+    assert "HK$1,234.50" not in client.get(PRODUCT).get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(sa.update(Product).where(Product.slug == "jasmine-rice-5kg").values(price_cents=123_450))
+        db.session.commit()
+    assert "HK$1,234.50" in client.get(PRODUCT).get_data(as_text=True)
+
+
+def test_a_cached_page_runs_nothing_through_the_orm_session(app, renders):
+    """The version check is the only database work of a hit: no BEGIN, no ORM session, no ROLLBACK."""
+    app.test_client().get(PRODUCT)
+    statements: list[str] = []
+    rendered = len(renders)
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert app.test_client().get(PRODUCT).status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert len(renders) == rendered  # a hit
+    # The check runs on the driver's cursor, below SQLAlchemy's events: the session ran nothing at all.
+    assert statements == []
+
+
 def test_different_queries_are_different_pages(client):
     rice = client.get("/search?q=rice").get_data(as_text=True)
     headphones = client.get("/search?q=headphones").get_data(as_text=True)
