@@ -13,6 +13,7 @@ from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import babel, csrf, db
 from .i18n import install_template_gettext, select_locale
+from .session_cookies import ReusedSerializerSessionInterface
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     _apply_secrets(app)
+    app.session_interface = ReusedSerializerSessionInterface()
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
