@@ -39,3 +39,10 @@ def post_fork(server, worker):
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the process's own symbols: the C library's
     if mallopt is not None:
         mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+
+
+def post_worker_init(worker):
+    """Before the worker's first request: the app's own warm-up (compiled templates, lazy imports), if it has one."""
+    warm_up = getattr(worker.wsgi, "extensions", {}).get("warm_up")
+    if warm_up is not None:
+        warm_up()

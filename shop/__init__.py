@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, request, session
 
-from . import page_cache, rate_limits, validation
+from . import page_cache, rate_limits, validation, warm_up
 from .cart.rules import SESSION_KEY as CART_SESSION_KEY
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
@@ -63,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     _register_features(app)
     app.after_request(_security_headers)
+    warm_up.install(app)
     return app
 
 
