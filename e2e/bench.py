@@ -9,8 +9,8 @@ What it measures, all in one run, every throughput as a ratio to a floor measure
   balance and redemption (each at 1, 4, 16 and 64 connections: how cost grows), partial reversal; the shop's
   home, a category, a search and a product page.
 - 20 concurrent shoppers, each a whole first-time Pay with Points checkout over HTTP through the shop's real forms
-  with a test cardholder of its own (created through the sandbox API), timed per step; afterwards the points the
-  issuer debited must equal the points on the shop's orders.
+  with a test cardholder of its own (created through the sandbox API), timed per step, after 4 untimed warm-up
+  checkouts (2 at a time); afterwards the points the issuer debited must equal the points on the shop's orders.
 - The request log (after a clean SIGTERM stop, every call wrk completed must be logged), the ledger check
   (`flask --app issuer_sandbox ledger-check`), one redemption's SQL statement count (e2e/bench_statements.py)
   and both apps' peak RSS.
@@ -765,15 +765,37 @@ class Journeys:
     debited: int | None = None  # on the issuer, over the journeys' cards: read while it still runs
 
 
+# Untimed whole checkouts before the timed ones, WARM_UP_AT_ONCE at a time: every shop and issuer worker has then
+# run the journey's statements and pages once (SQLAlchemy compiles each statement on a worker's first use of it),
+# as the wrk figures and the latency tables warm up before they measure. Without them the slowest step of 20 is a
+# worker's first request of its kind rather than the concurrency the figure is about.
+WARM_UP_JOURNEYS = 4
+WARM_UP_AT_ONCE = 2
+
+
 def concurrent_journeys(shop_url: str, issuer_url: str, shoppers: int) -> Journeys:
-    """`shoppers` threads, each one whole first-time checkout with a test cardholder of its own, started at once."""
+    """`shoppers` threads, each one whole first-time checkout with a test cardholder of its own, started at once.
+
+    Untimed warm-up checkouts go first (WARM_UP_JOURNEYS); one that fails stops the figure as a failure.
+    """
+    for first in range(0, WARM_UP_JOURNEYS, WARM_UP_AT_ONCE):
+        warm_up = journey_round(shop_url, issuer_url, WARM_UP_AT_ONCE, first_index=1000 + first)
+        if warm_up.failures:
+            raise RuntimeError(f"warm-up checkout failed: {warm_up.failures[0]}")
+    return journey_round(shop_url, issuer_url, shoppers)
+
+
+def journey_round(shop_url: str, issuer_url: str, shoppers: int, first_index: int = 0) -> Journeys:
+    """`shoppers` whole first-time checkouts started together, each card's mobile numbered from `first_index`."""
     sandbox = SandboxApi(issuer_url)
     run_id = secrets.token_hex(4)
     first_digit = 6  # the bench card's mobile starts with 5, the seeded cardholders' with 9
     cards = []
     for index in range(shoppers):
         created = sandbox.create_cardholder(
-            f"Bench Shopper {chr(65 + index % 26)}", unique_mobile(first_digit, index), JOURNEY_CARD_POINTS
+            f"Bench Shopper {chr(65 + index % 26)}",
+            unique_mobile(first_digit, first_index + index),
+            JOURNEY_CARD_POINTS,
         )
         cards.append(
             JourneyCard(
@@ -793,7 +815,7 @@ def concurrent_journeys(shop_url: str, issuer_url: str, shoppers: int) -> Journe
         barrier.wait()
         started = time.perf_counter()
         try:
-            used = checkout_journey(shop_url, own_sandbox, f"bench-{run_id}-{index}", cards[index], times)
+            used = checkout_journey(shop_url, own_sandbox, f"bench-{run_id}-{first_index + index}", cards[index], times)
         except (requests.RequestException, RuntimeError, AssertionError, AttributeError) as error:
             failed_step = next((label for label in JOURNEY_STEPS if label not in times), "check")
             with lock:
