@@ -42,7 +42,8 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    """Before the worker's first request: the app's own warm-up (compiled templates, lazy imports), if it has one."""
-    warm_up = getattr(worker.wsgi, "extensions", {}).get("warm_up")
-    if warm_up is not None:
-        warm_up()
+    """Before the worker's first request: the app's own start, if it has one (the shop compiles its templates;
+    on SQLite both apps move WAL checkpoints to a thread of their own)."""
+    worker_start = getattr(worker.wsgi, "extensions", {}).get("worker_start")
+    if worker_start is not None:
+        worker_start()

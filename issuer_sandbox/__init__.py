@@ -56,7 +56,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        app.extensions["wal_checkpoints"] = configure_engine(db.engine)
+    app.extensions["worker_start"] = lambda: _worker_start(app)  # gunicorn.conf.py's post_worker_init
     install_request_intent(app)  # before any other hook opens a transaction
     request_log.init_app(app)
     rate_limits.init_app(app)
@@ -146,3 +147,11 @@ def _security_headers(response: Response) -> Response:
         max_age = int(current_app.config["HSTS_MAX_AGE_SECONDS"])
         response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
     return response
+
+
+def _worker_start(app: Flask) -> None:
+    """A server worker's start: on SQLite, WAL checkpoints in a thread of their own (see database.py)."""
+    wal_checkpoints = app.extensions["wal_checkpoints"]
+    if wal_checkpoints is not None:
+        with app.app_context():
+            wal_checkpoints.start(db.engine)

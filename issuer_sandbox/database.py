@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,10 +68,14 @@ def reading() -> Iterator[None]:
         _write_intent.reset(token)
 
 
-def configure_engine(engine: Engine) -> None:
-    """On SQLite: WAL, NORMAL sync, foreign keys, and BEGIN IMMEDIATE only for transactions that will write."""
+def configure_engine(engine: Engine) -> WalCheckpoints | None:
+    """On SQLite: WAL, NORMAL sync, foreign keys, and BEGIN IMMEDIATE only for transactions that will write.
+
+    Returns the engine's WAL checkpoints, for a server worker to start (None on another database).
+    """
     if engine.dialect.name != "sqlite":
-        return
+        return None
+    checkpoints = WalCheckpoints(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -80,6 +85,8 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if checkpoints.running:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     writers = WriterQueue(engine.url.database)
@@ -118,6 +125,62 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "engine_disposed")
     def _on_dispose(_engine) -> None:
         writers.close()
+        checkpoints.stop()
+
+    return checkpoints
+
+
+class WalCheckpoints:
+    """SQLite's WAL checkpoints in a thread of the server worker's own, not in the commit that fills the WAL.
+
+    By default the connection whose commit takes the WAL past 1,000 pages copies them into the database file
+    and fsyncs it before its COMMIT returns, with the writer queue waiting behind it: under load every
+    hundredth write or so took tens of milliseconds longer (issuer redemptions at 16 connections: 300-320
+    req/s and p99 106-144 ms with, 370-520 req/s and p99 69-94 ms without). Started once per server worker
+    (gunicorn.conf.py's post_worker_init, through ``app.extensions["worker_start"]``): connections opened after
+    it have automatic checkpoints off, and a PASSIVE checkpoint, which never waits for readers or writers, runs
+    every INTERVAL_SECONDS. Commands and tests keep SQLite's automatic checkpoints. Durability is unchanged: a
+    committed transaction is in the WAL either way, and a checkpoint cut short by a crash is redone.
+    """
+
+    INTERVAL_SECONDS = 0.25
+
+    def __init__(self, database: str | None) -> None:
+        self.database = database if database and database != ":memory:" else None
+        self.running = False
+        self.checkpoints = 0
+        self.last_result: tuple[int, int, int] | None = None  # (busy, WAL frames, frames checkpointed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, engine: Engine) -> None:
+        """Automatic checkpoints off for the connections to come, and the checkpoint thread running."""
+        if self.database is None or self.running:
+            return
+        engine.dispose()  # the pool's connections so far were opened with automatic checkpoints on
+        self.running = True
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.running = False
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.database, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop.wait(self.INTERVAL_SECONDS):
+                try:
+                    self.last_result = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:
+                    continue  # busy or briefly unavailable: the next round tries again
+                self.checkpoints += 1
+        finally:
+            connection.close()
 
 
 class WriterQueue:

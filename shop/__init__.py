@@ -55,7 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     install_template_gettext(app)
     with app.app_context():
-        configure_engine(db.engine)
+        app.extensions["wal_checkpoints"] = configure_engine(db.engine)
     install_request_intent(app)  # before any other hook opens a transaction
     validation.init_app(app)  # a NUL in the URL is a 400 before any hook or view queries with it
     page_cache.init_app(app)

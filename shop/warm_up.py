@@ -4,8 +4,8 @@ A fresh worker compiles each Jinja template the first time a page needs it (abou
 imports the e-mail validator on the first sign-up and reads each language's catalogue on its first page in
 that language. Twenty shoppers checking out at once on a fresh worker each paid some of that, and the
 slowest step of the slowest shopper is the figure that matters. gunicorn.conf.py's ``post_worker_init`` runs
-this once per worker (about a quarter of a second); tests and commands, which create many short-lived apps,
-never do.
+it once per worker (about a quarter of a second, see ``worker_start``); tests and commands, which create many
+short-lived apps, never do.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import importlib
 from flask import Flask
 from flask_babel import force_locale, gettext
 
+from .extensions import db
 from .i18n import LOCALES
 
 # Imported by a library on first use, not when the app is built.
@@ -33,6 +34,15 @@ def warm_up(app: Flask) -> None:
                 gettext("Cart")
 
 
+def worker_start(app: Flask) -> None:
+    """A server worker's start: the warm-up, then SQLite's WAL checkpoints in their own thread (see database.py)."""
+    warm_up(app)
+    wal_checkpoints = app.extensions.get("wal_checkpoints")
+    if wal_checkpoints is not None:
+        with app.app_context():
+            wal_checkpoints.start(db.engine)
+
+
 def install(app: Flask) -> None:
-    """Offer the warm-up to the server (gunicorn.conf.py calls ``app.extensions["warm_up"]()`` in each worker)."""
-    app.extensions["warm_up"] = lambda: warm_up(app)
+    """Offer the worker start to the server (gunicorn.conf.py calls ``app.extensions["worker_start"]()``)."""
+    app.extensions["worker_start"] = lambda: worker_start(app)

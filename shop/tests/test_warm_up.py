@@ -21,7 +21,7 @@ def test_the_warm_up_compiles_every_shop_template_once(app, monkeypatch):
     assert "shop/checkout/points.html" in names and "common/forms.html" in names
     app.jinja_env.cache.clear()
 
-    app.extensions["warm_up"]()
+    warm_up.warm_up(app)
 
     assert {key[1] for key in app.jinja_env.cache.keys()} >= set(names)  # (loader, name) keys
     compiled = []
@@ -48,7 +48,7 @@ def test_gunicorn_runs_the_apps_warm_up_in_each_worker_and_nothing_without_one()
             self.wsgi = wsgi
 
     class App:
-        extensions = {"warm_up": lambda: calls.append("warmed")}
+        extensions = {"worker_start": lambda: calls.append("warmed")}
 
     class AppWithoutOne:
         extensions: dict = {}
