@@ -67,6 +67,29 @@ def reading() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+def core_connection() -> sa.Connection:
+    """The session's connection in its current transaction, for running prebuilt Core statements on.
+
+    A statement run through the Session pays for the ORM's execution path (bind resolution, events, the
+    transaction look-up) every time, as much again as SQLite takes to run it: a money call gets the
+    connection once and runs its statements on it. Pending ORM changes are flushed first, as the
+    session's autoflush would before a statement of its own.
+    """
+    session = db.session()
+    session.flush()
+    return session.connection()
+
+
+def lock_precedes_snapshot() -> bool:
+    """Whether a write transaction holds its lock before it reads anything (SQLite's BEGIN IMMEDIATE).
+
+    Then one statement can take the lock and read what it protects. On PostgreSQL a statement that waited
+    for a row lock still reads the other tables as they were when it started: whatever a twin committed
+    while we waited is only seen by a later statement.
+    """
+    return db.engine.dialect.name == "sqlite"
+
+
 def configure_engine(engine: Engine) -> None:
     """On SQLite: WAL, NORMAL sync, foreign keys, and BEGIN IMMEDIATE only for transactions that will write."""
     if engine.dialect.name != "sqlite":

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .database import core_connection
 from .extensions import db
 from .models import Card, LedgerAccount, LedgerEntry, LedgerTransaction, Programme
 
@@ -180,19 +181,20 @@ def move_points(
 def _move_points(
     kind: str, description: str, movements: list[AccountMovement], now: datetime, reference: str
 ) -> PostedTransaction:
+    connection = core_connection()
     balances: dict[int, int] = {}
     for movement in sorted(movements, key=lambda m: m.amount):
-        new_balance = db.session.execute(
+        new_balance = connection.execute(
             _GUARDED_MOVE if movement.guarded else _MOVE,
             {"account_id": movement.account_id, "amount": movement.amount},
         ).scalar_one_or_none()
         if new_balance is None:
             raise InsufficientPoints(movement.account_code, -movement.amount)
         balances[movement.account_id] = new_balance
-    transaction_id = db.session.execute(
+    transaction_id = connection.execute(
         _INSERT_TRANSACTION, {"kind": kind, "description": description, "reference": reference, "created_at": now}
     ).scalar_one()
-    db.session.execute(
+    connection.execute(
         _INSERT_ENTRIES,
         [
             {

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
-from .database import writing
+from .database import core_connection, writing
 from .extensions import db
 from .models import RequestLogEntry
 
@@ -149,7 +149,7 @@ def insert_money_call_row() -> int | None:
     if call is None:
         return None
     row = fit_row({**call.fields(), "answer_logged": False})
-    return db.session.execute(_INSERT_ROW, row).inserted_primary_key[0]
+    return core_connection().execute(_INSERT_ROW, row).inserted_primary_key[0]
 
 
 def money_call_committed(row_id: int | None) -> None:

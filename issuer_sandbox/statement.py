@@ -7,6 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .database import core_connection
 from .extensions import db
 from .models import Card, CardStatementLine
 
@@ -63,7 +64,8 @@ def post_card_line(
     if amount_cents <= 0:
         raise ValueError("A statement line moves a positive amount.")
     signed = _SIGN[kind] * amount_cents
-    db.session.execute(
+    connection = core_connection()
+    connection.execute(
         _INSERT_LINE,
         {
             "card_id": card_id,
@@ -77,7 +79,7 @@ def post_card_line(
             "posting_date": posting_date or now.date(),
         },
     )
-    return db.session.execute(_MOVE_OUTSTANDING, {"card_id": card_id, "signed": signed}).scalar_one()
+    return connection.execute(_MOVE_OUTSTANDING, {"card_id": card_id, "signed": signed}).scalar_one()
 
 
 def lines_for(card: Card) -> list[CardStatementLine]:
