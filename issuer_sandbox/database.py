@@ -207,7 +207,8 @@ def install_request_intent(app: Flask) -> None:
 
     @app.before_request
     def _read_intent_for_safe_methods() -> None:
-        writes = request.method not in SAFE_METHODS and request.endpoint not in READ_ONLY_ENDPOINTS
+        current_request = request._get_current_object()  # the proxy looked up once: this runs on every call
+        writes = current_request.method not in SAFE_METHODS and current_request.endpoint not in READ_ONLY_ENDPOINTS
         g.write_intent_token = _write_intent.set(writes)
 
     @app.teardown_request

@@ -66,7 +66,14 @@ class CallContext:
 
 
 def bearer_token() -> str | None:
-    """The token of an ``Authorization: Bearer`` header, or None."""
+    """The token of an ``Authorization: Bearer`` header, or None (read once per call, then from ``g``)."""
+    globals_ = g._get_current_object()
+    if "bearer_token" not in globals_:
+        globals_.bearer_token = _read_bearer_token()
+    return globals_.bearer_token
+
+
+def _read_bearer_token() -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
@@ -80,7 +87,7 @@ def load(endpoint: str) -> CallContext:
     clock.remember_offset(offset)
     partner = None
     if claims is not None and row.partner_id is not None:
-        key = current_app.config["SECRET_KEY"]
+        key = current_app._get_current_object().config["SECRET_KEY"]
         if tokens.verify_token(key, claims, clock.now(), row.client_id, row.secret_hash, row.created_at):
             partner = tokens.Partner(row.partner_id, row.client_id, row.merchant_name)
     context = CallContext(row.fault_rule_id, partner, token)
