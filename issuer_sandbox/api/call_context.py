@@ -2,7 +2,9 @@
 
 The sandbox clock's offset, whether a fault rule applies to the endpoint, and the partner behind the bearer
 token (if the call carries one) used to be three to five separate queries per call. Here they are one
-prebuilt SELECT (its compiled form is cached), run in a read transaction.
+prebuilt SELECT (its compiled form is cached), run in a read transaction. A call without a bearer token
+that authenticates with HTTP Basic (the token call) gets the row of the client it names instead: the token
+call's handler checks the secret against it in the same read transaction, without a statement of its own.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _fault_rule_id = (
     .label("fault_rule_id")
 )
 # The partner a token names, with the fields its signature covers (tokens.py): the token is checked here.
+# Without a token, the client an HTTP Basic header names (NULL never matches: at most one of the two is set).
 _token_partner = (
     sa.select(
         _partners.c.id.label("partner_id"),
@@ -43,7 +46,12 @@ _token_partner = (
         _partners.c.secret_hash,
         _partners.c.created_at,
     )
-    .where(_partners.c.id == sa.bindparam("partner_id"))
+    .where(
+        sa.or_(
+            _partners.c.id == sa.bindparam("partner_id"),
+            _partners.c.client_id == sa.bindparam("basic_client_id", type_=sa.String),
+        )
+    )
     .subquery()
 )
 # One row always: the sandbox's answers, and the token's partner where the token names one (else NULLs).
@@ -63,6 +71,8 @@ class CallContext:
     fault_rule_id: int | None
     partner: tokens.Partner | None  # None: no bearer token, an unknown, tampered, revoked or expired one
     token_presented: str | None
+    basic_client_id: str | None = None  # the HTTP Basic client looked up (no bearer token), if any
+    basic_client: tokens.ClientRow | None = None  # its row, not yet authenticated; None: no such client
 
 
 def bearer_token() -> str | None:
@@ -80,9 +90,20 @@ def _read_bearer_token() -> str | None:
 
 def load(endpoint: str) -> CallContext:
     """Read the call's context, remember the clock offset for the request, and keep it in ``g``."""
+    current_request = request._get_current_object()
     token = bearer_token()
     claims = tokens.read_claims(token) if token else None
-    row = db.session.execute(_CONTEXT, {"endpoint": endpoint, "partner_id": claims.partner_id if claims else 0}).one()
+    basic_client_id = None
+    if token is None:
+        auth = current_request.authorization
+        if auth is not None and auth.type == "basic" and auth.username:
+            basic_client_id = auth.username
+    params = {
+        "endpoint": endpoint,
+        "partner_id": claims.partner_id if claims else 0,
+        "basic_client_id": basic_client_id,
+    }
+    row = db.session.execute(_CONTEXT, params).one()
     offset = int(row.offset) if row.offset else 0
     clock.remember_offset(offset)
     partner = None
@@ -90,7 +111,12 @@ def load(endpoint: str) -> CallContext:
         key = current_app._get_current_object().config["SECRET_KEY"]
         if tokens.verify_token(key, claims, clock.now(), row.client_id, row.secret_hash, row.created_at):
             partner = tokens.Partner(row.partner_id, row.client_id, row.merchant_name)
-    context = CallContext(row.fault_rule_id, partner, token)
+    basic_client = None
+    if basic_client_id is not None and row.partner_id is not None:
+        basic_client = tokens.ClientRow(
+            row.partner_id, row.client_id, row.merchant_name, row.secret_hash, row.created_at
+        )
+    context = CallContext(row.fault_rule_id, partner, token, basic_client_id, basic_client)
     g.call_context = context
     return context
 
