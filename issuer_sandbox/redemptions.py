@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from . import ledger, schemas, statement
 from .clock import iso
-from .database import core_connection, lock_precedes_snapshot
+from .database import Prebuilt, core_connection, lock_precedes_snapshot
 from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
@@ -407,7 +407,7 @@ def _linked_card_of(row: sa.Row) -> LinkedCard:
 
 def linked_card(partner_client_id: int, link_code: str) -> LinkedCard:
     """The partner's link with this code in any state (an unlinked one still replays its redemptions)."""
-    row = core_connection().execute(_LINKED_CARD, {"code": link_code, "partner_id": partner_client_id}).first()
+    row = _FAST[_LINKED_CARD].run({"code": link_code, "partner_id": partner_client_id}).first()
     if row is None:
         raise LinkNotFound(link_code)
     return _linked_card_of(row)
@@ -447,7 +447,7 @@ def _lock_linked_card(partner_client_id: int, link_code: str, reference: str | N
     params = {"code": link_code, "partner_id": partner_client_id}
     if with_stored:
         params["reference"] = reference
-    row = core_connection().execute(query, params).first()
+    row = _FAST[query].run(params).first()
     if row is None or row.redemption_account_id is None:
         found = linked_card(partner_client_id, link_code)  # LinkNotFound when there is no such link
         if found.programme is None:
@@ -455,7 +455,7 @@ def _lock_linked_card(partner_client_id: int, link_code: str, reference: str | N
         card = db.session.get(Card, found.card_id)
         ledger.cardholder_account(card)
         ledger.system_account(ledger.REDEMPTION, db.session.get(Programme, found.programme.id))
-        row = core_connection().execute(query, params).one()
+        row = _FAST[query].run(params).one()
     return LockedCard(_linked_card_of(row), with_stored, _stored_of(row) if with_stored else None)
 
 
@@ -529,11 +529,7 @@ _STORED_REDEMPTION = sa.select(_redemptions.c.request_fingerprint, _redemptions.
 
 def _stored_redemption(partner_client_id: int, transaction_reference: str) -> sa.Row | None:
     """The fingerprint and response stored for this reference, if it was used before."""
-    return (
-        core_connection()
-        .execute(_STORED_REDEMPTION, {"partner_id": partner_client_id, "reference": transaction_reference})
-        .first()
-    )
+    return _FAST[_STORED_REDEMPTION].run({"partner_id": partner_client_id, "reference": transaction_reference}).first()
 
 
 def _stored_for(locked: LockedCard, partner_client_id: int, transaction_reference: str) -> StoredAnswer | sa.Row | None:
@@ -624,8 +620,7 @@ def _redeem(
         )
     )
     # A concurrent twin on another card fails here, on the unique reference, before its statement line.
-    core_connection().execute(
-        _INSERT_REDEMPTION,
+    _FAST[_INSERT_REDEMPTION].run(
         {
             "order_id": order_id,
             "partner_client_id": partner_client_id,
@@ -968,6 +963,27 @@ _STORED_REVERSAL = sa.select(_reversals.c.request_fingerprint, _reversals.c.resp
 )
 
 
+# The money path's statements, each run by the shortest path its dialect allows (database.Prebuilt).
+_REDEMPTION_COLUMNS = tuple(column.name for column in _redemptions.columns if column.name != "id")
+_REVERSAL_COLUMNS = tuple(column.name for column in _reversals.columns if column.name != "id")
+_FAST = {
+    statement: Prebuilt(statement)
+    for statement in (
+        _LINKED_CARD,
+        _LOCKED_LINKED_CARD,
+        _LOCKED_LINKED_CARD_AND_STORED,
+        _STORED_REDEMPTION,
+        _LOCKED_REDEMPTION,
+        _LOCKED_REDEMPTION_AND_READS,
+        _REVERSIBLE,
+        _STORED_REVERSAL,
+        _RECORD_REVERSAL,
+    )
+}
+_FAST[_INSERT_REDEMPTION] = Prebuilt(_INSERT_REDEMPTION, _REDEMPTION_COLUMNS)
+_FAST[_INSERT_REVERSAL] = Prebuilt(_INSERT_REVERSAL, _REVERSAL_COLUMNS)
+
+
 @dataclass(frozen=True)
 class LockedRedemption:
     """A redemption locked for a reversal, and what the locking statement could read after the lock."""
@@ -980,9 +996,9 @@ class LockedRedemption:
 def _lock_redemption(partner_client_id: int, order_id: str, reversal_reference: str) -> LockedRedemption:
     if lock_precedes_snapshot():
         params = {"order_id": order_id, "pid": partner_client_id, "reference": reversal_reference}
-        locked = core_connection().execute(_LOCKED_REDEMPTION_AND_READS, params).first()
+        locked = _FAST[_LOCKED_REDEMPTION_AND_READS].run(params).first()
     else:
-        locked = core_connection().execute(_LOCKED_REDEMPTION, {"order_id": order_id, "pid": partner_client_id}).first()
+        locked = _FAST[_LOCKED_REDEMPTION].run({"order_id": order_id, "pid": partner_client_id}).first()
     if locked is None:
         find_redemption(partner_client_id, order_id)  # raises RedemptionNotFound
         raise RedemptionNotFound(f"Redemption {order_id} has no points accounts to reverse against.")
@@ -993,11 +1009,7 @@ def _lock_redemption(partner_client_id: int, order_id: str, reversal_reference: 
 
 def _stored_reversal(partner_client_id: int, reversal_reference: str) -> sa.Row | None:
     """The fingerprint and response stored for this reversal reference, if it was used before."""
-    return (
-        core_connection()
-        .execute(_STORED_REVERSAL, {"partner_id": partner_client_id, "reference": reversal_reference})
-        .first()
-    )
+    return _FAST[_STORED_REVERSAL].run({"partner_id": partner_client_id, "reference": reversal_reference}).first()
 
 
 def _stored_reversal_for(
@@ -1055,7 +1067,7 @@ def _reverse(
     """Post the reversal; ``reversible``: the redemption's points as read after the lock (else read here)."""
     connection = core_connection()
     if reversible is None:
-        reversible = connection.execute(_REVERSIBLE, {"redemption_row_id": locked.id}).one()
+        reversible = _FAST[_REVERSIBLE].execute(connection, {"redemption_row_id": locked.id}).one()
     amount = reversal_cents(reversible, order.points, amount_reversed_so_far(reversible), locked.point_increment)
     reversal_id = _public_id("RVS")
     transaction = ledger.move_points(
@@ -1072,8 +1084,8 @@ def _reverse(
     )
     points_reversed = reversible.points_reversed + order.points
     remaining = reversible.points - points_reversed
-    connection.execute(
-        _RECORD_REVERSAL,
+    _FAST[_RECORD_REVERSAL].execute(
+        connection,
         {
             "redemption_row_id": locked.id,
             "new_points_reversed": points_reversed,
@@ -1089,8 +1101,8 @@ def _reverse(
             available_point_balance=transaction.balances[locked.account_id],
         )
     )
-    connection.execute(
-        _INSERT_REVERSAL,
+    _FAST[_INSERT_REVERSAL].execute(
+        connection,
         {
             "reversal_id": reversal_id,
             "redemption_id": locked.id,

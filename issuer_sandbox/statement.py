@@ -7,7 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from .database import core_connection
+from .database import Prebuilt, core_connection
 from .extensions import db
 from .models import Card, CardStatementLine
 
@@ -29,6 +29,19 @@ _MOVE_OUTSTANDING = (
     .values(outstanding_cents=_cards.c.outstanding_cents + sa.bindparam("signed"))
     .returning(_cards.c.outstanding_cents)
 )
+_LINE_COLUMNS = (
+    "card_id",
+    "kind",
+    "amount_cents",
+    "currency_code",
+    "description",
+    "merchant_name",
+    "reference",
+    "transaction_date",
+    "posting_date",
+)
+_INSERT_LINE_FAST = Prebuilt(_INSERT_LINE, _LINE_COLUMNS)
+_MOVE_OUTSTANDING_FAST = Prebuilt(_MOVE_OUTSTANDING)
 
 
 def post_line(
@@ -65,8 +78,8 @@ def post_card_line(
         raise ValueError("A statement line moves a positive amount.")
     signed = _SIGN[kind] * amount_cents
     connection = core_connection()
-    connection.execute(
-        _INSERT_LINE,
+    _INSERT_LINE_FAST.execute(
+        connection,
         {
             "card_id": card_id,
             "kind": kind,
@@ -79,7 +92,7 @@ def post_card_line(
             "posting_date": posting_date or now.date(),
         },
     )
-    return connection.execute(_MOVE_OUTSTANDING, {"card_id": card_id, "signed": signed}).scalar_one()
+    return _MOVE_OUTSTANDING_FAST.execute(connection, {"card_id": card_id, "signed": signed}).scalar_one()
 
 
 def lines_for(card: Card) -> list[CardStatementLine]:

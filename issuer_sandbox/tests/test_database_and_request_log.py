@@ -285,3 +285,56 @@ def test_each_test_starts_from_the_seed_with_an_empty_request_log(app, client, r
     request_log.writer(app).flush()
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLogEntry)) == 1
+
+
+def test_a_prebuilt_statement_stores_and_reads_exactly_what_sqlalchemy_would(app):
+    """Prebuilt's driver-SQL path binds through the columns' types: the stored text of a datetime is SQLAlchemy's."""
+    from issuer_sandbox.models import CardStatementLine
+
+    lines = CardStatementLine.__table__
+    insert = sa.insert(lines).returning(lines.c.id)
+    columns = ("card_id", "kind", "amount_cents", "currency_code", "description", "merchant_name", "reference")
+    prebuilt = database.Prebuilt(insert, (*columns, "transaction_date", "posting_date"))
+    at = datetime(2026, 12, 3, 9, 0, 0)  # no microseconds: the driver's own adapter would write them differently
+    row = {
+        "card_id": 1,
+        "kind": "POINTS_CREDIT",
+        "amount_cents": -100,
+        "currency_code": "HKD",
+        "description": "Prebuilt",
+        "merchant_name": "",
+        "reference": "R-1",
+        "transaction_date": at,
+        "posting_date": at.date(),
+    }
+    with app.app_context():
+        connection = database.core_connection()
+        fast_id = prebuilt.execute(connection, row).scalar_one()
+        usual_id = connection.execute(insert, row).scalar_one()
+        stored = connection.execute(
+            sa.select(sa.cast(lines.c.transaction_date, sa.String), sa.cast(lines.c.posting_date, sa.String))
+            .where(lines.c.id.in_([fast_id, usual_id]))
+            .order_by(lines.c.id)
+        ).all()
+        dialect = db.engine.dialect.name
+        planned = prebuilt._plans[dialect] is not None
+        # Other columns than it was built for: the statement goes through Connection.execute, as written.
+        short = {name: value for name, value in row.items() if name != "merchant_name"}
+        short_id = prebuilt.execute(connection, short).scalar_one()
+        merchant = connection.execute(sa.select(lines.c.merchant_name).where(lines.c.id == short_id)).scalar_one()
+        db.session.rollback()
+    assert stored[0] == stored[1]
+    assert planned == (dialect == "sqlite")  # PostgreSQL's driver binds by name: SQLAlchemy runs it
+    assert merchant == ""
+
+
+def test_a_prebuilt_select_whose_columns_convert_values_is_left_to_sqlalchemy(app):
+    from issuer_sandbox.models import PartnerClient
+
+    partners = PartnerClient.__table__
+    prebuilt = database.Prebuilt(sa.select(partners.c.created_at).where(partners.c.id == sa.bindparam("id")))
+    with app.app_context():
+        created = prebuilt.run({"id": 1}).scalar_one()
+        db.session.rollback()
+        assert prebuilt._plans[db.engine.dialect.name] is None
+    assert isinstance(created, datetime)
