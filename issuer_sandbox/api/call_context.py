@@ -10,12 +10,13 @@ call's handler checks the secret against it in the same read transaction, withou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app, g, request
 
 from .. import clock, tokens
-from ..extensions import db
+from ..database import Prebuilt
 from ..models import FaultRule, PartnerClient, SandboxSetting
 
 _settings = SandboxSetting.__table__
@@ -62,8 +63,19 @@ _CONTEXT = sa.select(
     _token_partner.c.client_id,
     _token_partner.c.merchant_name,
     _token_partner.c.secret_hash,
-    _token_partner.c.created_at,
+    # As the driver returns it (SQLite: SQLAlchemy's text of the datetime), so no column of this statement
+    # needs SQLAlchemy's result processing and it can run as driver SQL (database.Prebuilt); see _created_at.
+    sa.type_coerce(_token_partner.c.created_at, sa.String).label("created_at"),
 ).select_from(sa.select(sa.literal(1).label("one")).subquery().outerjoin(_token_partner, sa.true()))
+
+
+_CONTEXT_FAST = Prebuilt(_CONTEXT)
+
+
+def _created_at(value: datetime | str | None) -> datetime | None:
+    """The partner's created_at as a datetime: PostgreSQL's driver returns one, SQLite the text SQLAlchemy wrote
+    ("YYYY-MM-DD HH:MM:SS.ffffff"), which ``fromisoformat`` reads back exactly."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -103,19 +115,18 @@ def load(endpoint: str) -> CallContext:
         "partner_id": claims.partner_id if claims else 0,
         "basic_client_id": basic_client_id,
     }
-    row = db.session.execute(_CONTEXT, params).one()
+    row = _CONTEXT_FAST.run(params).one()
+    created_at = _created_at(row.created_at)
     offset = int(row.offset) if row.offset else 0
     clock.remember_offset(offset)
     partner = None
     if claims is not None and row.partner_id is not None:
         key = current_app._get_current_object().config["SECRET_KEY"]
-        if tokens.verify_token(key, claims, clock.now(), row.client_id, row.secret_hash, row.created_at):
+        if tokens.verify_token(key, claims, clock.now(), row.client_id, row.secret_hash, created_at):
             partner = tokens.Partner(row.partner_id, row.client_id, row.merchant_name)
     basic_client = None
     if basic_client_id is not None and row.partner_id is not None:
-        basic_client = tokens.ClientRow(
-            row.partner_id, row.client_id, row.merchant_name, row.secret_hash, row.created_at
-        )
+        basic_client = tokens.ClientRow(row.partner_id, row.client_id, row.merchant_name, row.secret_hash, created_at)
     context = CallContext(row.fault_rule_id, partner, token, basic_client_id, basic_client)
     g.call_context = context
     return context
