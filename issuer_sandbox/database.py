@@ -73,11 +73,23 @@ def core_connection() -> sa.Connection:
     A statement run through the Session pays for the ORM's execution path (bind resolution, events, the
     transaction look-up) every time, as much again as SQLite takes to run it: a money call gets the
     connection once and runs its statements on it. Pending ORM changes are flushed first, as the
-    session's autoflush would before a statement of its own.
+    session's autoflush would before a statement of its own. The connection is remembered for the
+    session's transaction (asking the session for it again costs as much as a statement's ORM overhead);
+    the next transaction asks again.
     """
     session = db.session()
     session.flush()
-    return session.connection()
+    transaction = session.get_transaction()
+    remembered = session.info.get(_CORE_CONNECTION)
+    if transaction is not None and remembered is not None and remembered[0] is transaction:
+        return remembered[1]
+    connection = session.connection()
+    # The transaction is held by the tuple, so no later transaction can be mistaken for it.
+    session.info[_CORE_CONNECTION] = (session.get_transaction(), connection)
+    return connection
+
+
+_CORE_CONNECTION = "issuer.core_connection"
 
 
 class Prebuilt:

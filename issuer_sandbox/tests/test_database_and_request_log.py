@@ -338,3 +338,19 @@ def test_a_prebuilt_select_whose_columns_convert_values_is_left_to_sqlalchemy(ap
         db.session.rollback()
         assert prebuilt._plans[db.engine.dialect.name] is None
     assert isinstance(created, datetime)
+
+
+def test_the_core_connection_is_the_sessions_for_its_transaction_and_asked_again_for_the_next(app):
+    with app.app_context():
+        first = database.core_connection()
+        assert database.core_connection() is first
+        assert first is db.session.connection()
+        db.session.rollback()
+        assert first.closed  # the transaction ended: the session gave its connection back
+        second = database.core_connection()
+        assert not second.closed and second is db.session.connection()
+        with db.session.begin_nested():  # a savepoint runs on the same connection
+            assert database.core_connection() is second
+        db.session.commit()
+        assert database.core_connection() is not second
+        db.session.rollback()
