@@ -131,7 +131,8 @@ def _sandbox_controls_gate() -> None:
     """With the controls off their routes do not exist: 404, before any key or password check."""
     if sandbox_controls_on():
         return
-    if request.blueprint in SANDBOX_CONTROL_BLUEPRINTS or request.endpoint in SANDBOX_CONTROL_ENDPOINTS:
+    current_request = request._get_current_object()
+    if current_request.blueprint in SANDBOX_CONTROL_BLUEPRINTS or current_request.endpoint in SANDBOX_CONTROL_ENDPOINTS:
         abort(404)
 
 
@@ -140,11 +141,13 @@ def _security_headers(response: Response) -> Response:
     deployments tell browsers to stay on HTTPS."""
     from .console.auth import SIGNED_IN  # the console is imported by create_app, after this module
 
-    console_page = (request.blueprint or "").startswith("console_") and session.get(SIGNED_IN)
-    if console_page or request.path.startswith("/sandbox/api"):
+    current_request = request._get_current_object()  # the proxies looked up once: this runs on every call
+    config = current_app._get_current_object().config
+    console_page = (current_request.blueprint or "").startswith("console_") and session.get(SIGNED_IN)
+    if console_page or current_request.path.startswith("/sandbox/api"):
         response.headers["Cache-Control"] = "no-store"
-    if current_app.config["PREFERRED_URL_SCHEME"] == "https":
-        max_age = int(current_app.config["HSTS_MAX_AGE_SECONDS"])
+    if config["PREFERRED_URL_SCHEME"] == "https":
+        max_age = int(config["HSTS_MAX_AGE_SECONDS"])
         response.headers.setdefault("Strict-Transport-Security", f"max-age={max_age}; includeSubDomains")
     return response
 

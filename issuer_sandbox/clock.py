@@ -24,8 +24,9 @@ def real_utcnow() -> datetime:
 
 def offset_seconds() -> int:
     """How far the sandbox clock runs ahead of real time (read once per request)."""
-    if has_request_context() and _REQUEST_CACHE_KEY in request.environ:
-        return request.environ[_REQUEST_CACHE_KEY]
+    environ = request.environ if has_request_context() else None  # the proxy looked up once: a hot path
+    if environ is not None and _REQUEST_CACHE_KEY in environ:
+        return environ[_REQUEST_CACHE_KEY]
     value = db.session.scalar(sa.select(SandboxSetting.value).where(SandboxSetting.key == CLOCK_OFFSET_KEY))
     offset = int(value) if value else 0
     if has_request_context():

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from . import ledger, schemas, statement
 from .clock import iso
+from .database import Prebuilt, core_connection, lock_precedes_snapshot
 from .errors import RuleError
 from .extensions import db
 from .idempotency import fingerprint, replay_or_write, stored_response
@@ -331,11 +332,17 @@ _LINKED_CARD_COLUMNS = (
 )
 
 
-def _linked_card_query(*, lock: bool) -> sa.Select:
+_stored = _redemptions.alias("stored")
+
+
+def _linked_card_query(*, lock: bool, with_stored: bool = False) -> sa.Select:
     """The partner's link by code with what a balance or a redemption needs.
 
     ``lock``: take the card's points account row lock (FOR UPDATE OF it on PostgreSQL; SQLite's write
     transaction already excludes every other writer), so the account must exist: an inner join.
+    ``with_stored``: also what was stored for the partner's ``reference`` (the unique pair: one row at most),
+    for where the lock precedes the snapshot (``lock_precedes_snapshot``) and the look-up can share the lock's
+    statement.
     """
     accounts_join = sa.Join.join if lock else sa.Join.outerjoin
     joined = _links.join(_cards, _cards.c.id == _links.c.card_id).outerjoin(
@@ -345,8 +352,21 @@ def _linked_card_query(*, lock: bool) -> sa.Select:
         _redemption_accounts,
         _IS_PROGRAMMES_REDEMPTION_ACCOUNT,
     )
+    columns = _LINKED_CARD_COLUMNS
+    if with_stored:
+        joined = joined.outerjoin(
+            _stored,
+            sa.and_(
+                _stored.c.partner_client_id == sa.bindparam("partner_id"),
+                _stored.c.transaction_reference == sa.bindparam("reference"),
+            ),
+        )
+        columns += (
+            _stored.c.request_fingerprint.label("stored_fingerprint"),
+            _stored.c.response_body.label("stored_response"),
+        )
     query = (
-        sa.select(*_LINKED_CARD_COLUMNS)
+        sa.select(*columns)
         .select_from(joined)
         .where(_links.c.code == sa.bindparam("code"), _links.c.partner_client_id == sa.bindparam("partner_id"))
     )
@@ -355,6 +375,7 @@ def _linked_card_query(*, lock: bool) -> sa.Select:
 
 _LINKED_CARD = _linked_card_query(lock=False)
 _LOCKED_LINKED_CARD = _linked_card_query(lock=True)
+_LOCKED_LINKED_CARD_AND_STORED = _linked_card_query(lock=True, with_stored=True)
 
 
 def _linked_card_of(row: sa.Row) -> LinkedCard:
@@ -386,25 +407,56 @@ def _linked_card_of(row: sa.Row) -> LinkedCard:
 
 def linked_card(partner_client_id: int, link_code: str) -> LinkedCard:
     """The partner's link with this code in any state (an unlinked one still replays its redemptions)."""
-    row = db.session.execute(_LINKED_CARD, {"code": link_code, "partner_id": partner_client_id}).first()
+    row = _FAST[_LINKED_CARD].run({"code": link_code, "partner_id": partner_client_id}).first()
     if row is None:
         raise LinkNotFound(link_code)
     return _linked_card_of(row)
 
 
-def _lock_linked_card(partner_client_id: int, link_code: str) -> LinkedCard:
-    """``linked_card`` with the card's points account locked; opens the accounts a first redemption needs."""
+@dataclass(frozen=True)
+class StoredAnswer:
+    """What a money call stored for its reference: the request's fingerprint and the response to replay."""
+
+    request_fingerprint: str
+    response_body: str
+
+
+@dataclass(frozen=True)
+class LockedCard:
+    """A locked linked card, and what the call's reference stored if the locking statement could read it."""
+
+    card: LinkedCard
+    stored_read: bool  # False: look the reference up in a statement of its own, after the lock
+    stored: StoredAnswer | None = None
+
+
+def _stored_of(row: sa.Row) -> StoredAnswer | None:
+    if row.stored_fingerprint is None:
+        return None
+    return StoredAnswer(row.stored_fingerprint, row.stored_response)
+
+
+def _lock_linked_card(partner_client_id: int, link_code: str, reference: str | None = None) -> LockedCard:
+    """``linked_card`` with the card's points account locked; opens the accounts a first redemption needs.
+
+    With a ``reference``, where the lock precedes the snapshot (SQLite), the same statement reads what a
+    redemption stored for it: one statement fewer per redemption.
+    """
+    with_stored = reference is not None and lock_precedes_snapshot()
+    query = _LOCKED_LINKED_CARD_AND_STORED if with_stored else _LOCKED_LINKED_CARD
     params = {"code": link_code, "partner_id": partner_client_id}
-    row = db.session.execute(_LOCKED_LINKED_CARD, params).first()
+    if with_stored:
+        params["reference"] = reference
+    row = _FAST[query].run(params).first()
     if row is None or row.redemption_account_id is None:
         found = linked_card(partner_client_id, link_code)  # LinkNotFound when there is no such link
         if found.programme is None:
-            return found  # refused by the rules: a card without a programme has no points account
+            return LockedCard(found, stored_read=False)  # refused by the rules: no programme, no points account
         card = db.session.get(Card, found.card_id)
         ledger.cardholder_account(card)
         ledger.system_account(ledger.REDEMPTION, db.session.get(Programme, found.programme.id))
-        row = db.session.execute(_LOCKED_LINKED_CARD, params).one()
-    return _linked_card_of(row)
+        row = _FAST[query].run(params).one()
+    return LockedCard(_linked_card_of(row), with_stored, _stored_of(row) if with_stored else None)
 
 
 def _require_active(card: LinkedCard) -> None:
@@ -449,21 +501,22 @@ def redeem(
     BelowMinimumPoints, InvalidPointsIncrement, ExceedsMaximumPoints, ExceedsMaximumAmount,
     InsufficientPointBalance or TransactionAlreadyRedeemed, having written nothing. Commits.
 
-    Nine statements in one transaction: the locked read of link, card, programme and accounts; the replay
-    look-up; two balance updates, the ledger transaction and its entries; the redemption; the statement
-    line and the card's outstanding balance.
+    Eight statements in one transaction on SQLite: the locked read of link, card, programme, accounts and
+    what the reference stored; two balance updates, the ledger transaction and its entries; the redemption;
+    the statement line and the card's outstanding balance. On PostgreSQL the reference is looked up in a
+    statement of its own after the lock (see ``lock_precedes_snapshot``): nine.
     """
     request_fingerprint = redemption_fingerprint(link_code, order)
     if merchant_name is None:
         merchant_name = _merchant_name(partner_client_id)
 
-    def write(card: LinkedCard) -> Outcome:
-        body = _redeem(partner_client_id, merchant_name, card, order, request_fingerprint, now)
+    def write(locked: LockedCard) -> Outcome:
+        body = _redeem(partner_client_id, merchant_name, locked.card, order, request_fingerprint, now)
         return Outcome(body, replayed=False)
 
     return replay_or_write(
-        lambda: _lock_linked_card(partner_client_id, link_code),
-        lambda _: _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint),
+        lambda: _lock_linked_card(partner_client_id, link_code, order.transaction_reference),
+        lambda locked: _replay_redemption(partner_client_id, order.transaction_reference, request_fingerprint, locked),
         write,
     )
 
@@ -476,16 +529,23 @@ _STORED_REDEMPTION = sa.select(_redemptions.c.request_fingerprint, _redemptions.
 
 def _stored_redemption(partner_client_id: int, transaction_reference: str) -> sa.Row | None:
     """The fingerprint and response stored for this reference, if it was used before."""
-    return db.session.execute(
-        _STORED_REDEMPTION, {"partner_id": partner_client_id, "reference": transaction_reference}
-    ).first()
+    return _FAST[_STORED_REDEMPTION].run({"partner_id": partner_client_id, "reference": transaction_reference}).first()
 
 
-def _replay_redemption(partner_client_id: int, transaction_reference: str, request_fingerprint: str) -> Outcome | None:
+def _stored_for(locked: LockedCard, partner_client_id: int, transaction_reference: str) -> StoredAnswer | sa.Row | None:
+    """What the reference stored: as the locking statement read it, or read now (after the lock)."""
+    if locked.stored_read:
+        return locked.stored
+    return _stored_redemption(partner_client_id, transaction_reference)
+
+
+def _replay_redemption(
+    partner_client_id: int, transaction_reference: str, request_fingerprint: str, locked: LockedCard
+) -> Outcome | None:
     conflict = TransactionAlreadyRedeemed(
         f"transactionReferenceNumber {transaction_reference} was already redeemed with a different request."
     )
-    body = stored_response(_stored_redemption(partner_client_id, transaction_reference), request_fingerprint, conflict)
+    body = stored_response(_stored_for(locked, partner_client_id, transaction_reference), request_fingerprint, conflict)
     return None if body is None else Outcome(body, replayed=True)
 
 
@@ -560,8 +620,7 @@ def _redeem(
         )
     )
     # A concurrent twin on another card fails here, on the unique reference, before its statement line.
-    db.session.execute(
-        _INSERT_REDEMPTION,
+    _FAST[_INSERT_REDEMPTION].run(
         {
             "order_id": order_id,
             "partner_client_id": partner_client_id,
@@ -682,7 +741,7 @@ def redeemable_purchases(card_id: int, now: datetime, limit: int = 20) -> list[P
 def _lock_site_purchase(
     site_client_id: int, link_code: str, payment_id: str, now: datetime
 ) -> tuple[LinkedCard, Purchase]:
-    card = _lock_linked_card(site_client_id, link_code)
+    card = _lock_linked_card(site_client_id, link_code).card
     row = db.session.execute(_offered_purchases(card.card_id, now).where(_payments.c.payment_id == payment_id)).first()
     if row is None:
         raise PurchaseNotRedeemable("That purchase cannot be paid with points here: pick one from the list.")
@@ -826,13 +885,14 @@ def reverse(partner_client_id: int, order: ReversalOrder, now: datetime, merchan
     if merchant_name is None:
         merchant_name = _merchant_name(partner_client_id)
 
-    def write(locked: sa.Row) -> Outcome:
-        body = _reverse(partner_client_id, merchant_name, locked, order, request_fingerprint, now)
+    def write(locked: LockedRedemption) -> Outcome:
+        reversible = locked.row if locked.reads_done else None
+        body = _reverse(partner_client_id, merchant_name, locked.row, order, request_fingerprint, now, reversible)
         return Outcome(body, replayed=False)
 
     return replay_or_write(
-        lambda: _lock_redemption(partner_client_id, order.order_id),
-        lambda _: _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint),
+        lambda: _lock_redemption(partner_client_id, order.order_id, order.reversal_reference),
+        lambda locked: _replay_reversal(partner_client_id, order.reversal_reference, request_fingerprint, locked),
         write,
     )
 
@@ -866,7 +926,31 @@ _LOCKED_REDEMPTION = (
     )
     .with_for_update(of=_card_accounts)
 )
-# Read after the lock, in a statement of its own: another reversal may have committed while we waited.
+_stored_reversal_of_reference = _reversals.alias("stored")
+# Where the lock precedes the snapshot (SQLite), the locking statement also reads what the reversal needs
+# after the lock: the redemption's reversible points, and what the reversal reference stored (one row at most).
+_LOCKED_REDEMPTION_AND_READS = (
+    sa.select(
+        *_LOCKED_REDEMPTION.selected_columns,
+        _redemptions.c.points,
+        _redemptions.c.points_reversed,
+        _redemptions.c.amount_cents,
+        _stored_reversal_of_reference.c.request_fingerprint.label("stored_fingerprint"),
+        _stored_reversal_of_reference.c.response_body.label("stored_response"),
+    )
+    .select_from(
+        _LOCKED_REDEMPTION.get_final_froms()[0].outerjoin(
+            _stored_reversal_of_reference,
+            sa.and_(
+                _stored_reversal_of_reference.c.partner_client_id == sa.bindparam("pid"),
+                _stored_reversal_of_reference.c.reversal_reference == sa.bindparam("reference"),
+            ),
+        )
+    )
+    .where(_LOCKED_REDEMPTION.whereclause)
+    .with_for_update(of=_card_accounts)
+)
+# Elsewhere read after the lock, in a statement of its own: another reversal may have committed while we waited.
 _REVERSIBLE = sa.select(
     _redemptions.c.order_id,
     _redemptions.c.points,
@@ -879,26 +963,72 @@ _STORED_REVERSAL = sa.select(_reversals.c.request_fingerprint, _reversals.c.resp
 )
 
 
-def _lock_redemption(partner_client_id: int, order_id: str) -> sa.Row:
-    locked = db.session.execute(_LOCKED_REDEMPTION, {"order_id": order_id, "pid": partner_client_id}).first()
+# The money path's statements, each run by the shortest path its dialect allows (database.Prebuilt).
+_REDEMPTION_COLUMNS = tuple(column.name for column in _redemptions.columns if column.name != "id")
+_REVERSAL_COLUMNS = tuple(column.name for column in _reversals.columns if column.name != "id")
+_FAST = {
+    statement: Prebuilt(statement)
+    for statement in (
+        _LINKED_CARD,
+        _LOCKED_LINKED_CARD,
+        _LOCKED_LINKED_CARD_AND_STORED,
+        _STORED_REDEMPTION,
+        _LOCKED_REDEMPTION,
+        _LOCKED_REDEMPTION_AND_READS,
+        _REVERSIBLE,
+        _STORED_REVERSAL,
+        _RECORD_REVERSAL,
+    )
+}
+_FAST[_INSERT_REDEMPTION] = Prebuilt(_INSERT_REDEMPTION, _REDEMPTION_COLUMNS)
+_FAST[_INSERT_REVERSAL] = Prebuilt(_INSERT_REVERSAL, _REVERSAL_COLUMNS)
+
+
+@dataclass(frozen=True)
+class LockedRedemption:
+    """A redemption locked for a reversal, and what the locking statement could read after the lock."""
+
+    row: sa.Row
+    reads_done: bool  # the row holds the reversible points and the reference's stored answer too
+    stored: StoredAnswer | None = None
+
+
+def _lock_redemption(partner_client_id: int, order_id: str, reversal_reference: str) -> LockedRedemption:
+    if lock_precedes_snapshot():
+        params = {"order_id": order_id, "pid": partner_client_id, "reference": reversal_reference}
+        locked = _FAST[_LOCKED_REDEMPTION_AND_READS].run(params).first()
+    else:
+        locked = _FAST[_LOCKED_REDEMPTION].run({"order_id": order_id, "pid": partner_client_id}).first()
     if locked is None:
         find_redemption(partner_client_id, order_id)  # raises RedemptionNotFound
         raise RedemptionNotFound(f"Redemption {order_id} has no points accounts to reverse against.")
-    return locked
+    if lock_precedes_snapshot():
+        return LockedRedemption(locked, reads_done=True, stored=_stored_of(locked))
+    return LockedRedemption(locked, reads_done=False)
 
 
 def _stored_reversal(partner_client_id: int, reversal_reference: str) -> sa.Row | None:
     """The fingerprint and response stored for this reversal reference, if it was used before."""
-    return db.session.execute(
-        _STORED_REVERSAL, {"partner_id": partner_client_id, "reference": reversal_reference}
-    ).first()
+    return _FAST[_STORED_REVERSAL].run({"partner_id": partner_client_id, "reference": reversal_reference}).first()
 
 
-def _replay_reversal(partner_client_id: int, reversal_reference: str, request_fingerprint: str) -> Outcome | None:
+def _stored_reversal_for(
+    locked: LockedRedemption, partner_client_id: int, reversal_reference: str
+) -> StoredAnswer | sa.Row | None:
+    """What the reversal reference stored: as the locking statement read it, or read now (after the lock)."""
+    if locked.reads_done:
+        return locked.stored
+    return _stored_reversal(partner_client_id, reversal_reference)
+
+
+def _replay_reversal(
+    partner_client_id: int, reversal_reference: str, request_fingerprint: str, locked: LockedRedemption
+) -> Outcome | None:
     conflict = ReversalAlreadyProcessed(
         f"reversalReferenceNumber {reversal_reference} was already used with a different request."
     )
-    body = stored_response(_stored_reversal(partner_client_id, reversal_reference), request_fingerprint, conflict)
+    stored = _stored_reversal_for(locked, partner_client_id, reversal_reference)
+    body = stored_response(stored, request_fingerprint, conflict)
     return None if body is None else Outcome(body, replayed=True)
 
 
@@ -932,8 +1062,12 @@ def _reverse(
     order: ReversalOrder,
     request_fingerprint: str,
     now: datetime,
+    reversible: sa.Row | None = None,
 ) -> str:
-    reversible = db.session.execute(_REVERSIBLE, {"redemption_row_id": locked.id}).one()
+    """Post the reversal; ``reversible``: the redemption's points as read after the lock (else read here)."""
+    connection = core_connection()
+    if reversible is None:
+        reversible = _FAST[_REVERSIBLE].execute(connection, {"redemption_row_id": locked.id}).one()
     amount = reversal_cents(reversible, order.points, amount_reversed_so_far(reversible), locked.point_increment)
     reversal_id = _public_id("RVS")
     transaction = ledger.move_points(
@@ -950,8 +1084,8 @@ def _reverse(
     )
     points_reversed = reversible.points_reversed + order.points
     remaining = reversible.points - points_reversed
-    db.session.execute(
-        _RECORD_REVERSAL,
+    _FAST[_RECORD_REVERSAL].execute(
+        connection,
         {
             "redemption_row_id": locked.id,
             "new_points_reversed": points_reversed,
@@ -967,8 +1101,8 @@ def _reverse(
             available_point_balance=transaction.balances[locked.account_id],
         )
     )
-    db.session.execute(
-        _INSERT_REVERSAL,
+    _FAST[_INSERT_REVERSAL].execute(
+        connection,
         {
             "reversal_id": reversal_id,
             "redemption_id": locked.id,

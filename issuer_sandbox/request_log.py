@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
-from .database import writing
+from .database import Prebuilt, core_connection, writing
 from .extensions import db
 from .models import RequestLogEntry
 
@@ -121,6 +121,11 @@ class MoneyCallRow:
 _money_call: ContextVar[MoneyCallRow | None] = ContextVar("issuer_money_call_row", default=None)
 _table = RequestLogEntry.__table__
 _INSERT_ROW = sa.insert(_table)
+# A money call's row, in its money transaction: every column but the id, which comes back.
+_INSERT_MONEY_CALL_ROW = Prebuilt(
+    _INSERT_ROW.returning(_table.c.id),
+    tuple(column.name for column in _table.columns if column.name != "id"),
+)
 # Completing a money call's row by its id: SET takes the buffered row's columns (as bind parameters).
 _COMPLETE_ROW = sa.update(_table).where(_table.c.id == sa.bindparam("row_id"))
 
@@ -149,7 +154,7 @@ def insert_money_call_row() -> int | None:
     if call is None:
         return None
     row = fit_row({**call.fields(), "answer_logged": False})
-    return db.session.execute(_INSERT_ROW, row).inserted_primary_key[0]
+    return _INSERT_MONEY_CALL_ROW.execute(core_connection(), row).scalar_one()
 
 
 def money_call_committed(row_id: int | None) -> None:

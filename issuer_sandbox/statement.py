@@ -7,6 +7,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
+from .database import Prebuilt, core_connection
 from .extensions import db
 from .models import Card, CardStatementLine
 
@@ -28,6 +29,19 @@ _MOVE_OUTSTANDING = (
     .values(outstanding_cents=_cards.c.outstanding_cents + sa.bindparam("signed"))
     .returning(_cards.c.outstanding_cents)
 )
+_LINE_COLUMNS = (
+    "card_id",
+    "kind",
+    "amount_cents",
+    "currency_code",
+    "description",
+    "merchant_name",
+    "reference",
+    "transaction_date",
+    "posting_date",
+)
+_INSERT_LINE_FAST = Prebuilt(_INSERT_LINE, _LINE_COLUMNS)
+_MOVE_OUTSTANDING_FAST = Prebuilt(_MOVE_OUTSTANDING)
 
 
 def post_line(
@@ -63,8 +77,9 @@ def post_card_line(
     if amount_cents <= 0:
         raise ValueError("A statement line moves a positive amount.")
     signed = _SIGN[kind] * amount_cents
-    db.session.execute(
-        _INSERT_LINE,
+    connection = core_connection()
+    _INSERT_LINE_FAST.execute(
+        connection,
         {
             "card_id": card_id,
             "kind": kind,
@@ -77,7 +92,7 @@ def post_card_line(
             "posting_date": posting_date or now.date(),
         },
     )
-    return db.session.execute(_MOVE_OUTSTANDING, {"card_id": card_id, "signed": signed}).scalar_one()
+    return _MOVE_OUTSTANDING_FAST.execute(connection, {"card_id": card_id, "signed": signed}).scalar_one()
 
 
 def lines_for(card: Card) -> list[CardStatementLine]:

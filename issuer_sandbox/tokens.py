@@ -147,6 +147,17 @@ _CLIENT_BY_CLIENT_ID = sa.select(*_PARTNER_COLUMNS).where(_partners.c.client_id 
 
 
 @dataclass(frozen=True)
+class ClientRow:
+    """A partner's row as the token call reads it (by client_id), before its secret is checked."""
+
+    id: int
+    client_id: str
+    merchant_name: str
+    secret_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class AuthenticatedClient:
     """A partner that proved its secret, with the row fields its tokens are signed over."""
 
@@ -155,9 +166,19 @@ class AuthenticatedClient:
     created_at: datetime
 
 
-def authenticate_client(client_id: str, client_secret: str) -> AuthenticatedClient:
-    """The partner with these credentials, or InvalidClient."""
-    client = db.session.execute(_CLIENT_BY_CLIENT_ID, {"client_id": client_id}).first()
+_NOT_READ = object()
+
+
+def authenticate_client(
+    client_id: str, client_secret: str, client: ClientRow | sa.Row | None | object = _NOT_READ
+) -> AuthenticatedClient:
+    """The partner with these credentials, or InvalidClient.
+
+    ``client``: the row of ``client_id`` (or None: no such client) when the caller read it already, in the
+    same transaction (the call's context does, api/call_context.py); else it is read here.
+    """
+    if client is _NOT_READ:
+        client = db.session.execute(_CLIENT_BY_CLIENT_ID, {"client_id": client_id}).first()
     if client is None:
         # Hash anyway, so an unknown client_id takes as long as a wrong secret.
         client_secret_matches(_dummy_hash(), client_secret)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -24,7 +24,7 @@ from ..database import reading, write_intent
 from ..extensions import db
 from ..otp import OTP_IN_SMS
 from . import call_context
-from .errors import INJECTED_FAULT, error_response, is_api_request
+from .errors import API_PREFIXES, INJECTED_FAULT, error_response
 from .validation import install_control_character_check
 
 LOGGED_PREFIXES = ("/v1/", "/gcb/", "/gateway/")
@@ -73,23 +73,23 @@ def _install(app: Flask) -> None:
     app.teardown_request(_end_money_call)
 
 
-def _is_logged() -> bool:
-    return request.path.startswith(LOGGED_PREFIXES)
-
-
 def _before_request() -> Response | None:
-    g.obs_started = time.perf_counter()
-    g.obs_fault = None
-    if not _is_logged() or request.endpoint is None:
+    # The objects behind Flask's proxies, fetched once: every hook runs on every call (bench_profile.py).
+    globals_ = g._get_current_object()
+    current_request = request._get_current_object()
+    globals_.obs_started = time.perf_counter()
+    globals_.obs_fault = None
+    endpoint = current_request.endpoint
+    if not current_request.path.startswith(LOGGED_PREFIXES) or endpoint is None:
         return None
     # Should this call commit a movement of money, its log row is written with it (replay_or_write).
-    g.obs_money_call = request_log.begin_money_call(_fields_at_commit)
+    globals_.obs_money_call = request_log.begin_money_call(_fields_at_commit)
     # One read: the clock, the fault rules and the token's partner. A handler that only reads goes on in
     # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN.
     try:
         with reading():
-            context = call_context.load(request.endpoint)
-            fault = faults.take_fault(request.endpoint) if context.fault_rule_id is not None else None
+            context = call_context.load(endpoint)
+            fault = faults.take_fault(endpoint) if context.fault_rule_id is not None else None
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.exception("Could not read the call's context; the call runs without faults.")
@@ -97,7 +97,7 @@ def _before_request() -> Response | None:
     finally:
         if write_intent():
             db.session.rollback()
-    g.obs_fault = fault
+    globals_.obs_fault = fault
     if fault is not None and (fault.error_status or fault.error_code):
         return error_response(
             fault.error_status or INJECTED_FAULT[0],
@@ -108,23 +108,25 @@ def _before_request() -> Response | None:
 
 
 def _after_request(response: Response) -> Response:
-    request_uuid = request.headers.get("uuid")
-    if request_uuid and is_api_request():
+    current_request = request._get_current_object()
+    request_uuid = current_request.headers.get("uuid")
+    if request_uuid and current_request.path.startswith(API_PREFIXES):
         response.headers["uuid"] = request_uuid[:64]
-    if not _is_logged():
+    if not current_request.path.startswith(LOGGED_PREFIXES):
         return response
 
     # Gather what the log needs while the handler's objects are still usable...
     entry = _log_fields(response)
     # ...then end the handler's transaction, so nothing holds a lock while we sleep or log.
     db.session.rollback()
-    fault: faults.Fault | None = g.get("obs_fault")
+    globals_ = g._get_current_object()
+    fault: faults.Fault | None = globals_.get("obs_fault")
     if fault is not None and fault.latency_ms:
         # After the handler committed and before the response leaves: a client that gives up finds the
         # outcome through the status look-up.
         time.sleep(fault.latency_ms / 1000)
     entry["fault"] = fault.label if fault else ""
-    entry["latency_ms"] = _elapsed_ms()
+    entry["latency_ms"] = _elapsed_ms(globals_)
     try:
         entry["at"] = clock.now()
     except SQLAlchemyError:  # the clock's setting could not be read: log the call at real time
@@ -136,7 +138,7 @@ def _after_request(response: Response) -> Response:
     if money_call is not None and money_call.row_id is not None:
         entry["row_id"] = money_call.row_id  # its row was committed with its money: the buffer completes it
     # Written in a batch by the log's writer thread, outside this request and its transactions.
-    request_log.writer(current_app).add(entry)
+    request_log.writer(current_app._get_current_object()).add(entry)
     if fault is not None and fault.drop_response_after_commit:
         return _dropped(response)
     return response
@@ -148,18 +150,20 @@ def _end_money_call(_error: BaseException | None) -> None:
         request_log.end_money_call(token)
 
 
-def _elapsed_ms() -> int:
-    return int((time.perf_counter() - g.get("obs_started", time.perf_counter())) * 1000)
+def _elapsed_ms(globals_: Any = None) -> int:
+    started = (globals_ if globals_ is not None else g).get("obs_started")
+    return int((time.perf_counter() - started) * 1000) if started is not None else 0
 
 
 def _fields_at_commit() -> dict[str, Any]:
     """A money call's log row as its transaction commits: all but the answer, status the one it will answer."""
-    fault: faults.Fault | None = g.get("obs_fault")
+    globals_ = g._get_current_object()
+    fault: faults.Fault | None = globals_.get("obs_fault")
     return {
-        **_request_fields(),
+        **_request_fields(globals_),
         "at": clock.now(),  # the request's clock offset was read with its context: no statement
         "status": MONEY_CALL_STATUS.get(request.endpoint or "", 0),
-        "latency_ms": _elapsed_ms(),
+        "latency_ms": _elapsed_ms(globals_),
         "replayed": False,  # a replay commits nothing, so it is never logged here
         "fault": fault.label if fault else "",
         "response_body": "",
@@ -169,7 +173,7 @@ def _fields_at_commit() -> dict[str, Any]:
 def _log_fields(response: Response) -> dict[str, Any]:
     """The request log row of this call (column name to value), bodies masked."""
     return {
-        **_request_fields(),
+        **_request_fields(g._get_current_object()),
         "status": response.status_code,
         "replayed": response.headers.get("Idempotent-Replayed", "").lower() == "true",
         "response_body": "" if response.is_streamed else mask_body(response.get_data()),
@@ -177,9 +181,19 @@ def _log_fields(response: Response) -> dict[str, Any]:
     }
 
 
-def _request_fields() -> dict[str, Any]:
-    """What the log keeps of the request itself (column name to value), its body masked."""
-    raw_request = _raw_request_body()
+def _request_fields(globals_: Any) -> dict[str, Any]:
+    """What the log keeps of the request itself (column name to value), its body masked.
+
+    Read once per call: a money call's row at its commit and the buffered row share it (copies of it).
+    """
+    fields = globals_.get("obs_request_fields")
+    if fields is None:
+        fields = globals_.obs_request_fields = _read_request_fields(request._get_current_object(), globals_)
+    return fields
+
+
+def _read_request_fields(request: Request, globals_: Any) -> dict[str, Any]:
+    raw_request = _raw_request_body(request)
     parsed_request = _parse_json(raw_request)
     idempotency_key = request.headers.get("Idempotency-Key", "")
     if not idempotency_key and isinstance(parsed_request, dict):
@@ -189,19 +203,19 @@ def _request_fields() -> dict[str, Any]:
                 idempotency_key = value
                 break
     return {
-        "client_id": _client_id()[:64],
+        "client_id": _client_id(request, globals_)[:64],
         "method": request.method[:8],
         "path": request.path[:300],
         "endpoint": (request.endpoint or "")[:80],
         "request_uuid": request.headers.get("uuid", "")[:64],
         "idempotency_key": mask_text(idempotency_key)[:80],
-        "request_body": _request_body(raw_request),
+        "request_body": _request_body(request, raw_request),
     }
 
 
-def _raw_request_body() -> bytes:
+def _raw_request_body(request: Request) -> bytes:
     """The request body, or nothing when it was refused as too large (reading it would raise 413 again)."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = request.max_content_length
     if limit is not None and request.content_length is not None and request.content_length > limit:
         return b""
     try:
@@ -210,7 +224,7 @@ def _raw_request_body() -> bytes:
         return b""
 
 
-def _request_body(raw: bytes) -> str:
+def _request_body(request: Request, raw: bytes) -> str:
     if request.mimetype == "application/x-www-form-urlencoded":
         if raw:
             pairs = parse_qsl(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
@@ -224,8 +238,8 @@ def _request_body(raw: bytes) -> str:
     return mask_body(raw)
 
 
-def _client_id() -> str:
-    client = g.get("partner_client")
+def _client_id(request: Request, globals_: Any) -> str:
+    client = globals_.get("partner_client")
     if client is not None:
         return client.client_id
     header = request.headers.get("client_id")

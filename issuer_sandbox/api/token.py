@@ -13,6 +13,7 @@ from .. import clock, tokens
 from ..database import reading
 from ..rate_limits import failed_client_authentications
 from ..schemas import TokenResponse, dump
+from . import call_context
 from .errors import GrantTypeUnsupported, RequestInvalid, ScopeInvalid
 from .paths import TOKEN_PATH
 
@@ -26,8 +27,13 @@ def issue_token():
     auth = request.authorization
     if auth is None or auth.type != "basic" or not auth.username or auth.password is None:
         raise tokens.InvalidClient("Authenticate with HTTP Basic client_id:client_secret.")
+    context = call_context.current()
     with reading():  # a token is signed, never stored: the call writes nothing, so takes no write lock
-        client = tokens.authenticate_client(auth.username, auth.password)
+        if context is not None and context.basic_client_id == auth.username:
+            # The context read the client's row in this read transaction, with the clock and the faults.
+            client = tokens.authenticate_client(auth.username, auth.password, context.basic_client)
+        else:
+            client = tokens.authenticate_client(auth.username, auth.password)
     if request.mimetype != "application/x-www-form-urlencoded":
         raise RequestInvalid("Send the form as application/x-www-form-urlencoded.")
     grant_type = request.form.get("grant_type", "")

@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, Request, render_template, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -96,7 +96,7 @@ def _control_character_page(error: ControlCharacterRefused):
 
 def refuse_control_characters() -> None:
     """before_request: refuse a control character anywhere a handler would read it, with a clear 400."""
-    where = _control_character_in_request()
+    where = _control_character_in_request(request._get_current_object())  # the proxy looked up once
     if where is None:
         return
     message = f"{where} must not contain control characters such as NUL (%00), tab or newline."
@@ -105,7 +105,7 @@ def refuse_control_characters() -> None:
     raise ControlCharacterRefused(description=message)
 
 
-def _control_character_in_request() -> str | None:
+def _control_character_in_request(request: Request) -> str | None:
     if has_control_characters(request.path):
         return "The path"
     for key, value in request.args.items(multi=True):
@@ -118,13 +118,13 @@ def _control_character_in_request() -> str | None:
     if auth is not None and auth.type == "basic":
         if has_control_characters(auth.username or "") or has_control_characters(auth.password or ""):
             return "The HTTP Basic credentials"
-    return _control_character_in_form()
+    return _control_character_in_form(request)
 
 
-def _control_character_in_form() -> str | None:
+def _control_character_in_form(request: Request) -> str | None:
     if request.mimetype != "application/x-www-form-urlencoded":
         return None
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         return None  # the handler refuses it as too large
     try:

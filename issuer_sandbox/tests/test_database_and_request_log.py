@@ -200,20 +200,49 @@ def sql_statements_of(app, call) -> list[str]:
 
 # Issue 8's fence was 10 statements. Issue 10 moved it to 11 on purpose: the redemption's request-log row is
 # now inserted inside the money transaction (so a killed worker cannot lose it), one INSERT on a table no
-# other statement of the redemption writes, so it cannot be folded into one of theirs on SQLite.
-REDEMPTION_STATEMENTS = 11
+# other statement of the redemption writes. On SQLite the write lock precedes the snapshot, so the locking
+# statement also reads what the reference stored: 10 again. PostgreSQL reads it in a statement of its own.
+REDEMPTION_STATEMENTS = {"sqlite": 10, "postgresql": 11}
+# A reversal, the call's context included: on SQLite its locking statement also reads the reversible points and
+# what the reference stored (13 before), PostgreSQL reads those two after the lock in statements of their own.
+REVERSAL_STATEMENTS = {"sqlite": 11, "postgresql": 13}
 
 
-def test_a_redemption_takes_at_most_eleven_statements_its_log_row_included_and_a_balance_two(app):
+def test_a_redemption_takes_at_most_ten_statements_on_sqlite_its_log_row_included_and_a_balance_two(app):
     api = partner_api(app)
     link = make_link(app)
+    with app.app_context():
+        dialect = db.engine.dialect.name
     assert api.post(redeem_path(link), json=redemption_body(reference="HM-WARM")).status_code == 200
     redeem = sql_statements_of(app, lambda: api.post(redeem_path(link), json=redemption_body(reference="HM-COUNT")))
     balance = sql_statements_of(app, lambda: api.get(balance_path(link)))
-    assert len(redeem) <= REDEMPTION_STATEMENTS, redeem
+    assert len(redeem) <= REDEMPTION_STATEMENTS[dialect], redeem
     assert sum(statement.startswith("INSERT INTO request_log") for statement in redeem) == 1, redeem
     assert len(balance) <= 2, balance
     assert not any("request_log" in statement for statement in balance), balance  # a read stays buffered
+
+
+def test_a_reversal_takes_at_most_eleven_statements_on_sqlite_and_a_replay_writes_nothing(app):
+    api = partner_api(app)
+    link = make_link(app)
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    order_id = api.post(redeem_path(link), json=redemption_body(points=50_000)).json["orderId"]
+
+    def reverse(reference: str):
+        body = {"orderId": order_id, "reversalReferenceNumber": reference, "pointsToReverse": 1_000}
+        response = api.post("/v1/apac/rewards/redemption/reversals", json=body)
+        assert response.status_code == 200, response.json
+        return response
+
+    reverse("R-WARM")
+    reversal = sql_statements_of(app, lambda: reverse("R-COUNT"))
+    replay = sql_statements_of(app, lambda: reverse("R-COUNT"))
+    assert len(reversal) <= REVERSAL_STATEMENTS[dialect], reversal
+    assert sum(statement.startswith("INSERT INTO request_log") for statement in reversal) == 1, reversal
+    # The call's context, then the lock that also finds the stored answer: nothing is written by a replay.
+    assert len(replay) <= (2 if dialect == "sqlite" else 3), replay
+    assert not any(statement.startswith(("INSERT", "UPDATE")) for statement in replay), replay
 
 
 def test_the_amount_reversed_so_far_is_the_sum_of_the_partial_reversals(app):
@@ -256,3 +285,72 @@ def test_each_test_starts_from_the_seed_with_an_empty_request_log(app, client, r
     request_log.writer(app).flush()
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestLogEntry)) == 1
+
+
+def test_a_prebuilt_statement_stores_and_reads_exactly_what_sqlalchemy_would(app):
+    """Prebuilt's driver-SQL path binds through the columns' types: the stored text of a datetime is SQLAlchemy's."""
+    from issuer_sandbox.models import CardStatementLine
+
+    lines = CardStatementLine.__table__
+    insert = sa.insert(lines).returning(lines.c.id)
+    columns = ("card_id", "kind", "amount_cents", "currency_code", "description", "merchant_name", "reference")
+    prebuilt = database.Prebuilt(insert, (*columns, "transaction_date", "posting_date"))
+    at = datetime(2026, 12, 3, 9, 0, 0)  # no microseconds: the driver's own adapter would write them differently
+    row = {
+        "card_id": 1,
+        "kind": "POINTS_CREDIT",
+        "amount_cents": -100,
+        "currency_code": "HKD",
+        "description": "Prebuilt",
+        "merchant_name": "",
+        "reference": "R-1",
+        "transaction_date": at,
+        "posting_date": at.date(),
+    }
+    with app.app_context():
+        connection = database.core_connection()
+        fast_id = prebuilt.execute(connection, row).scalar_one()
+        usual_id = connection.execute(insert, row).scalar_one()
+        stored = connection.execute(
+            sa.select(sa.cast(lines.c.transaction_date, sa.String), sa.cast(lines.c.posting_date, sa.String))
+            .where(lines.c.id.in_([fast_id, usual_id]))
+            .order_by(lines.c.id)
+        ).all()
+        dialect = db.engine.dialect.name
+        planned = prebuilt._plans[dialect] is not None
+        # Other columns than it was built for: the statement goes through Connection.execute, as written.
+        short = {name: value for name, value in row.items() if name != "merchant_name"}
+        short_id = prebuilt.execute(connection, short).scalar_one()
+        merchant = connection.execute(sa.select(lines.c.merchant_name).where(lines.c.id == short_id)).scalar_one()
+        db.session.rollback()
+    assert stored[0] == stored[1]
+    assert planned == (dialect == "sqlite")  # PostgreSQL's driver binds by name: SQLAlchemy runs it
+    assert merchant == ""
+
+
+def test_a_prebuilt_select_whose_columns_convert_values_is_left_to_sqlalchemy(app):
+    from issuer_sandbox.models import PartnerClient
+
+    partners = PartnerClient.__table__
+    prebuilt = database.Prebuilt(sa.select(partners.c.created_at).where(partners.c.id == sa.bindparam("id")))
+    with app.app_context():
+        created = prebuilt.run({"id": 1}).scalar_one()
+        db.session.rollback()
+        assert prebuilt._plans[db.engine.dialect.name] is None
+    assert isinstance(created, datetime)
+
+
+def test_the_core_connection_is_the_sessions_for_its_transaction_and_asked_again_for_the_next(app):
+    with app.app_context():
+        first = database.core_connection()
+        assert database.core_connection() is first
+        assert first is db.session.connection()
+        db.session.rollback()
+        assert first.closed  # the transaction ended: the session gave its connection back
+        second = database.core_connection()
+        assert not second.closed and second is db.session.connection()
+        with db.session.begin_nested():  # a savepoint runs on the same connection
+            assert database.core_connection() is second
+        db.session.commit()
+        assert database.core_connection() is not second
+        db.session.rollback()

@@ -467,3 +467,25 @@ def test_under_gunicorn_client_id_survives_and_drop_after_commit_drops_the_conne
     dropped = http.get(f"{base}/sandbox/api/requests?path=linkage&limit=1", headers=KEY, timeout=10).json()[0]
     assert (dropped["status"], dropped["fault"]) == (200, "drop after commit")
     assert http.post(f"{base}{LINKAGE}", json=PREMIER, headers=headers(), timeout=10).status_code == 200
+
+
+def test_a_redemption_reads_its_request_once_for_both_its_log_rows(app, monkeypatch):
+    """The row committed with the money and the buffered row that completes it share one reading of the request."""
+    from issuer_sandbox.api import observability
+
+    api = partner_api(app)
+    link = make_link(app)
+    real_read = observability._read_request_fields
+    reads = []
+
+    def counted_read(*args):
+        reads.append(args)
+        return real_read(*args)
+
+    monkeypatch.setattr(observability, "_read_request_fields", counted_read)
+    response = api.post(redeem_path(link), json=redemption_body(reference="HM-READ-ONCE"))
+    assert response.status_code == 200
+    assert len(reads) == 1
+    entry = log_entries(app)[-1]
+    assert (entry.endpoint, entry.status, entry.idempotency_key) == ("redemptions.redeem", 200, "HM-READ-ONCE")
+    assert entry.answer_logged and json.loads(entry.response_body)["orderId"] == response.json["orderId"]

@@ -420,14 +420,14 @@ def test_losing_the_race_to_the_unique_reference_is_rolled_back_and_answered_fro
     link = make_link(app)
     first = api.post(redeem_path(link), json=redemption_body())
     before = money_snapshot(app)
-    real_lookup = redemptions._stored_redemption
+    real_lookup = redemptions._stored_for  # folded into the locking statement on SQLite, its own elsewhere
     calls = []
 
-    def lookup_that_misses_once(partner_client_id, reference):
+    def lookup_that_misses_once(locked, partner_client_id, reference):
         calls.append(reference)
-        return None if len(calls) == 1 else real_lookup(partner_client_id, reference)
+        return None if len(calls) == 1 else real_lookup(locked, partner_client_id, reference)
 
-    monkeypatch.setattr(redemptions, "_stored_redemption", lookup_that_misses_once)
+    monkeypatch.setattr(redemptions, "_stored_for", lookup_that_misses_once)
     response = api.post(redeem_path(link), json=second_body)
     assert len(calls) == 2
     if outcome == "replay":

@@ -270,14 +270,14 @@ def test_losing_the_race_to_the_unique_reversal_reference_is_rolled_back(backend
     order_id = redeemed(app, api)
     first = api.post(REVERSALS_PATH, json=reversal(order_id, points=20_000))
     before = money_snapshot(app)
-    real_lookup = redemptions._stored_reversal
+    real_lookup = redemptions._stored_reversal_for  # folded into the locking statement on SQLite
     calls = []
 
-    def lookup_that_misses_once(partner_client_id, reference):
+    def lookup_that_misses_once(locked, partner_client_id, reference):
         calls.append(reference)
-        return None if len(calls) == 1 else real_lookup(partner_client_id, reference)
+        return None if len(calls) == 1 else real_lookup(locked, partner_client_id, reference)
 
-    monkeypatch.setattr(redemptions, "_stored_reversal", lookup_that_misses_once)
+    monkeypatch.setattr(redemptions, "_stored_reversal_for", lookup_that_misses_once)
     response = api.post(REVERSALS_PATH, json=reversal(order_id, points=points))
     assert len(calls) == 2
     if outcome == "replay":
