@@ -90,9 +90,10 @@ BIG_REDEMPTION_POINTS = 1_000_000  # the Rewards programme's most per redemption
 BENCH_CARD_POINTS = 100_000_000  # the most a test cardholder may open with; topped up as redemptions use it
 TOP_UP_POINTS = 100_000_000  # the most one sandbox adjustment may add
 JOURNEY_CARD_POINTS = 50_000
-# Issue 8 aimed at 10; issue 10 adds one on purpose: the redemption's request-log row is inserted inside its
-# money transaction (a killed worker cannot lose it), an INSERT no other statement of the redemption can carry.
-TODAY_STATEMENTS, STATEMENTS_GOAL = 30, 11
+# Issue 8's aim, counting the request-log row issue 10 put inside the money transaction (a killed worker cannot
+# lose it). On PostgreSQL the stored-reference look-up stays a statement of its own after the lock (see
+# issuer_sandbox/redemptions.py), so there it is one more.
+TODAY_STATEMENTS, STATEMENTS_GOAL = 30, 10
 TODAY_RSS_MIB = {"issuer": 148, "shop": 227}
 PG_DATABASES = {
     "issuer": "pwp_bench_issuer",
