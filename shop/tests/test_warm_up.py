@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import runpy
 from pathlib import Path
 
@@ -53,7 +54,11 @@ def test_gunicorn_runs_the_apps_warm_up_in_each_worker_and_nothing_without_one()
     class AppWithoutOne:
         extensions: dict = {}
 
-    config["post_worker_init"](Worker(App()))
-    config["post_worker_init"](Worker(AppWithoutOne()))
-    config["post_worker_init"](Worker(object()))
-    assert calls == ["warmed"]
+    try:
+        config["post_worker_init"](Worker(App()))
+        config["post_worker_init"](Worker(AppWithoutOne()))
+        config["post_worker_init"](Worker(object()))
+        assert calls == ["warmed"]
+        assert gc.get_freeze_count() > 0  # what the worker built is kept out of the collector's scans
+    finally:
+        gc.unfreeze()
