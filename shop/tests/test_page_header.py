@@ -1,0 +1,72 @@
+"""The header every page shares, after its reads were made cheaper: it still shows what the database says now."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import g
+
+from shop.extensions import db
+from shop.models import Category, User
+
+
+def _nav(page: str) -> str:
+    return page.split('class="category-nav__list', 1)[1].split("</ul>", 1)[0]
+
+
+def test_the_signed_in_shopper_is_read_without_the_password_hash(app, client, shopper):
+    shopper.sign_in()
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "chan.taiman@example.com"))
+        expected = (user.id, user.name, user.phone, user.customer_reference)
+    with client:  # keeps the request's context, and so its g, until the block ends
+        client.get("/orders")
+        assert (g.user.id, g.user.name, g.user.phone, g.user.customer_reference) == expected
+        assert g.user.greeting_name == "Chan" and g.user.is_staff is False
+        assert not hasattr(g.user, "password_hash")
+
+
+def test_a_renamed_shopper_is_greeted_by_the_new_name_on_the_next_page(app, client, shopper):
+    shopper.sign_in()
+    assert "Hi, Chan" in client.get("/orders").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(sa.update(User).where(User.email == "chan.taiman@example.com").values(name="Tai Man"))
+        db.session.commit()
+    assert "Hi, Tai" in client.get("/orders").get_data(as_text=True)
+
+
+def test_a_staff_account_is_greeted_by_its_mailbox(client, shopper):
+    shopper.sign_in("ops@harbourmall.example")
+    assert "Hi, Ops" in client.get("/orders").get_data(as_text=True)
+
+
+def test_a_deleted_account_reads_as_signed_out(app, client, shopper):
+    shopper.sign_in("wong.siuming@example.com")
+    with app.app_context():
+        db.session.execute(sa.delete(User).where(User.email == "wong.siuming@example.com"))
+        db.session.commit()
+    page = client.get("/").get_data(as_text=True)
+    assert "Hi, Wong" not in page
+    assert "Sign in" in page
+
+
+def test_the_signed_out_header_offers_sign_in_and_no_greeting(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "Sign in" in page and "Create account" in page
+    assert "Hi, " not in page
+
+
+def test_a_renamed_or_added_category_shows_in_the_nav_on_the_next_page(app, client, shopper):
+    shopper.sign_in()
+    before = _nav(client.get("/orders").get_data(as_text=True))
+    with app.app_context():
+        first = db.session.scalars(sa.select(Category).order_by(Category.position)).first()
+        old_name = first.name
+        first.name = "Renamed Aisle"
+        db.session.add(Category(slug="new-aisle", name="New Aisle", name_zh="新貨架", position=999))
+        db.session.commit()
+    assert old_name in before and "Renamed Aisle" not in before
+    after = _nav(client.get("/orders").get_data(as_text=True))
+    assert "Renamed Aisle" in after and old_name not in after
+    assert 'href="/category/new-aisle"' in after and "New Aisle" in after
+    client.set_cookie("lang", "zh_Hant_HK")
+    assert "新貨架" in _nav(client.get("/orders").get_data(as_text=True))
