@@ -70,3 +70,27 @@ def test_a_renamed_or_added_category_shows_in_the_nav_on_the_next_page(app, clie
     assert 'href="/category/new-aisle"' in after and "New Aisle" in after
     client.set_cookie("lang", "zh_Hant_HK")
     assert "新貨架" in _nav(client.get("/orders").get_data(as_text=True))
+
+
+AMOUNTS_CENTS = (0, 1, -1, 5, 99, 100, -100, 123450, -123450, 100000000, 99999999999, 2_000_000_00)
+
+
+def test_money_and_numbers_read_exactly_as_babel_writes_them_in_both_languages(app):
+    from decimal import Decimal
+
+    from babel.numbers import format_currency, format_decimal
+
+    filters = app.jinja_env.filters
+    for locale in ("en", "zh_Hant_HK", "en", "zh_Hant_HK"):  # twice: the second round is served from memory
+        with app.test_request_context("/", headers={"Cookie": f"lang={locale}"}):
+            for currency in ("HKD", "USD"):  # the worker's memory must not mix currencies either
+                app.config["CURRENCY_CODE"] = currency
+                for cents in AMOUNTS_CENTS:
+                    expected = format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
+                    assert filters["money"](cents) == expected, (locale, currency, cents)
+            for value in (0, 7, -7, 1000, 120000, -120000, 2_000_000):
+                assert filters["number"](value) == format_decimal(value, locale=locale)
+    with app.test_request_context("/"):
+        app.config["CURRENCY_CODE"] = "HKD"
+        assert filters["money"](-123450) == "-HK$1,234.50"
+        assert filters["money"](None) == "" and filters["number"](None) == ""
