@@ -121,10 +121,10 @@ def _nav_categories() -> list:
 
 
 def _cart_count() -> int:
-    from .cart.rules import current_cart
+    from .cart.rules import item_count
 
     try:
-        return current_cart().item_count
+        return item_count()
     except SQLAlchemyError:
         db.session.rollback()
         return 0

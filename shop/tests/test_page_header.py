@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import g
 
 from shop.extensions import db
-from shop.models import Category, User
+from shop.models import Category, Product, User
 
 
 def _nav(page: str) -> str:
@@ -94,3 +94,31 @@ def test_money_and_numbers_read_exactly_as_babel_writes_them_in_both_languages(a
         app.config["CURRENCY_CODE"] = "HKD"
         assert filters["money"](-123450) == "-HK$1,234.50"
         assert filters["money"](None) == "" and filters["number"](None) == ""
+
+
+def _header_count(page: str) -> int:
+    return int(page.split('data-testid="cart-count">', 1)[1].split("<", 1)[0])
+
+
+def test_the_header_counts_sold_out_lines_and_drops_products_no_longer_sold(app, client, shopper):
+    from .support import make_product
+
+    shopper.sign_in()
+    with app.app_context():
+        kept, sold_out = make_product("T-KEPT", 1000).id, make_product("T-SOLD-OUT", 2000, stock=5).id
+    client.post("/cart/add", data={"product_id": kept, "quantity": 2})
+    client.post("/cart/add", data={"product_id": sold_out, "quantity": 3})
+    assert _header_count(client.get("/orders").get_data(as_text=True)) == 5
+    with app.app_context():
+        db.session.get(Product, sold_out).stock = 0
+        db.session.commit()
+    assert _header_count(client.get("/orders").get_data(as_text=True)) == 5  # still in the cart, to be removed
+    with client.session_transaction() as session:
+        session["cart"] = {**session["cart"], "99999": 4}
+    assert _header_count(client.get("/orders").get_data(as_text=True)) == 5
+    with client.session_transaction() as session:
+        assert session["cart"] == {str(kept): 2, str(sold_out): 3}  # the gone product left the session
+    page = client.get("/cart").get_data(as_text=True)
+    assert _header_count(page) == 5
+    client.post("/cart/add", data={"product_id": kept, "quantity": 1})
+    assert _header_count(client.get("/").get_data(as_text=True)) == 6
