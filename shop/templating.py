@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -11,8 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, render_template, request, session, url_for
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
@@ -20,6 +24,7 @@ from .cart import pricing
 from .extensions import db
 from .i18n import local_description, local_line_name, local_name
 from .models import Category
+from .validation import has_control_characters
 
 
 def money(cents: int | None) -> str:
@@ -120,6 +125,109 @@ def _nav_categories() -> list:
     return g._nav_categories
 
 
+# --- parts of the layout that are the same on every page -----------------------------------------------------
+#
+# The header and footer are a third of a page's Jinja: ~20 translated strings, ~12 url_for, two forms. Most of it
+# depends only on the language, the app's settings and where the app is mounted, so each worker renders such a
+# part once per (part, language, mount point, its own inputs) and keeps the HTML (``Fragments``). What changes per
+# request (the CSRF token, the page to come back to) is written into the kept HTML as a mark and filled in on
+# every request, as page_cache does; what the database says (the categories) is part of the key, read per request.
+
+# A mark is a name between two private-use characters: nothing a shop page writes holds them, and a hidden
+# field keeps them (it drops control characters).
+_MARK = re.compile("\ue000([a-z_]+)\ue000")
+
+
+def _mark(name: str) -> str:
+    return f"\ue000{name}\ue000"
+
+
+# The settings a layout part may show (the footer's delivery terms, the names): a part is kept per their values.
+_LAYOUT_SETTINGS = ("SHOP_NAME", "BANK_NAME", "CURRENCY_CODE", "FREE_DELIVERY_THRESHOLD_CENTS", "DELIVERY_FEE_CENTS")
+
+
+class Fragments:
+    """One worker's rendered layout parts, at most ``max_parts`` (all of them are dropped when it is full)."""
+
+    def __init__(self, max_parts: int = 512) -> None:
+        self.max_parts = max_parts
+        self._parts: dict[tuple, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[str, ...] | None:
+        return self._parts.get(key)
+
+    def put(self, key: tuple, pieces: tuple[str, ...]) -> None:
+        with self._lock:
+            if len(self._parts) >= self.max_parts:
+                self._parts.clear()
+            self._parts[key] = pieces
+
+    def clear(self) -> None:
+        with self._lock:
+            self._parts.clear()
+
+
+def _fragment(
+    template: str, inputs: tuple = (), *, fills: dict[str, str] | None = None, marks: bool = True, **context: Any
+) -> Markup:
+    """``template`` rendered with ``context`` once per (language, mount point, ``inputs``) and kept: its output
+    may depend on nothing else. Per request, the CSRF token and each ``mark(name)`` it wrote (unless
+    ``marks=False``) are filled in with ``fills[name]``, escaped."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
+    settings = tuple(config[name] for name in _LAYOUT_SETTINGS)
+    key = (template, str(get_locale()), request.script_root, settings, inputs)
+    fragments: Fragments = app.extensions["shop_fragments"]
+    pieces = fragments.get(key)
+    if pieces is None or app.jinja_env.auto_reload:
+        html = render_template(template, mark=_mark, **context)
+        if marks:
+            # The token this render used, if it used one (asking for it does not add one to the session).
+            token = session.get("csrf_token") and generate_csrf()
+            pieces = tuple(_MARK.split(html.replace(token, _mark("csrf_token")) if token else html))
+        else:
+            pieces = (html,)
+        fragments.put(key, pieces)
+    if len(pieces) == 1:
+        return Markup(pieces[0])
+    filled = list(pieces)
+    for index in range(1, len(filled), 2):  # split() puts each mark's name at an odd index
+        name = filled[index]
+        filled[index] = generate_csrf() if name == "csrf_token" else str(escape((fills or {})[name]))
+    return Markup("".join(filled))
+
+
+def _layout_part(name: str, **fills: str) -> Markup:
+    """A part of ``shop/base.html`` that depends on the language and settings only: ``shop/_layout_<name>.html``,
+    with ``mark(name)`` filled in from ``fills``."""
+    return _fragment(f"shop/_layout_{name}.html", fills=fills)
+
+
+def _language_switch() -> Markup:
+    """The header's English / 繁 form, coming back to this page (a path with a control character: home, as
+    ShopForm drops such a hidden value)."""
+    here = request.full_path.rstrip("?")
+    return _fragment("shop/_layout_language.html", fills={"next": "" if has_control_characters(here) else here})
+
+
+def _cart_link(count: int) -> Markup:
+    """The header's cart link for ``count`` items (the plural form depends on the number)."""
+    return _fragment("shop/_layout_cart.html", (count,), count=count)
+
+
+def _category_nav(active_category_id: int | None) -> Markup:
+    """The header's category links, kept per list of categories (read from the database on every request)."""
+    categories = tuple(tuple(row) for row in _nav_categories())
+    return _fragment(
+        "shop/_category_nav.html",
+        (categories, active_category_id),
+        marks=False,
+        categories=_nav_categories(),
+        active_category_id=active_category_id,
+    )
+
+
 def _cart_count() -> int:
     from .cart.rules import item_count
 
@@ -144,6 +252,10 @@ def _shop_context() -> dict[str, Any]:
         "current_language": lambda: str(get_locale() or ENGLISH),
         "url_for_or": url_for_or,
         "page_language": page_language,
+        "layout_part": _layout_part,
+        "category_nav": _category_nav,
+        "cart_link": _cart_link,
+        "language_switch": _language_switch,
         "current_user": g.get("user"),
     }
 
@@ -159,3 +271,4 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(day_text, "day")
     app.add_template_filter(moment_text, "moment")
     app.context_processor(_shop_context)
+    app.extensions["shop_fragments"] = Fragments()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import g
 
 from shop.extensions import db
 from shop.models import Category, Product, User
+
+from .conftest import close_app, make_app
 
 
 def _nav(page: str) -> str:
@@ -122,3 +126,91 @@ def test_the_header_counts_sold_out_lines_and_drops_products_no_longer_sold(app,
     assert _header_count(page) == 5
     client.post("/cart/add", data={"product_id": kept, "quantity": 1})
     assert _header_count(client.get("/").get_data(as_text=True)) == 6
+
+
+# --- the layout parts each worker keeps (shop/templating.py's Fragments) ---------------------------------------
+
+
+def _hidden_value(page: str, form_class: str, name: str) -> str:
+    form = page.split(f'class="{form_class}"', 1)[1].split("</form>", 1)[0]
+    return re.search(rf'name="{name}" type="hidden" value="([^"]*)"', form).group(1)
+
+
+def test_each_session_gets_its_own_csrf_token_in_the_kept_header_forms(tmp_path):
+    app = make_app(tmp_path, WTF_CSRF_ENABLED=True)
+    try:
+        tokens = []
+        for email in ("chan.taiman@example.com", "wong.siuming@example.com"):
+            client = app.test_client()
+            sign_in = client.get("/account/sign-in").get_data(as_text=True)
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', sign_in).group(1)
+            client.post("/account/sign-in", data={"email": email, "password": "demo1234", "csrf_token": token})
+            page = client.get("/orders").get_data(as_text=True)
+            sign_out, language = (
+                _hidden_value(page, "inline-form", "csrf_token"),
+                _hidden_value(page, "language-switch", "csrf_token"),
+            )
+            assert sign_out == language and "\ue000" not in page
+            assert (
+                client.post("/language", data={"lang": "zh_Hant_HK", "next": "/", "csrf_token": language}).status_code
+                == 302
+            )
+            assert "登出" in client.get("/orders").get_data(as_text=True)  # the kept Chinese header
+            tokens.append(language)
+            assert client.post("/account/sign-out", data={"csrf_token": sign_out}).status_code == 302
+            assert "Hi, " not in client.get("/").get_data(as_text=True)
+        assert tokens[0] != tokens[1]
+    finally:
+        close_app(app)
+
+
+def test_the_language_switch_comes_back_to_this_page_and_marks_the_language_in_use(client, shopper):
+    shopper.sign_in()
+    for path, written in [
+        ("/orders", "/orders"),
+        ("/search?q=rice&sort=price", "/search?q=rice&amp;sort=price"),
+        ("/search?q=%22soy%22", "/search?q=%22soy%22"),
+        ("/cart", "/cart"),
+    ]:
+        assert _hidden_value(client.get(path).get_data(as_text=True), "language-switch", "next") == written
+    assert 'lang="en"\n                      aria-current="true">English' in client.get("/").get_data(as_text=True)
+    client.set_cookie("lang", "zh_Hant_HK")
+    page = client.get("/orders").get_data(as_text=True)
+    assert 'aria-current="true">繁' in page and 'aria-current="true">English' not in page
+    assert "我的訂單" in page and "My orders" not in page
+
+
+def test_the_search_box_shows_this_requests_query_escaped(client):
+    assert 'value="&lt;b&gt;rice&#34;"' in client.get("/search?q=<b>rice%22").get_data(as_text=True)
+    assert 'name="q"\n               value=""' in client.get("/search?q=").get_data(as_text=True)
+
+
+def test_the_footer_follows_the_delivery_settings(app, client):
+    assert "Free delivery on orders from HK$500.00" in client.get("/").get_data(as_text=True)
+    app.config["FREE_DELIVERY_THRESHOLD_CENTS"] = 45_000
+    assert "Free delivery on orders from HK$450.00" in client.get("/account/sign-in").get_data(as_text=True)
+
+
+def test_the_cart_link_says_item_or_items_by_the_count(app, client, shopper):
+    from .support import make_product
+
+    shopper.sign_in()
+    with app.app_context():
+        product_id = make_product("T-COUNT", 1000).id
+    client.post("/cart/add", data={"product_id": product_id, "quantity": 1})
+    assert "1 item</span>" in client.get("/orders").get_data(as_text=True)
+    client.post("/cart/add", data={"product_id": product_id, "quantity": 1})
+    assert "2 items</span>" in client.get("/orders").get_data(as_text=True)
+
+
+def test_the_category_page_marks_its_own_category_in_the_nav(client):
+    page = _nav(client.get("/category/supermarket").get_data(as_text=True))
+    assert re.search(r'href="/category/supermarket"\s+aria-current="page"', page)
+    assert page.count('aria-current="page"') == 1
+    assert 'aria-current="page"' not in _nav(client.get("/cart").get_data(as_text=True))
+
+
+def test_a_page_whose_address_holds_a_control_character_switches_language_back_home(client):
+    response = client.get("/product/rice%00")
+    assert response.status_code == 400
+    assert _hidden_value(response.get_data(as_text=True), "language-switch", "next") == ""
