@@ -228,6 +228,24 @@ def _category_nav(active_category_id: int | None) -> Markup:
     )
 
 
+def _product_card(product: Any, heading_level: int = 3) -> Markup:
+    """A catalogue card, kept per language and every product field it shows (a stock change is a new card)."""
+    category = product.category
+    shown = (
+        product.id,
+        product.slug,
+        product.image,
+        product.stock,
+        product.price_cents,
+        product.name,
+        product.name_zh,
+        category.name,
+        category.name_zh,
+        heading_level,
+    )
+    return _fragment("shop/_product_card.html", shown, marks=False, product=product, heading_level=heading_level)
+
+
 def _cart_count() -> int:
     from .cart.rules import item_count
 
@@ -270,5 +288,6 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_line_name, "local_line_name")
     app.add_template_filter(day_text, "day")
     app.add_template_filter(moment_text, "moment")
+    app.add_template_global(_product_card, "product_card_html")  # a global: imported macros see no context
     app.context_processor(_shop_context)
     app.extensions["shop_fragments"] = Fragments()

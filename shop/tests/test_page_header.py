@@ -214,3 +214,29 @@ def test_a_page_whose_address_holds_a_control_character_switches_language_back_h
     response = client.get("/product/rice%00")
     assert response.status_code == 400
     assert _hidden_value(response.get_data(as_text=True), "language-switch", "next") == ""
+
+
+def _card(page: str, slug: str) -> str:
+    return page.split(f'href="/product/{slug}"', 1)[1].split("</article>", 1)[0]
+
+
+def test_a_kept_product_card_shows_a_new_price_stock_name_and_category_name_at_once(app, client, shopper):
+    shopper.sign_in()  # signed in: the page itself is rendered every time, only its cards may be kept
+    slug = "jasmine-rice-5kg"
+    first = _card(client.get("/category/supermarket").get_data(as_text=True), slug)
+    assert "Thai Hom Mali Jasmine Rice 5kg" in first and "Only" not in first
+    with app.app_context():
+        product = db.session.scalar(sa.select(Product).where(Product.slug == slug))
+        product.price_cents, product.stock, product.name = 12_345, 2, "Jasmine Rice (new bag)"
+        product.category.name = "Groceries"
+        db.session.commit()
+    card = _card(client.get("/category/supermarket").get_data(as_text=True), slug)
+    assert "HK$123.45" in card and "Only 2 left" in card and "Jasmine Rice (new bag)" in card and "Groceries" in card
+    with app.app_context():
+        db.session.execute(sa.update(Product).where(Product.slug == slug).values(stock=0))
+        db.session.commit()
+    card = _card(client.get("/category/supermarket").get_data(as_text=True), slug)
+    assert "Sold out" in card and "Only 2 left" not in card
+    client.set_cookie("lang", "zh_Hant_HK")
+    card = _card(client.get("/category/supermarket").get_data(as_text=True), slug)
+    assert "已售罄" in card and "Sold out" not in card
