@@ -1,4 +1,5 @@
-"""The header every page shares, after its reads were made cheaper: it still shows what the database says now."""
+"""Parts of pages each worker keeps or reads more cheaply (header, footer, cards, districts) still show what the
+database and the shopper's language say now."""
 
 from __future__ import annotations
 
@@ -240,3 +241,24 @@ def test_a_kept_product_card_shows_a_new_price_stock_name_and_category_name_at_o
     client.set_cookie("lang", "zh_Hant_HK")
     card = _card(client.get("/category/supermarket").get_data(as_text=True), slug)
     assert "已售罄" in card and "Sold out" not in card
+
+
+def test_the_delivery_forms_districts_are_named_in_each_shoppers_language(app, client, shopper):
+    from .support import make_product
+
+    shopper.sign_in()
+    with app.app_context():
+        product_id = make_product("T-DISTRICT", 1000).id
+    client.post("/cart/add", data={"product_id": product_id, "quantity": 1})
+    for language, wan_chai, choose in [("en", "Wan Chai", "Choose a district"), ("zh_Hant_HK", "灣仔區", None)] * 2:
+        client.set_cookie("lang", language)
+        select = client.get("/checkout").get_data(as_text=True).split('name="district"', 1)[1].split("</select>")[0]
+        assert f'<option value="Wan Chai">{wan_chai}</option>' in select, language
+        assert select.count("<option") == 19
+        if choose:
+            assert f'<option selected value="">{choose}</option>' in select or f">{choose}</option>" in select
+    client.set_cookie("lang", "en")
+    response = client.post(
+        "/checkout", data={"name": "A", "phone": "91234567", "address": "1 Road", "district": "Mars"}
+    )
+    assert response.status_code == 200 and "Choose a district." in response.get_data(as_text=True)  # not an order
