@@ -62,3 +62,29 @@ def test_the_delivery_form_renders_as_it_did_with_wtforms_own_writer(app, client
             monkeypatch.setattr(widget, "html_params", staticmethod(wtforms_html_params))
         assert render() == ours
     assert 'value="Wan Chai" selected' in "".join(ours) or 'selected value="Wan Chai"' in "".join(ours)
+
+
+def test_form_labels_and_hints_are_read_in_each_requests_language(app):
+    from shop.checkout.forms import DeliveryForm, PaymentForm
+
+    for language, label, hint, card in [
+        ("en", "Address", "Flat, floor, building and street.", "Card number"),
+        ("zh_Hant_HK", "送貨地址", None, "信用卡號碼"),
+    ] * 2:  # twice: the second round reads the texts each form class kept
+        with app.test_request_context("/", headers={"Cookie": f"lang={language}"}):
+            form = DeliveryForm(formdata=None)
+            assert str(form.address.label.text) == label
+            assert hint is None or str(form.address.description) == hint
+            assert hint is not None or "Flat, floor" not in str(form.address.description)
+            assert f">{label}</label>" in str(form.address.label())
+            assert card in str(PaymentForm(formdata=None).card_number.label())
+
+
+def test_a_label_a_view_sets_on_its_form_is_kept(app):
+    from shop.checkout.forms import DeliveryForm
+
+    with app.test_request_context("/"):
+        form = DeliveryForm(formdata=None)
+        form.address.label.text = "Where to?"
+        assert ">Where to?</label>" in str(form.address.label())
+        assert ">Address</label>" in str(DeliveryForm(formdata=None).address.label())
