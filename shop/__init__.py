@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, current_app, request, session
 
-from . import page_cache, rate_limits, validation, warm_up
+from . import form_rendering, page_cache, rate_limits, validation, warm_up
 from .cart.rules import SESSION_KEY as CART_SESSION_KEY
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
+    form_rendering.install()
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from flask import Flask, current_app, g, url_for
+from flask import Flask, current_app, g, render_template, request, session, url_for
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
 from .cart import pricing
 from .extensions import db
 from .i18n import local_description, local_line_name, local_name
+from .models import Category
+from .validation import has_control_characters
 
 
 def money(cents: int | None) -> str:
@@ -26,15 +33,27 @@ def money(cents: int | None) -> str:
         return ""
     if not isinstance(cents, int):
         raise pricing.PricingError("Money is kept in whole cents.")
+    return _money_text(cents, str(get_locale() or "en"), current_app.config["CURRENCY_CODE"])
+
+
+# A page shows the same few prices and totals over and over, and Babel spends ~20 µs on each (pattern look-up,
+# Decimal arithmetic): the text of an amount in a locale never changes, so each worker keeps the recent ones.
+@lru_cache(maxsize=4096)
+def _money_text(cents: int, locale: str, currency: str) -> str:
     # Decimal, never float: 123450 cents is exactly Decimal('1234.50').
-    return format_currency(Decimal(cents).scaleb(-2), current_app.config["CURRENCY_CODE"], locale=get_locale() or "en")
+    return format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
 
 
 def number(value: int | None) -> str:
     """Jinja filter: a whole number (points, counts) with the locale's grouping: 120000 -> '120,000'."""
     if value is None:
         return ""
-    return format_decimal(int(value), locale=get_locale() or "en")
+    return _number_text(int(value), str(get_locale() or "en"))
+
+
+@lru_cache(maxsize=4096)
+def _number_text(value: int, locale: str) -> str:
+    return format_decimal(value, locale=locale)
 
 
 # Day and day-with-time patterns per language (CLDR), e.g. "02 Dec 2026" and "2026年12月2日".
@@ -88,12 +107,17 @@ def page_language() -> str:
     return str(locale).replace("_", "-") if catalogue.is_file() else "en"
 
 
-def _nav_categories() -> list:
-    from .models import Category
+_categories = Category.__table__
+_NAV_CATEGORIES = sa.select(_categories.c.id, _categories.c.slug, _categories.c.name, _categories.c.name_zh).order_by(
+    _categories.c.position, _categories.c.name
+)
 
+
+def _nav_categories() -> list:
+    """The header's categories as rows (id, slug, name, name_zh): a Core select costs a quarter of ORM objects."""
     if "_nav_categories" not in g:
         try:
-            g._nav_categories = db.session.scalars(sa.select(Category).order_by(Category.position, Category.name)).all()
+            g._nav_categories = db.session.execute(_NAV_CATEGORIES).all()
         except SQLAlchemyError:
             # The error page must still render when the database is what failed.
             db.session.rollback()
@@ -101,11 +125,132 @@ def _nav_categories() -> list:
     return g._nav_categories
 
 
+# --- parts of the layout that are the same on every page -----------------------------------------------------
+#
+# The header and footer are a third of a page's Jinja: ~20 translated strings, ~12 url_for, two forms. Most of it
+# depends only on the language, the app's settings and where the app is mounted, so each worker renders such a
+# part once per (part, language, mount point, its own inputs) and keeps the HTML (``Fragments``). What changes per
+# request (the CSRF token, the page to come back to) is written into the kept HTML as a mark and filled in on
+# every request, as page_cache does; what the database says (the categories) is part of the key, read per request.
+
+# A mark is a name between two private-use characters: nothing a shop page writes holds them, and a hidden
+# field keeps them (it drops control characters).
+_MARK = re.compile("\ue000([a-z_]+)\ue000")
+
+
+def _mark(name: str) -> str:
+    return f"\ue000{name}\ue000"
+
+
+# The settings a layout part may show (the footer's delivery terms, the names): a part is kept per their values.
+_LAYOUT_SETTINGS = ("SHOP_NAME", "BANK_NAME", "CURRENCY_CODE", "FREE_DELIVERY_THRESHOLD_CENTS", "DELIVERY_FEE_CENTS")
+
+
+class Fragments:
+    """One worker's rendered layout parts, at most ``max_parts`` (all of them are dropped when it is full)."""
+
+    def __init__(self, max_parts: int = 512) -> None:
+        self.max_parts = max_parts
+        self._parts: dict[tuple, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[str, ...] | None:
+        return self._parts.get(key)
+
+    def put(self, key: tuple, pieces: tuple[str, ...]) -> None:
+        with self._lock:
+            if len(self._parts) >= self.max_parts:
+                self._parts.clear()
+            self._parts[key] = pieces
+
+    def clear(self) -> None:
+        with self._lock:
+            self._parts.clear()
+
+
+def _fragment(
+    template: str, inputs: tuple = (), *, fills: dict[str, str] | None = None, marks: bool = True, **context: Any
+) -> Markup:
+    """``template`` rendered with ``context`` once per (language, mount point, ``inputs``) and kept: its output
+    may depend on nothing else. Per request, the CSRF token and each ``mark(name)`` it wrote (unless
+    ``marks=False``) are filled in with ``fills[name]``, escaped."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    config = app.config
+    settings = tuple(config[name] for name in _LAYOUT_SETTINGS)
+    key = (template, str(get_locale()), request.script_root, settings, inputs)
+    fragments: Fragments = app.extensions["shop_fragments"]
+    pieces = fragments.get(key)
+    if pieces is None or app.jinja_env.auto_reload:
+        html = render_template(template, mark=_mark, **context)
+        if marks:
+            # The token this render used, if it used one (asking for it does not add one to the session).
+            token = session.get("csrf_token") and generate_csrf()
+            pieces = tuple(_MARK.split(html.replace(token, _mark("csrf_token")) if token else html))
+        else:
+            pieces = (html,)
+        fragments.put(key, pieces)
+    if len(pieces) == 1:
+        return Markup(pieces[0])
+    filled = list(pieces)
+    for index in range(1, len(filled), 2):  # split() puts each mark's name at an odd index
+        name = filled[index]
+        filled[index] = generate_csrf() if name == "csrf_token" else str(escape((fills or {})[name]))
+    return Markup("".join(filled))
+
+
+def _layout_part(name: str, **fills: str) -> Markup:
+    """A part of ``shop/base.html`` that depends on the language and settings only: ``shop/_layout_<name>.html``,
+    with ``mark(name)`` filled in from ``fills``."""
+    return _fragment(f"shop/_layout_{name}.html", fills=fills)
+
+
+def _language_switch() -> Markup:
+    """The header's English / 繁 form, coming back to this page (a path with a control character: home, as
+    ShopForm drops such a hidden value)."""
+    here = request.full_path.rstrip("?")
+    return _fragment("shop/_layout_language.html", fills={"next": "" if has_control_characters(here) else here})
+
+
+def _cart_link(count: int) -> Markup:
+    """The header's cart link for ``count`` items (the plural form depends on the number)."""
+    return _fragment("shop/_layout_cart.html", (count,), count=count)
+
+
+def _category_nav(active_category_id: int | None) -> Markup:
+    """The header's category links, kept per list of categories (read from the database on every request)."""
+    categories = tuple(tuple(row) for row in _nav_categories())
+    return _fragment(
+        "shop/_category_nav.html",
+        (categories, active_category_id),
+        marks=False,
+        categories=_nav_categories(),
+        active_category_id=active_category_id,
+    )
+
+
+def _product_card(product: Any, heading_level: int = 3) -> Markup:
+    """A catalogue card, kept per language and every product field it shows (a stock change is a new card)."""
+    category = product.category
+    shown = (
+        product.id,
+        product.slug,
+        product.image,
+        product.stock,
+        product.price_cents,
+        product.name,
+        product.name_zh,
+        category.name,
+        category.name_zh,
+        heading_level,
+    )
+    return _fragment("shop/_product_card.html", shown, marks=False, product=product, heading_level=heading_level)
+
+
 def _cart_count() -> int:
-    from .cart.rules import current_cart
+    from .cart.rules import item_count
 
     try:
-        return current_cart().item_count
+        return item_count()
     except SQLAlchemyError:
         db.session.rollback()
         return 0
@@ -125,6 +270,10 @@ def _shop_context() -> dict[str, Any]:
         "current_language": lambda: str(get_locale() or ENGLISH),
         "url_for_or": url_for_or,
         "page_language": page_language,
+        "layout_part": _layout_part,
+        "category_nav": _category_nav,
+        "cart_link": _cart_link,
+        "language_switch": _language_switch,
         "current_user": g.get("user"),
     }
 
@@ -139,4 +288,6 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_line_name, "local_line_name")
     app.add_template_filter(day_text, "day")
     app.add_template_filter(moment_text, "moment")
+    app.add_template_global(_product_card, "product_card_html")  # a global: imported macros see no context
     app.context_processor(_shop_context)
+    app.extensions["shop_fragments"] = Fragments()

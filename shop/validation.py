@@ -21,6 +21,7 @@ from babel.support import Translations
 from flask import Flask, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import BadRequest
 from wtforms import Field, HiddenField, IntegerField, TextAreaField
@@ -107,6 +108,7 @@ class ShopForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        texts = _field_texts(type(self), str(get_locale() or "en")) if has_request_context() else {}
         for field in self:
             if isinstance(field, HiddenField):
                 if isinstance(field.data, str) and has_control_characters(field.data):
@@ -114,6 +116,11 @@ class ShopForm(FlaskForm):
                 continue
             # A new tuple per bound field: the class's validator list is shared by every instance.
             field.validators = (NoControlCharacters(), *field.validators)
+            label, description = texts.get(field.name, (None, None))
+            if label is not None and field.label.text is label[0]:
+                field.label.text = label[1]
+            if description is not None and field.description is description[0]:
+                field.description = description[1]
 
     class Meta:
         def get_translations(self, form: Any) -> Translations | None:
@@ -121,6 +128,31 @@ class ShopForm(FlaskForm):
             if not has_request_context():
                 return None
             return wtforms_translations(str(get_locale() or "en"))
+
+
+_FIELD_TEXTS: dict[tuple[type, str], dict[str, tuple]] = {}
+
+
+def _field_texts(form_class: type, locale: str) -> dict[str, tuple]:
+    """Each field's lazy label and description of ``form_class`` with its text in ``locale`` (the request's):
+    {name: ((lazy label, text) or None, (lazy description, text) or None)}.
+
+    A lazy text costs a catalogue look-up every time a page reads it (a label twice, a submit button's too);
+    the catalogues do not change while a worker runs, so each form class reads its texts once per language.
+    """
+    key = (form_class, locale)
+    texts = _FIELD_TEXTS.get(key)
+    if texts is None:
+        texts = {}
+        for name, unbound in form_class._unbound_fields or ():
+            label = unbound.kwargs.get("label", unbound.args[0] if unbound.args else None)
+            description = unbound.kwargs.get("description")
+            texts[name] = (
+                (label, str(label)) if isinstance(label, LazyString) else None,
+                (description, str(description)) if isinstance(description, LazyString) else None,
+            )
+        _FIELD_TEXTS[key] = texts
+    return texts
 
 
 class ControlCharacterInUrl(BadRequest):

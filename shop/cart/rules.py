@@ -241,6 +241,28 @@ def get_product(product_id: int) -> Product | None:
     return db.session.get(Product, product_id)
 
 
+_products = Product.__table__
+_PRODUCTS_STILL_SOLD = sa.select(_products.c.id).where(_products.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def item_count() -> int:
+    """The header's count: ``current_cart().item_count`` without loading and pricing the products.
+
+    Most pages do not show the cart, and pricing it for one number cost a fifth of their time. The count is the
+    same: every line of a product still sold, sold out or not; a product no longer sold drops out of the session.
+    """
+    cached = g.get("_cart")
+    if cached is not None:
+        return cached.item_count
+    contents = load_contents()
+    if not contents:
+        return 0
+    sold = set(db.session.scalars(_PRODUCTS_STILL_SOLD, {"ids": list(contents)}))
+    if len(sold) < len(contents):
+        save_contents({pid: qty for pid, qty in contents.items() if pid in sold})
+    return sum(qty for pid, qty in contents.items() if pid in sold)
+
+
 def current_cart() -> Cart:
     """The shopper's cart priced against the catalogue; products no longer sold drop out of the session."""
     cached = g.get("_cart")

@@ -74,7 +74,6 @@ def _dialect_insert(dialect: str) -> Callable[[sa.Table], Any]:
 
 def _fold_into_journey(order_id: int, kind: str, code: str, at: datetime) -> None:
     """One atomic upsert: concurrent events of one checkout never race to create or overwrite its row."""
-    table = PwpJourney.__table__
     values = {column: (at if FIRST_AT.get(kind) == column else None) for column in FIRST_AT.values()}
     values |= {
         "order_id": order_id,
@@ -83,15 +82,31 @@ def _fold_into_journey(order_id: int, kind: str, code: str, at: datetime) -> Non
         "last_code": code,
         "events": 1,
     }
-    insert = _dialect_insert(db.session.get_bind().dialect.name)(table).values(**values)
-    update = {column: _earliest(table.c[column], insert.excluded[column]) for column in FIRST_AT.values()}
-    update |= {
-        "codes_sent": table.c.codes_sent + insert.excluded.codes_sent,
-        "last_kind": insert.excluded.last_kind,
-        "last_code": insert.excluded.last_code,
-        "events": table.c.events + 1,
-    }
-    db.session.execute(insert.on_conflict_do_update(index_elements=[table.c.order_id], set_=update))
+    db.session.execute(_fold_statement(db.session.get_bind().dialect.name), values)
+
+
+# The upsert per dialect, built once: building it (and so its cache key) on every event cost more than running it.
+_FOLD_STATEMENTS: dict[str, Any] = {}
+
+
+def _fold_statement(dialect: str) -> Any:
+    """The journey upsert with a bound parameter per column (``_fold_into_journey`` passes their values)."""
+    statement = _FOLD_STATEMENTS.get(dialect)
+    if statement is None:
+        table = PwpJourney.__table__
+        columns = [*FIRST_AT.values(), "order_id", "codes_sent", "last_kind", "last_code", "events"]
+        parameters = {column: sa.bindparam(column, type_=table.c[column].type) for column in columns}
+        insert = _dialect_insert(dialect)(table).values(**parameters)
+        update = {column: _earliest(table.c[column], insert.excluded[column]) for column in FIRST_AT.values()}
+        update |= {
+            "codes_sent": table.c.codes_sent + insert.excluded.codes_sent,
+            "last_kind": insert.excluded.last_kind,
+            "last_code": insert.excluded.last_code,
+            "events": table.c.events + 1,
+        }
+        statement = insert.on_conflict_do_update(index_elements=[table.c.order_id], set_=update)
+        _FOLD_STATEMENTS[dialect] = statement
+    return statement
 
 
 def journeys_from_events(order_ids: list[int] | None = None) -> sa.Select:
