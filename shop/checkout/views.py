@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 
 from ..accounts.guards import login_required
 from ..cart.rules import clear_cart, current_cart
+from ..database import read_only
 from ..i18n import bank_language
 from ..issuer_client import get_issuer_client
 from ..messages import shopper_message
@@ -77,6 +78,7 @@ def _after_payment(order: Order):
 
 @bp.route("", methods=["GET", "POST"])
 @login_required
+@read_only  # the GET only shows the form; the POST (which creates the order) still takes the write lock
 def start():
     cart = current_cart()
     if cart.is_empty:
@@ -111,6 +113,7 @@ def start():
 
 @bp.route("/<reference>/payment", methods=["GET", "POST"])
 @login_required
+@read_only  # the GET only shows the order and the card form; paying is a POST
 def payment(reference: str):
     order = _order(reference)
     client = get_issuer_client()
