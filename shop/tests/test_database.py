@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
+from flask import render_template_string
 
 from shop.extensions import db
 from shop.models import User
@@ -146,3 +149,37 @@ def test_test_database_names_a_database_the_suite_can_run_on(monkeypatch):
     assert postgres.test_database() == "postgresql"
     monkeypatch.delenv("TEST_DATABASE")
     assert postgres.test_database() == "sqlite"
+
+
+def _write_lock_is_free(app) -> str:
+    """Whether another connection could take SQLite's write lock right now ("free" or "locked")."""
+    probe = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return "free"
+    except sqlite3.OperationalError:
+        return "locked"
+    finally:
+        probe.close()
+
+
+@pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
+def test_a_page_renders_without_the_write_lock_unless_something_is_left_to_write(app, client):
+    @app.get("/probe/<mode>")
+    def probe(mode: str):
+        db.session.execute(sa.text("SELECT 1"))  # a view that may write: its transaction took the write lock
+        if mode == "pending":
+            db.session.add(User(email="pending@example.com", name="Pending", phone="91234567", password_hash="x"))
+        page = render_template_string("{{ lock() }}", lock=lambda: _write_lock_is_free(app))
+        if mode == "write-after":
+            db.session.execute(sa.text("UPDATE products SET stock = stock WHERE id = 1"))
+            db.session.commit()
+        return page
+
+    assert client.get("/probe/settled").get_data(as_text=True) == "free"
+    assert client.get("/probe/pending").get_data(as_text=True) == "locked"  # uncommitted work is not committed
+    with app.app_context():
+        assert db.session.scalar(sa.select(User).where(User.email == "pending@example.com")) is None
+    begins = begins_during(app, lambda: client.get("/probe/write-after"))
+    assert begins[0] == "BEGIN IMMEDIATE" and begins[-1] == "BEGIN IMMEDIATE"  # the write intent is back
