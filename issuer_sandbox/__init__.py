@@ -156,5 +156,4 @@ def _worker_start(app: Flask) -> None:
     """A server worker's start: on SQLite, WAL checkpoints in a thread of their own (see database.py)."""
     wal_checkpoints = app.extensions["wal_checkpoints"]
     if wal_checkpoints is not None:
-        with app.app_context():
-            wal_checkpoints.start(db.engine)
+        wal_checkpoints.start()

@@ -184,7 +184,7 @@ def configure_engine(engine: Engine) -> WalCheckpoints | None:
     """
     if engine.dialect.name != "sqlite":
         return None
-    checkpoints = WalCheckpoints(engine.url.database)
+    checkpoints = WalCheckpoints(engine)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
@@ -254,19 +254,20 @@ class WalCheckpoints:
 
     INTERVAL_SECONDS = 0.25
 
-    def __init__(self, database: str | None) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        database = engine.url.database
         self.database = database if database and database != ":memory:" else None
         self.running = False
-        self.checkpoints = 0
         self.last_result: tuple[int, int, int] | None = None  # (busy, WAL frames, frames checkpointed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, engine: Engine) -> None:
+    def start(self) -> None:
         """Automatic checkpoints off for the connections to come, and the checkpoint thread running."""
         if self.database is None or self.running:
             return
-        engine.dispose()  # the pool's connections so far were opened with automatic checkpoints on
+        self.engine.dispose()  # the pool's connections so far were opened with automatic checkpoints on
         self.running = True
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoints", daemon=True)
@@ -287,7 +288,6 @@ class WalCheckpoints:
                     self.last_result = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error:
                     continue  # busy or briefly unavailable: the next round tries again
-                self.checkpoints += 1
         finally:
             connection.close()
 

@@ -15,7 +15,6 @@ import importlib
 from flask import Flask
 from flask_babel import force_locale, gettext
 
-from .extensions import db
 from .i18n import LOCALES
 
 # Imported by a library on first use, not when the app is built.
@@ -39,8 +38,7 @@ def worker_start(app: Flask) -> None:
     warm_up(app)
     wal_checkpoints = app.extensions.get("wal_checkpoints")
     if wal_checkpoints is not None:
-        with app.app_context():
-            wal_checkpoints.start(db.engine)
+        wal_checkpoints.start()
 
 
 def install(app: Flask) -> None:
