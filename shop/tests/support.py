@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -57,3 +57,20 @@ def fresh_interpreter_output(code: str) -> str:
     """What ``code`` prints in a new Python process: for import checks, which a test process cannot make."""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     return done.stdout.strip()
+
+
+def statements_during(app, call: Callable[[], object]) -> list[str]:
+    """The SQL the app's engine ran (SQLAlchemy's ``before_cursor_execute``) while ``call()`` ran."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements

@@ -24,7 +24,7 @@ from shop.orders import bank_call
 from shop.orders import cancellation as cancel_rules
 
 from .fakes import FakeIssuerClient
-from .support import make_product, on_both_databases
+from .support import make_product, on_both_databases, statements_during
 from .test_no_lock_during_issuer_calls import DELIVERY, Cart, Line, card, make_order, stored
 
 BARRIER_SECONDS = 10
@@ -133,18 +133,9 @@ def test_an_unlocked_re_read_cannot_record_one_refund_twice_the_constraint_keeps
 
 @only_postgres
 def test_the_real_call_bank_re_reads_the_order_under_its_row_lock_on_postgresql(app, user, monkeypatch):
-    statements: list[str] = []
     order = make_order(user)
     order_id = order.id
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        bank_call.call_bank(order, lambda: None)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
+    statements = statements_during(app, lambda: bank_call.call_bank(order, lambda: None))
     db.session.rollback()
     [re_read] = [statement for statement in statements if "FROM orders" in statement]
     assert re_read.rstrip().endswith("FOR UPDATE") and stored(order_id).id == order_id

@@ -11,22 +11,11 @@ from flask import render_template_string
 from shop.extensions import db
 from shop.models import User
 
+from .support import statements_during
+
 
 def begins_during(app, call) -> list[str]:
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        if statement.startswith("BEGIN"):
-            statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        call()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return statements
+    return [statement for statement in statements_during(app, call) if statement.startswith("BEGIN")]
 
 
 @pytest.mark.sqlite_only(

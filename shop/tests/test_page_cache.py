@@ -12,6 +12,7 @@ from shop.extensions import db
 from shop.models import Product
 
 from .conftest import close_app, make_app
+from .support import statements_during
 
 PRODUCT = "/product/jasmine-rice-5kg"
 
@@ -72,19 +73,10 @@ def test_a_price_change_shows_at_once(app, client):
 def test_a_cached_page_runs_nothing_through_the_orm_session(app, renders):
     """The version check is the only database work of a hit: no BEGIN, no ORM session, no ROLLBACK."""
     app.test_client().get(PRODUCT)
-    statements: list[str] = []
     rendered = len(renders)
-    with app.app_context():
-        engine = db.engine
-
-    def record(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        assert app.test_client().get(PRODUCT).status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    answers = []
+    statements = statements_during(app, lambda: answers.append(app.test_client().get(PRODUCT)))
+    assert answers[0].status_code == 200
     assert len(renders) == rendered  # a hit
     # The check runs on the driver's cursor, below SQLAlchemy's events: the session ran nothing at all.
     assert statements == []
