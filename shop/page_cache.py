@@ -104,6 +104,16 @@ def catalogue_version() -> tuple:
     return version
 
 
+def without_csrf_token(html: str, placeholder: str) -> str:
+    """``html`` to keep, with the visitor's CSRF token (if its render used one) replaced by ``placeholder``.
+
+    The token belongs to the session, not to the page, so kept HTML carries a placeholder that each request
+    fills in with its own. Asking for the token here does not add one to a session that has none.
+    """
+    token = session.get("csrf_token") and generate_csrf()
+    return html.replace(token, placeholder) if token else html
+
+
 def _cacheable() -> bool:
     """A visitor's plain view of the page: not signed in, an empty cart, no message waiting."""
     if not current_app.config["PAGE_CACHE_MAX_PAGES"] or request.method != "GET":
@@ -126,10 +136,7 @@ def cached_for_visitors(view: F) -> F:
             rendered = view(*args, **kwargs)
             if not isinstance(rendered, str):  # a redirect, an error status or a response object: not kept
                 return rendered
-            # The token this render used, if it used one (asking for it does not add one to the session).
-            token = session.get("csrf_token") and generate_csrf()
-            body = rendered.replace(token, _CSRF_PLACEHOLDER) if token else rendered
-            page = CachedPage(version, body, time.monotonic())
+            page = CachedPage(version, without_csrf_token(rendered, _CSRF_PLACEHOLDER), time.monotonic())
             page_cache().put(key, page)
         if _CSRF_PLACEHOLDER not in page.body:
             return page.body

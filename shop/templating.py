@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from flask import Flask, current_app, g, render_template, request, session, url_for
+from flask import Flask, current_app, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -24,6 +24,7 @@ from .cart import pricing
 from .extensions import db
 from .i18n import local_description, local_line_name, local_name
 from .models import Category
+from .page_cache import without_csrf_token
 from .validation import has_control_characters
 
 
@@ -183,9 +184,7 @@ def _fragment(
     if pieces is None or app.jinja_env.auto_reload:
         html = render_template(template, mark=_mark, **context)
         if marks:
-            # The token this render used, if it used one (asking for it does not add one to the session).
-            token = session.get("csrf_token") and generate_csrf()
-            pieces = tuple(_MARK.split(html.replace(token, _mark("csrf_token")) if token else html))
+            pieces = tuple(_MARK.split(without_csrf_token(html, _mark("csrf_token"))))
         else:
             pieces = (html,)
         fragments.put(key, pieces)
