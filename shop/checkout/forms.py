@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from functools import cache
 
-from flask import has_request_context
-from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
@@ -97,14 +94,6 @@ def parse_expiry(value: str) -> tuple[int, int] | None:
     return month, (2000 + year if year < 100 else year)
 
 
-@cache
-def _district_choices(locale: str) -> list[SelectChoice]:
-    """The district select's options with their names in ``locale`` (the request's), read from the catalogue once
-    per worker: catalogues do not change while it runs."""
-    with force_locale(locale):
-        return [SelectChoice(choice.value, str(choice.label)) for choice in DeliveryForm.district.kwargs["choices"]]
-
-
 class DeliveryForm(ShopForm):
     name = StringField(
         _l("Recipient name"),
@@ -135,12 +124,6 @@ class DeliveryForm(ShopForm):
         validators=[DataRequired(_l("Choose a district."))],
     )
     submit = SubmitField(_l("Continue to payment"))
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if has_request_context():
-            # The 19 options' lazy names cost two catalogue look-ups each per render (~0.5 ms a page).
-            self.district.choices = _district_choices(str(get_locale() or "en"))
 
     def validate_district(self, field) -> None:
         if field.data not in HK_DISTRICTS:

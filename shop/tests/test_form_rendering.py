@@ -88,3 +88,27 @@ def test_a_label_a_view_sets_on_its_form_is_kept(app):
         form.address.label.text = "Where to?"
         assert ">Where to?</label>" in str(form.address.label())
         assert ">Address</label>" in str(DeliveryForm(formdata=None).address.label())
+
+
+def test_lazy_select_options_are_read_in_each_requests_language_and_keep_their_fields(app):
+    from wtforms import SelectChoice, SelectField
+
+    from shop.validation import ShopForm
+
+    class PickForm(ShopForm):
+        pick = SelectField(
+            choices=[
+                SelectChoice("", lazy_gettext("Cart"), render_kw={"disabled": True}),
+                SelectChoice("s", lazy_gettext("Search")),
+            ]
+        )
+
+    for language, cart, search in [("en", "Cart", "Search"), ("zh_Hant_HK", "購物車", "搜尋")] * 2:
+        with app.test_request_context("/", headers={"Cookie": f"lang={language}"}):
+            form = PickForm(formdata=None)
+            first, second = form.pick.choices
+            assert first == SelectChoice("", cart, render_kw={"disabled": True}) and second == SelectChoice("s", search)
+            assert f">{cart}</option>" in str(form.pick()) and f">{search}</option>" in str(form.pick())
+    with app.test_request_context("/"):
+        # The class's own options stay lazy, for the next language.
+        assert isinstance(PickForm.pick.kwargs["choices"][1].label, type(lazy_gettext("Cart")))
