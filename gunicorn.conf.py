@@ -4,9 +4,28 @@
 command (adding only what the e2e suite needs on top, such as an access log to keep with a failed test).
 """
 
+import sys
+
 worker_class = "gthread"
 workers = 2
-threads = 8
+# Request threads per worker, by the app the command line serves (`shop:create_app()` -> "shop").
+# The issuer's threads compute or wait on its database: 8, as the bench's floor app has.
+# The shop's threads also wait without computing: on the bank's answers, and in a burst of sign-ups on the password
+# hash, which a worker runs one at a time on a thread of its own (shop/passwords.py). With 8, 20 shoppers signing
+# up at once filled every thread of both workers with sign-ups waiting for their hash, and the shoppers already
+# past sign-up queued for a free thread (20 concurrent checkouts, mean of the steps' p50: 82-106 ms with 8 threads,
+# 59-72 ms with 16, alternating runs; the shop's wrk page figures did not move).
+THREADS_BY_APP = {"shop": 16, "issuer_sandbox": 8}
+DEFAULT_THREADS = 8
+
+
+def _threads_for(argv: list[str]) -> int:
+    """The threads of the app gunicorn's command line ends with (its APP_MODULE, `module:variable`)."""
+    module = argv[-1].partition(":")[0] if len(argv) > 1 and ":" in argv[-1] else ""
+    return THREADS_BY_APP.get(module, DEFAULT_THREADS)
+
+
+threads = _threads_for(sys.argv)
 # A worker takes no more connections than it has threads, and closes each after its answer (no keep-alive).
 # Otherwise a client's keep-alive connections stuck to whichever worker accepted them first: under wrk all 16 often
 # landed on one worker, which then served them on one core at a third of the speed (shop category page ~400 vs

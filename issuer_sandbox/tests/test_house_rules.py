@@ -92,25 +92,29 @@ def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_fi
 
     demo = subprocess.run(["make", "-n", "demo"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "gunicorn --config gunicorn.conf.py --bind" in demo
-    command = harness.gunicorn_command("issuer_sandbox:create_app()", 8001)
-    assert command[1:3] == ["--config", str(ROOT / "gunicorn.conf.py")]
-    printed = subprocess.run(
-        [*command[:-1], "--print-config", command[-1]], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    rows = (line.partition(" = ") for line in printed.splitlines())
-    settings = {key.strip(): value.strip() for key, _, value in rows}
-    # The partner API's `client_id` header survives, and the workers are the ones the bench measures.
-    assert (
-        settings.items()
-        >= {
-            "header_map": "dangerous",
-            "worker_class": "gthread",
-            "control_socket_disable": "True",
-            "worker_connections": "8",
-            "keepalive": "0",
-            "bind": "['127.0.0.1:8001']",
-        }.items()
-    )
+    # The shop's threads also wait on the bank and on sign-ups' password hashes: twice the issuer's.
+    for app_spec, threads in (("issuer_sandbox:create_app()", "8"), ("shop:create_app()", "16")):
+        command = harness.gunicorn_command(app_spec, 8001)
+        assert command[1:3] == ["--config", str(ROOT / "gunicorn.conf.py")]
+        printed = subprocess.run(
+            [*command[:-1], "--print-config", command[-1]], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout
+        rows = (line.partition(" = ") for line in printed.splitlines())
+        settings = {key.strip(): value.strip() for key, _, value in rows}
+        # The partner API's `client_id` header survives, and the workers are the ones the bench measures.
+        assert (
+            settings.items()
+            >= {
+                "header_map": "dangerous",
+                "worker_class": "gthread",
+                "workers": "2",
+                "threads": threads,
+                "control_socket_disable": "True",
+                "worker_connections": threads,
+                "keepalive": "0",
+                "bind": "['127.0.0.1:8001']",
+            }.items()
+        ), app_spec
 
 
 def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
