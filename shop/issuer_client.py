@@ -596,6 +596,18 @@ def api_base_url(config: Mapping[str, Any]) -> str:
     return config.get("ISSUER_API_URL") or config["ISSUER_URL"].rstrip("/") + API_BASE_PATH
 
 
+def issuer_session(use_environment: bool = False) -> requests.Session:
+    """The app client's HTTP session: by default it ignores proxy and netrc settings of the environment.
+
+    With ``trust_env`` on, requests reads the proxy variables, checks proxy bypass rules and looks for a
+    ``~/.netrc`` file on every call (a tenth of the client's time per call); the bank's URL is configured, so
+    SHOP_ISSUER_USE_ENVIRONMENT_PROXIES=true is only for a deployment that reaches the bank through a proxy.
+    """
+    session = requests.Session()
+    session.trust_env = use_environment
+    return session
+
+
 def get_issuer_client() -> IssuerClient:
     """The app's issuer client, created on first use from config; tests install a fake in its place."""
     extensions = current_app.extensions
@@ -608,6 +620,7 @@ def get_issuer_client() -> IssuerClient:
             client_secret=config["ISSUER_CLIENT_SECRET"],
             timeout=config["ISSUER_TIMEOUT_SECONDS"],
             connect_timeout=config.get("ISSUER_CONNECT_TIMEOUT_SECONDS", 2),
+            session=issuer_session(bool(config.get("ISSUER_USE_ENVIRONMENT_PROXIES", False))),
             before_request=no_transaction_open,
         )
         extensions["issuer_client"] = client

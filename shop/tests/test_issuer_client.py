@@ -411,6 +411,22 @@ def test_the_app_builds_its_client_from_config_once(app):
         assert bank.timeout == app.config["ISSUER_TIMEOUT_SECONDS"]
 
 
+def test_the_apps_client_ignores_proxy_settings_of_the_environment_unless_told(app, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    url = "http://127.0.0.1:9/gcb/api/v1/x"
+    with app.app_context():
+        session = ic.get_issuer_client().session
+        assert session.trust_env is False
+        assert session.merge_environment_settings(url, {}, None, None, None)["proxies"] == {}
+    app.extensions.pop("issuer_client")
+    app.config["ISSUER_USE_ENVIRONMENT_PROXIES"] = True
+    with app.app_context():
+        session = ic.get_issuer_client().session
+        assert session.merge_environment_settings(url, {}, None, None, None)["proxies"]["http"] == (
+            "http://proxy.invalid:3128"
+        )
+
+
 # --- Strict answers -----------------------------------------------------------------------------
 
 ENROLLMENT = {
