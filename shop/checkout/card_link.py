@@ -11,9 +11,10 @@ from typing import NoReturn
 
 import sqlalchemy as sa
 
+from ..database import commit_keeping_loaded_state
 from ..extensions import db
 from ..issuer_client import IssuerClient, IssuerError
-from ..models import CardLink, Order
+from ..models import CardLink, Order, customer_reference
 from ..orders.bank_call import BankRefused, call_bank
 from ..orders.rules import utcnow
 from .events import record_event
@@ -67,9 +68,9 @@ def send_code(order: Order, phone: str, client: IssuerClient, language: str = "e
     ``language``, an Accept-Language value) unless the card is already linked."""
     ensure_points_possible(order)
     last4 = order.card_last4 or ""
-    customer_reference = order.user.customer_reference
+    shopper = customer_reference(order.user_id)
     try:
-        enrollment = call_bank(order, lambda: client.enroll(last4, phone, customer_reference, language))
+        enrollment = call_bank(order, lambda: client.enroll(last4, phone, shopper, language))
     except IssuerError as error:
         fail(order, error)
     now = utcnow()
@@ -86,7 +87,7 @@ def send_code(order: Order, phone: str, client: IssuerClient, language: str = "e
         link.otp_sent_at = now
         link.activated_at = None
         record_event(order, "code_sent", detail=enrollment.masked_phone)
-    db.session.commit()
+    commit_keeping_loaded_state()  # the view only shows the link's status and masked phone
     return link
 
 
