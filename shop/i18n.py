@@ -83,6 +83,8 @@ def local_line_name(line: Any) -> str:
     """An order line's product name in the shopper's language; the name kept with the order otherwise."""
     if not is_chinese():
         return line.product_name  # without loading the product: an English page needs only the kept name
+    if hasattr(line, "name_zh"):  # a summary line (orders/rules.py) carries the product's Chinese name
+        return line.name_zh or line.product_name
     product = getattr(line, "product", None)
     return (product is not None and product.name_zh) or line.product_name
 
