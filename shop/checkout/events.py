@@ -38,18 +38,24 @@ FIRST_AT = {
 }
 
 
-def record_event(order: Order, kind: str, code: str = "", detail: str = "", *, at: datetime | None = None) -> PwpEvent:
+# One Core INSERT per event: an ORM object would cost the session's unit of work more than the row itself.
+_INSERT_EVENT = PwpEvent.__table__.insert()
+
+
+def record_event(order: Order, kind: str, code: str = "", detail: str = "", *, at: datetime | None = None) -> None:
     """Add a timestamped Pay with Points event for this order and fold it into the order's journey row.
 
     The caller's transaction commits both. ``at`` defaults to now (tests and bulk seeding give their own).
     """
     if kind not in EVENT_KINDS:
         raise ValueError(f"Unknown event kind {kind!r}")
-    event = PwpEvent(order_id=order.id, user_id=order.user_id, kind=kind, code=code[:60], detail=detail[:200])
-    event.at = at or utcnow()
-    db.session.add(event)
-    _fold_into_journey(order.id, kind, event.code, event.at)
-    return event
+    code, at = code[:60], at or utcnow()
+    order_id = order.id
+    db.session.execute(
+        _INSERT_EVENT,
+        {"order_id": order_id, "user_id": order.user_id, "kind": kind, "code": code, "detail": detail[:200], "at": at},
+    )
+    _fold_into_journey(order_id, kind, code, at)
 
 
 def _earliest(existing: sa.ColumnElement, new: sa.ColumnElement) -> sa.ColumnElement:
