@@ -40,13 +40,16 @@ def ensure_points_possible(order: Order) -> None:
         raise PointsNotOffered("Points cannot be used on this order.")
 
 
+_CARD_LINK = sa.select(CardLink).where(
+    CardLink.user_id == sa.bindparam("user_id"), CardLink.card_last4 == sa.bindparam("card_last4")
+)  # built once (see orders/rules.py's _ORDER)
+
+
 def card_link(order: Order) -> CardLink | None:
     """The shopper's link for the card that paid this order, whatever its status."""
     if not order.card_last4:
         return None
-    return db.session.scalar(
-        sa.select(CardLink).where(CardLink.user_id == order.user_id, CardLink.card_last4 == order.card_last4)
-    )
+    return db.session.scalar(_CARD_LINK, {"user_id": order.user_id, "card_last4": order.card_last4})
 
 
 def active_link(order: Order) -> CardLink | None:

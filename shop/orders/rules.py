@@ -32,12 +32,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# Built once: building a select (and its cache key) on every request cost as much as running it.
+_ORDER = sa.select(Order).where(Order.reference == sa.bindparam("reference"), Order.user_id == sa.bindparam("user_id"))
+_ORDER_LOCKED = _ORDER.with_for_update()
+
+
 def get_order(user_id: int, reference: str, lock: bool = False) -> Order:
     """The shopper's order by reference (another shopper's order is not found)."""
-    query = sa.select(Order).where(Order.reference == reference, Order.user_id == user_id)
-    if lock:
-        query = query.with_for_update()
-    order = db.session.scalar(query)
+    order = db.session.scalar(_ORDER_LOCKED if lock else _ORDER, {"reference": reference, "user_id": user_id})
     if order is None:
         raise OrderNotFound(reference)
     return order
