@@ -307,9 +307,12 @@ def _end_write_transaction_before_render(_app, template, context, **_extra) -> N
     if depth or not _write_intent.get():
         return
     session = db.session()
-    if not _settled(session):
-        return
-    commit_keeping_loaded_state(session)
+    if session.new or session.dirty or session.deleted:
+        return  # something is left to write: the view's own commit (or the error handler) ends it
+    if session.in_transaction():
+        commit_keeping_loaded_state(session)
+    # Also when the view committed already (the first points page records its offer and commits): the
+    # render's reads would otherwise begin a new write transaction and hold the lock while Jinja runs.
     g.render_read_token = _write_intent.set(False)
 
 

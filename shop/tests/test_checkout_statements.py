@@ -37,6 +37,11 @@ def last_transaction_writes(statements: list[str]) -> bool:
     return any(statement.startswith(("INSERT", "UPDATE", "DELETE")) for statement in statements[last:])
 
 
+def renders_without_the_write_lock(statements: list[str]) -> bool:
+    """Whether the page's last transaction (its render's reads) began without SQLite's write lock."""
+    return [statement for statement in statements if statement.startswith("BEGIN")][-1] == "BEGIN"
+
+
 @pytest.mark.sqlite_only  # counts SQLite's BEGIN statements
 def test_each_checkout_step_runs_at_most_its_statements(app, checkout, fake_issuer, steps):
     reference = checkout.start_order()
@@ -54,6 +59,8 @@ def test_each_checkout_step_runs_at_most_its_statements(app, checkout, fake_issu
 
     enrol, statements = steps("GET", f"/checkout/{reference}/points")
     assert b"confirm your mobile number" in enrol.data
+    assert any(s.startswith("INSERT INTO pwp_events") for s in statements)  # offer_shown, committed before render
+    assert renders_without_the_write_lock(statements)
     assert len([s for s in statements if "FROM card_links" in s]) == 1
     assert len(statements) <= 13, statements
 
@@ -65,6 +72,7 @@ def test_each_checkout_step_runs_at_most_its_statements(app, checkout, fake_issu
 
     otp_page, statements = steps("GET", f"/checkout/{reference}/points")
     assert b"one-time password" in otp_page.data
+    assert renders_without_the_write_lock(statements)
     assert len([s for s in statements if "FROM card_links" in s]) == 1
     assert len(statements) <= 9, statements
 
@@ -76,6 +84,7 @@ def test_each_checkout_step_runs_at_most_its_statements(app, checkout, fake_issu
 
     offer, statements = steps("GET", f"/checkout/{reference}/points")
     assert b'data-testid="points-balance"' in offer.data
+    assert renders_without_the_write_lock(statements)
     assert len([s for s in statements if "FROM card_links" in s]) == 1  # the step, the page and the offer share it
     assert len(statements) <= 12, statements
 
