@@ -42,7 +42,7 @@ def renders_without_the_write_lock(statements: list[str]) -> bool:
     return [statement for statement in statements if statement.startswith("BEGIN")][-1] == "BEGIN"
 
 
-@pytest.mark.sqlite_only  # counts SQLite's BEGIN statements
+@pytest.mark.sqlite_only(reason="counts SQLite's BEGIN statements (PostgreSQL sends no BEGIN statement)")
 def test_each_checkout_step_runs_at_most_its_statements(app, checkout, fake_issuer, steps):
     checkout.add_to_cart()
     delivery = {"name": "Chan Tai Man", "phone": "91234567", "address": "1 Harbour Road", "district": "Wan Chai"}
