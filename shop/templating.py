@@ -256,6 +256,13 @@ def _cart_count() -> int:
         return 0
 
 
+def checkout_steps(current: str, show_points: bool = True) -> Markup:
+    """The checkout's progress steps at ``current``, rendered once per language and kept."""
+    return _fragment(
+        "shop/checkout/_steps.html", (current, show_points), marks=False, current=current, show_points=show_points
+    )
+
+
 def _summary_lines(order: Any) -> list:
     """The checkout summary's lines (orders/rules.summary_lines), read while the page renders."""
     return summary_lines(order.id)
@@ -295,5 +302,6 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(moment_text, "moment")
     app.add_template_global(_product_card, "product_card_html")  # a global: imported macros see no context
     app.add_template_global(_summary_lines, "order_summary_lines")
+    app.add_template_global(checkout_steps, "checkout_steps")
     app.context_processor(_shop_context)
     app.extensions["shop_fragments"] = Fragments()

@@ -121,3 +121,28 @@ def test_a_chinese_page_still_names_the_order_lines_in_chinese(app, client, chec
     assert "1 × 測試產品" in page
     client.set_cookie("lang", "en")
     assert "1 × Test T-CHECKOUT" in client.get(f"/checkout/{reference}/payment").get_data(as_text=True)
+
+
+def test_the_progress_steps_are_kept_per_step_and_language(app, client, checkout):
+    import re
+
+    def steps_of(path: str) -> list[str]:
+        page = client.get(path).get_data(as_text=True)
+        steps = page[page.index('<ol class="checkout-steps"') : page.index("</ol>", page.index("checkout-steps"))]
+        return re.findall(r'class="checkout-steps__step( checkout-steps__step--\w+)?"[^>]*>([^<]+)<', steps)
+
+    checkout.add_to_cart()
+    for _ in range(2):  # the second round is served from the kept fragments
+        assert steps_of("/checkout") == [
+            (" checkout-steps__step--current", "Delivery"),
+            ("", "Payment"),
+            ("", "Pay with Points"),
+            ("", "Confirmation"),
+        ]
+    reference = checkout.start_order()
+    for language, names in [("en", ("Delivery", "Payment")), ("zh_Hant_HK", ("送貨", "付款"))] * 2:
+        client.set_cookie("lang", language)
+        assert steps_of(f"/checkout/{reference}/payment")[:2] == [
+            (" checkout-steps__step--done", names[0]),
+            (" checkout-steps__step--current", names[1]),
+        ]
