@@ -28,6 +28,8 @@ DEFAULTS = {
     "ISSUER_API_URL": None,
     "ISSUER_TIMEOUT_SECONDS": 5,  # every issuer call has a timeout
     "ISSUER_CONNECT_TIMEOUT_SECONDS": 2,
+    # Whether the bank client reads proxy settings (HTTP_PROXY, NO_PROXY, ~/.netrc) from the environment.
+    "ISSUER_USE_ENVIRONMENT_PROXIES": False,
     "FREE_DELIVERY_THRESHOLD_CENTS": 50000,  # free delivery from HK$500
     "DELIVERY_FEE_CENTS": 4000,  # HK$40 otherwise
     "PRODUCTS_PER_PAGE": 12,

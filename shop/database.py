@@ -276,8 +276,15 @@ def _settled(session) -> bool:
     return session.in_transaction() and not (session.new or session.dirty or session.deleted)
 
 
-def _commit_keeping_loaded_state(session) -> None:
-    """Commit, leaving loaded objects as they are: the page shows what the view read under the lock."""
+def commit_keeping_loaded_state(session=None) -> None:
+    """Commit, leaving loaded objects as they are: the page shows what the view read (or wrote) under the lock.
+
+    For a use case's last commit, when the view then only shows what was just written (a flash, a redirect):
+    with the default expiry the first attribute it reads would load the object again, in a new transaction
+    that on SQLite takes the write lock. Not for a commit after which the rule reads on (use ``call_bank``,
+    which re-reads the order itself).
+    """
+    session = session or db.session()
     session.expire_on_commit = False
     try:
         session.commit()
@@ -300,9 +307,12 @@ def _end_write_transaction_before_render(_app, template, context, **_extra) -> N
     if depth or not _write_intent.get():
         return
     session = db.session()
-    if not _settled(session):
-        return
-    _commit_keeping_loaded_state(session)
+    if session.new or session.dirty or session.deleted:
+        return  # something is left to write: the view's own commit (or the error handler) ends it
+    if session.in_transaction():
+        commit_keeping_loaded_state(session)
+    # Also when the view committed already (the first points page records its offer and commits): the
+    # render's reads would otherwise begin a new write transaction and hold the lock while Jinja runs.
     g.render_read_token = _write_intent.set(False)
 
 
@@ -313,7 +323,7 @@ def _end_read_transaction_after_render(_app, template, context, **_extra) -> Non
         return
     session = db.session()
     if _settled(session):
-        _commit_keeping_loaded_state(session)
+        commit_keeping_loaded_state(session)
     _write_intent.reset(token)
 
 

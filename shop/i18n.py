@@ -81,8 +81,12 @@ def local_description(product: Any) -> str:
 
 def local_line_name(line: Any) -> str:
     """An order line's product name in the shopper's language; the name kept with the order otherwise."""
+    if not is_chinese():
+        return line.product_name  # without loading the product: an English page needs only the kept name
+    if hasattr(line, "name_zh"):  # a summary line (orders/rules.py) carries the product's Chinese name
+        return line.name_zh or line.product_name
     product = getattr(line, "product", None)
-    return (is_chinese() and product is not None and product.name_zh) or line.product_name
+    return (product is not None and product.name_zh) or line.product_name
 
 
 def bank_language() -> str:

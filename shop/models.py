@@ -52,7 +52,12 @@ class User(db.Model):
     @property
     def customer_reference(self) -> str:
         """The merchantCustomerReferenceId the issuer knows this shopper by."""
-        return f"C-{1000 + self.id}"
+        return customer_reference(self.id)
+
+
+def customer_reference(user_id: int) -> str:
+    """The merchantCustomerReferenceId of the shopper with this id (no need to load the shopper)."""
+    return f"C-{1000 + user_id}"
 
 
 class Category(db.Model):

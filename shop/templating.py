@@ -24,6 +24,7 @@ from .cart import pricing
 from .extensions import db
 from .i18n import local_description, local_line_name, local_name
 from .models import Category
+from .orders.rules import summary_lines
 from .page_cache import without_csrf_token
 from .validation import has_control_characters
 
@@ -255,6 +256,18 @@ def _cart_count() -> int:
         return 0
 
 
+def checkout_steps(current: str, show_points: bool = True) -> Markup:
+    """The checkout's progress steps at ``current``, rendered once per language and kept."""
+    return _fragment(
+        "shop/checkout/_steps.html", (current, show_points), marks=False, current=current, show_points=show_points
+    )
+
+
+def _summary_lines(order: Any) -> list:
+    """The checkout summary's lines (orders/rules.summary_lines), read while the page renders."""
+    return summary_lines(order.id)
+
+
 def _shop_context() -> dict[str, Any]:
     from .accounts.forms import SignOutForm
     from .i18n import CHINESE, ENGLISH, LanguageForm
@@ -288,5 +301,7 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(day_text, "day")
     app.add_template_filter(moment_text, "moment")
     app.add_template_global(_product_card, "product_card_html")  # a global: imported macros see no context
+    app.add_template_global(_summary_lines, "order_summary_lines")
+    app.add_template_global(checkout_steps, "checkout_steps")
     app.context_processor(_shop_context)
     app.extensions["shop_fragments"] = Fragments()

@@ -122,7 +122,7 @@ class ShopForm(FlaskForm):
                 field.label.text = label[1]
             if description is not None and field.description is description[0]:
                 field.description = description[1]
-            if choices is not None and getattr(field, "choices", None) is choices[0]:
+            if choices is not None and _same_items(getattr(field, "choices", None), choices[0]):
                 field.choices = choices[1]
 
     class Meta:
@@ -188,6 +188,15 @@ def init_app(app: Flask) -> None:
     """Install the URL check before every request, with its own 400 page."""
     app.before_request(refuse_control_characters_in_url)
     app.register_error_handler(ControlCharacterInUrl, _control_character_page)
+
+
+def _same_items(bound: Any, declared: list) -> bool:
+    """Whether a bound field's choices are the class's own options (WTForms binds a copy of the list)."""
+    return (
+        isinstance(bound, list)
+        and len(bound) == len(declared)
+        and all(mine is theirs for mine, theirs in zip(bound, declared, strict=True))
+    )
 
 
 def _has_lazy_choice(choices: Any) -> bool:

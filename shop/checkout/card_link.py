@@ -11,9 +11,10 @@ from typing import NoReturn
 
 import sqlalchemy as sa
 
+from ..database import commit_keeping_loaded_state
 from ..extensions import db
 from ..issuer_client import IssuerClient, IssuerError
-from ..models import CardLink, Order
+from ..models import CardLink, Order, customer_reference
 from ..orders.bank_call import BankRefused, call_bank
 from ..orders.rules import utcnow
 from .events import record_event
@@ -39,13 +40,16 @@ def ensure_points_possible(order: Order) -> None:
         raise PointsNotOffered("Points cannot be used on this order.")
 
 
+_CARD_LINK = sa.select(CardLink).where(
+    CardLink.user_id == sa.bindparam("user_id"), CardLink.card_last4 == sa.bindparam("card_last4")
+)  # built once (see orders/rules.py's _ORDER)
+
+
 def card_link(order: Order) -> CardLink | None:
     """The shopper's link for the card that paid this order, whatever its status."""
     if not order.card_last4:
         return None
-    return db.session.scalar(
-        sa.select(CardLink).where(CardLink.user_id == order.user_id, CardLink.card_last4 == order.card_last4)
-    )
+    return db.session.scalar(_CARD_LINK, {"user_id": order.user_id, "card_last4": order.card_last4})
 
 
 def active_link(order: Order) -> CardLink | None:
@@ -67,9 +71,9 @@ def send_code(order: Order, phone: str, client: IssuerClient, language: str = "e
     ``language``, an Accept-Language value) unless the card is already linked."""
     ensure_points_possible(order)
     last4 = order.card_last4 or ""
-    customer_reference = order.user.customer_reference
+    shopper = customer_reference(order.user_id)
     try:
-        enrollment = call_bank(order, lambda: client.enroll(last4, phone, customer_reference, language))
+        enrollment = call_bank(order, lambda: client.enroll(last4, phone, shopper, language))
     except IssuerError as error:
         fail(order, error)
     now = utcnow()
@@ -86,7 +90,7 @@ def send_code(order: Order, phone: str, client: IssuerClient, language: str = "e
         link.otp_sent_at = now
         link.activated_at = None
         record_event(order, "code_sent", detail=enrollment.masked_phone)
-    db.session.commit()
+    commit_keeping_loaded_state()  # the view only shows the link's status and masked phone
     return link
 
 

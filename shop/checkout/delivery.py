@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from ..database import commit_keeping_loaded_state
 from ..extensions import db
 from ..i18n import local_name
 from ..models import Order, OrderLine, Product
@@ -113,5 +114,5 @@ def create_order(
         for line in lines
     ]
     db.session.add(order)
-    db.session.commit()
+    commit_keeping_loaded_state()  # the view only needs the new order's reference for its redirect
     return order

@@ -38,18 +38,24 @@ FIRST_AT = {
 }
 
 
-def record_event(order: Order, kind: str, code: str = "", detail: str = "", *, at: datetime | None = None) -> PwpEvent:
+# One Core INSERT per event: an ORM object would cost the session's unit of work more than the row itself.
+_INSERT_EVENT = PwpEvent.__table__.insert()
+
+
+def record_event(order: Order, kind: str, code: str = "", detail: str = "", *, at: datetime | None = None) -> None:
     """Add a timestamped Pay with Points event for this order and fold it into the order's journey row.
 
     The caller's transaction commits both. ``at`` defaults to now (tests and bulk seeding give their own).
     """
     if kind not in EVENT_KINDS:
         raise ValueError(f"Unknown event kind {kind!r}")
-    event = PwpEvent(order_id=order.id, user_id=order.user_id, kind=kind, code=code[:60], detail=detail[:200])
-    event.at = at or utcnow()
-    db.session.add(event)
-    _fold_into_journey(order.id, kind, event.code, event.at)
-    return event
+    code, at = code[:60], at or utcnow()
+    order_id = order.id
+    db.session.execute(
+        _INSERT_EVENT,
+        {"order_id": order_id, "user_id": order.user_id, "kind": kind, "code": code, "detail": detail[:200], "at": at},
+    )
+    _fold_into_journey(order_id, kind, code, at)
 
 
 def _earliest(existing: sa.ColumnElement, new: sa.ColumnElement) -> sa.ColumnElement:
@@ -150,11 +156,12 @@ def rebuild_journeys(order_ids: Iterable[int] | None = None) -> None:
     db.session.execute(table.insert().from_select([column.name for column in source.selected_columns], source))
 
 
+_events = PwpEvent.__table__
+_HAS_EVENT = sa.select(
+    sa.exists().where(_events.c.order_id == sa.bindparam("order_id"), _events.c.kind == sa.bindparam("kind"))
+)  # a Core select built once: the points page asks on every visit
+
+
 def has_event(order: Order, kind: str) -> bool:
     """Whether this order has recorded an event of ``kind``."""
-    return (
-        db.session.scalar(
-            sa.select(sa.func.count()).select_from(PwpEvent).where(PwpEvent.order_id == order.id, PwpEvent.kind == kind)
-        )
-        > 0
-    )
+    return bool(db.session.execute(_HAS_EVENT, {"order_id": order.id, "kind": kind}).scalar())

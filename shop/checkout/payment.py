@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..database import commit_keeping_loaded_state
 from ..extensions import db
 from ..issuer_client import AlreadyProcessed, IssuerClient, IssuerError, IssuerUnavailable, OutcomeUnknown, Payment
 from ..models import Order, OrderAdjustment
@@ -220,7 +221,7 @@ def _settle_captures(order: Order, payments: list[Payment], client: IssuerClient
         return False
     surplus = [payment for payment in captured if not _record_payment(order, payment)]
     reference = order.reference
-    db.session.commit()
+    commit_keeping_loaded_state()  # the payment page then only shows the order (a refund below re-reads it)
     for payment in surplus:
         _refund_surplus_capture(order, reference, payment, client)
     return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..database import commit_keeping_loaded_state
 from ..extensions import db
 from ..issuer_client import (
     AlreadyProcessed,
@@ -22,7 +23,7 @@ from ..issuer_client import (
     OutcomeUnknown,
     Redemption,
 )
-from ..models import Order
+from ..models import CardLink, Order
 from ..orders.bank_call import BankRefused, call_bank, record_intent
 from .card_link import (
     NoActiveLink,
@@ -43,20 +44,28 @@ class PointsOutcomeUnknown(PointsError):
     """The redemption may or may not have happened and the look-up could not tell yet."""
 
 
-def show_offer(order: Order) -> str:
-    """Record that the points step was shown (once per order). Returns the step: "balance" or "enrol"."""
+def show_offer(order: Order, link: CardLink | None) -> str:
+    """Record that the points step was shown (once per order). Returns the step: "balance" or "enrol".
+
+    ``link`` is the order's card link as ``card_link`` read it in this request (the page shows it too).
+    """
     ensure_points_possible(order)
     if not has_event(order, "offer_shown"):
         record_event(order, "offer_shown")
-        db.session.commit()
-    return "balance" if active_link(order) else "enrol"
+        # The page goes on with the order and link it read under the lock (a balance call re-reads the order).
+        commit_keeping_loaded_state()
+    return "balance" if link is not None and link.status == "ACTIVE" else "enrol"
 
 
-def points_offer(order: Order, client: IssuerClient) -> PointsOffer:
-    """The live balance as an offer for this order. A link the bank no longer knows is dropped."""
+def points_offer(order: Order, client: IssuerClient, link: CardLink | None = None) -> PointsOffer:
+    """The live balance as an offer for this order. A link the bank no longer knows is dropped.
+
+    ``link``: the order's card link if the caller read it in this transaction already (else it is read here).
+    """
     ensure_points_possible(order)
-    link = active_link(order)
     if link is None:
+        link = active_link(order)
+    if link is None or link.status != "ACTIVE":
         raise NoActiveLink("Link your card first.")
     code = link.reward_link_code
     order_total_cents = order.total_cents - order.refunded_cents
@@ -122,7 +131,7 @@ def apply_points(order: Order, points: int, client: IssuerClient) -> Order:
         db.session.commit()
         raise BankRefused.from_issuer(error) from error
     record_redemption(order, redemption, offer.increment)
-    db.session.commit()
+    commit_keeping_loaded_state()  # the view only shows the points and credit just recorded
     return order
 
 

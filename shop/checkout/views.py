@@ -163,8 +163,8 @@ def points(reference: str):
 
 def _points_page(order: Order, *, mobile_form=None, otp_form=None, points_form=None, status: int = 200):
     """Render the bank's widget at the right step: mobile, code, or choose points."""
-    step = points_rules.show_offer(order)
     link = card_link.card_link(order)
+    step = points_rules.show_offer(order, link)
     context = {
         "order": order,
         "bank_name": _bank(),
@@ -187,7 +187,7 @@ def _points_page(order: Order, *, mobile_form=None, otp_form=None, points_form=N
         context["mobile_form"] = form
     else:
         try:
-            offer = points_rules.points_offer(order, get_issuer_client())
+            offer = points_rules.points_offer(order, get_issuer_client(), link)
         except card_link.PointsNotOffered:
             return redirect(url_for("orders.detail", reference=order.reference))
         except card_link.NoActiveLink:

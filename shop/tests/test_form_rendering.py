@@ -108,6 +108,7 @@ def test_lazy_select_options_are_read_in_each_requests_language_and_keep_their_f
             form = PickForm(formdata=None)
             first, second = form.pick.choices
             assert first == SelectChoice("", cart, render_kw={"disabled": True}) and second == SelectChoice("s", search)
+            assert type(first.label) is str and type(second.label) is str  # read once, not on every render
             assert f">{cart}</option>" in str(form.pick()) and f">{search}</option>" in str(form.pick())
     with app.test_request_context("/"):
         # The class's own options stay lazy, for the next language.

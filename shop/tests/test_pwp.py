@@ -177,7 +177,7 @@ def test_first_time_shopper_is_sent_a_code_and_verifies_it(app, paid_order):
     fake = FakeIssuerClient()
     with app.app_context():
         order = db.session.get(Order, paid_order)
-        assert points_rules.show_offer(order) == "enrol"
+        assert points_rules.show_offer(order, link_rules.card_link(order)) == "enrol"
         link = link_rules.send_code(order, "91234567", fake)
         assert link.status == "PENDING_ACTIVATION"
         assert link.masked_phone == "****4567"
@@ -191,7 +191,7 @@ def test_first_time_shopper_is_sent_a_code_and_verifies_it(app, paid_order):
         ]
         link_rules.verify_code(order, fake.last_otp("91234567"), fake)
         assert link_rules.active_link(order) is not None
-        assert points_rules.show_offer(order) == "balance"
+        assert points_rules.show_offer(order, link_rules.card_link(order)) == "balance"
         assert events(order.id) == [("offer_shown", ""), ("code_sent", ""), ("verified", "")]
 
 
@@ -324,8 +324,8 @@ def test_points_are_not_offered_on_an_unpaid_or_ineligible_order(app, paid_order
         order = db.session.get(Order, paid_order)
         order.card_points_eligible = False
         with pytest.raises(link_rules.PointsNotOffered):
-            points_rules.show_offer(order)
+            points_rules.show_offer(order, None)
         order.card_points_eligible = True
         order.status = "PENDING_PAYMENT"
         with pytest.raises(link_rules.PointsNotOffered):
-            points_rules.show_offer(order)
+            points_rules.show_offer(order, None)
