@@ -534,20 +534,14 @@ class IssuerClient:
         if self.before_request is not None:
             self.before_request(method, path)
         try:
-            # Straight to the session's transport adapter: Session.request would merge the session's default
-            # headers, cookies and hooks and follow redirects, a third of the client's work per call, and the
-            # bank's API uses none of them (a redirect is read as an answer, so it is refused, never followed).
-            request = requests.Request(
-                method, self.base_url + path, headers=all_headers, json=json, params=params
-            ).prepare()
-            # The environment's proxies and CA bundle, only where the session trusts it (see issuer_session).
-            settings = (
-                self.session.merge_environment_settings(request.url, {}, None, None, None)
-                if self.session.trust_env
-                else {}
+            return self.session.request(
+                method,
+                self.base_url + path,
+                json=json,
+                params=params,
+                headers=all_headers,
+                timeout=(self.connect_timeout, self.timeout),
             )
-            adapter = self.session.get_adapter(request.url)
-            return adapter.send(request, timeout=(self.connect_timeout, self.timeout), **settings)
         except requests.RequestException as error:
             # Only the exception's type is kept: a message could echo the request, and that holds card data.
             name = type(error).__name__
