@@ -354,3 +354,50 @@ def test_the_core_connection_is_the_sessions_for_its_transaction_and_asked_again
         db.session.commit()
         assert database.core_connection() is not second
         db.session.rollback()
+
+
+@pytest.mark.sqlite_only(reason="the driver-cursor path is SQLite's (PostgreSQL binds by name: SQLAlchemy runs it)")
+def test_a_prebuilt_statement_runs_on_a_driver_cursor_with_the_engines_events_and_named_rows(app):
+    """One set of parameters: no execution context, yet the statement events fire (statement counts, the
+    tests' recorders) and the rows answer by column name as SQLAlchemy's rows do."""
+    from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+
+    from issuer_sandbox.models import Card
+
+    cards = Card.__table__
+    by_id = database.Prebuilt(
+        sa.select(cards.c.id.label("card_id"), cards.c.number).where(cards.c.id == sa.bindparam("id"))
+    )
+    every = database.Prebuilt(sa.select(cards.c.id).where(cards.c.id > sa.bindparam("above")).order_by(cards.c.id))
+    duplicate = database.Prebuilt(
+        sa.update(cards).values(number=sa.bindparam("number")).where(cards.c.id == sa.bindparam("id"))
+    )
+    seen = []
+
+    def record(_conn, _cursor, statement, _params, context, _executemany):
+        seen.append((statement.split()[0], context))
+
+    with app.app_context():
+        expected = db.session.execute(sa.select(cards.c.id, cards.c.number).order_by(cards.c.id)).all()
+        assert len(expected) >= 2
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            row = by_id.run({"id": expected[0].id}).one()
+            missing = by_id.run({"id": -1})
+            several = every.run({"above": 0})
+            with pytest.raises(IntegrityError):  # the driver's error, wrapped as SQLAlchemy wraps it
+                duplicate.run({"number": expected[1].number, "id": expected[0].id})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+            db.session.rollback()
+    assert isinstance(row, tuple)
+    assert (row.card_id, row.number) == tuple(expected[0]) and row[0] == expected[0].id
+    assert missing.first() is None and missing.scalar_one_or_none() is None
+    with pytest.raises(NoResultFound):
+        missing.one()
+    assert [found.id for found in several.all()] == [card.id for card in expected]
+    with pytest.raises(MultipleResultsFound):
+        several.scalar_one()
+    # Each statement seen by the engine's event, none with an execution context (exec_driver_sql makes one).
+    assert [name for name, _context in seen] == ["SELECT", "SELECT", "SELECT", "UPDATE"]
+    assert all(context is None for _name, context in seen)
