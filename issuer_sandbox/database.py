@@ -258,11 +258,16 @@ def configure_engine(engine: Engine) -> WalCheckpoints | None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        if _write_intent.get():
-            writers.enter(connection.connection.dbapi_connection)
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+        # On a driver cursor, as Prebuilt runs its statements: the statement events still see the BEGIN.
+        cursor = connection.connection.cursor()
+        try:
+            if _write_intent.get():
+                writers.enter(connection.connection.dbapi_connection)
+                connection._cursor_execute(cursor, "BEGIN IMMEDIATE", ())
+            else:
+                connection._cursor_execute(cursor, "BEGIN", ())
+        finally:
+            cursor.close()
 
     dialect = engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback

@@ -98,11 +98,14 @@ def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(ap
 @pytest.mark.sqlite_only(reason="SQLite's BEGIN modes (PostgreSQL has no database-wide write lock)")
 def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
     statements: list[str] = []
+    begin_contexts: list[object] = []
     with app.app_context():
         engine = db.engine
 
-    def record(_conn, _cursor, statement, *_args) -> None:
+    def record(_conn, _cursor, statement, _params, context, _executemany) -> None:
         statements.append(statement)
+        if statement.startswith("BEGIN"):
+            begin_contexts.append(context)
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
@@ -115,6 +118,8 @@ def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
         sa.event.remove(engine, "before_cursor_execute", record)
     assert reads and set(reads) == {"BEGIN"}
     assert "BEGIN IMMEDIATE" in writes
+    # Run on a driver cursor, as Prebuilt's statements are: no execution context is built for a BEGIN.
+    assert begin_contexts and all(context is None for context in begin_contexts)
 
 
 def log_rows(app) -> list[RequestLogEntry]:
