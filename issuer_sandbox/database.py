@@ -114,7 +114,7 @@ class Prebuilt:
     ten). It runs on a driver cursor through ``Connection._cursor_execute``, the path SQLAlchemy's own
     dialects use for side statements: the same ``before_cursor_execute``/``after_cursor_execute`` events,
     the same wrapping of driver errors. Its rows are read at once into a ``DriverResult`` of named tuples
-    whose class is made once per statement. Many sets of parameters (executemany) keep ``exec_driver_sql``.
+    whose class is made once per statement; many sets of parameters (executemany) go the same way.
     """
 
     def __init__(self, statement: sa.Executable, columns: tuple[str, ...] | None = None) -> None:
@@ -140,10 +140,13 @@ class Prebuilt:
                 if values[index] is not None:
                     values[index] = processor(values[index])
             bound.append(tuple(values))
-        if isinstance(params, list) or not connection.in_transaction():
+        if not connection.in_transaction():
             return connection.exec_driver_sql(sql, bound if isinstance(params, list) else bound[0])
         cursor = connection.connection.cursor()
         try:
+            if isinstance(params, list):
+                _cursor_executemany(connection, cursor, sql, bound)
+                return DriverResult([], None, cursor.rowcount)
             connection._cursor_execute(cursor, sql, bound[0])
             return DriverResult(cursor.fetchall() if row_class is not None else [], row_class, cursor.rowcount)
         finally:
@@ -179,6 +182,25 @@ class Prebuilt:
 
 
 _UNPLANNED = object()
+
+
+def _cursor_executemany(connection: sa.Connection, cursor: object, sql: str, rows: list[tuple]) -> None:
+    """``Connection._cursor_execute`` for many sets of parameters: the statement events (with executemany
+    true), the dialect's executemany, driver errors wrapped as SQLAlchemy wraps them."""
+    try:
+        has_events = connection._has_events or connection.engine._has_events
+        if has_events:
+            for listener in connection.dispatch.before_cursor_execute:
+                sql, rows = listener(connection, cursor, sql, rows, None, True)
+        for listener in () if not connection.dialect._has_events else connection.dialect.dispatch.do_executemany:
+            if listener(cursor, sql, rows, None):
+                break
+        else:
+            connection.dialect.do_executemany(cursor, sql, rows, None)
+        if has_events:
+            connection.dispatch.after_cursor_execute(connection, cursor, sql, rows, None, True)
+    except BaseException as error:
+        connection._handle_dbapi_exception(error, sql, rows, cursor, None)
 
 
 class DriverResult:

@@ -379,8 +379,8 @@ def test_a_prebuilt_statement_runs_on_a_driver_cursor_with_the_engines_events_an
     )
     seen = []
 
-    def record(_conn, _cursor, statement, _params, context, _executemany):
-        seen.append((statement.split()[0], context))
+    def record(_conn, _cursor, statement, _params, context, executemany):
+        seen.append((statement.split()[0] + (" many" if executemany else ""), context))
 
     with app.app_context():
         expected = db.session.execute(sa.select(cards.c.id, cards.c.number).order_by(cards.c.id)).all()
@@ -392,6 +392,12 @@ def test_a_prebuilt_statement_runs_on_a_driver_cursor_with_the_engines_events_an
             several = every.run({"above": 0})
             with pytest.raises(IntegrityError):  # the driver's error, wrapped as SQLAlchemy wraps it
                 duplicate.run({"number": expected[1].number, "id": expected[0].id})
+            db.session.rollback()
+            renumbered = [{"number": f"{card.number}0", "id": card.id} for card in expected[:2]]
+            many = duplicate.run(renumbered)  # executemany, on a driver cursor too
+            numbers = db.session.execute(sa.select(cards.c.number).where(cards.c.id.in_([1, 2]))).scalars().all()
+            with pytest.raises(IntegrityError):
+                duplicate.run([{"number": renumbered[1]["number"], "id": expected[0].id}] * 2)
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", record)
             db.session.rollback()
@@ -403,6 +409,15 @@ def test_a_prebuilt_statement_runs_on_a_driver_cursor_with_the_engines_events_an
     assert [found.id for found in several.all()] == [card.id for card in expected]
     with pytest.raises(MultipleResultsFound):
         several.scalar_one()
+    assert many.rowcount == 2 and sorted(numbers) == sorted(row["number"] for row in renumbered)
     # Each statement seen by the engine's event, none with an execution context (exec_driver_sql makes one).
-    assert [name for name, _context in seen] == ["SELECT", "SELECT", "SELECT", "UPDATE"]
-    assert all(context is None for _name, context in seen)
+    statements = [(name, context is None) for name, context in seen if not name.startswith("BEGIN")]
+    assert statements == [
+        ("SELECT", True),
+        ("SELECT", True),
+        ("SELECT", True),
+        ("UPDATE", True),
+        ("UPDATE many", True),
+        ("SELECT", False),  # the session's own statement, for comparison
+        ("UPDATE many", True),
+    ]

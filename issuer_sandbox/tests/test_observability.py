@@ -489,3 +489,33 @@ def test_a_redemption_reads_its_request_once_for_both_its_log_rows(app, monkeypa
     entry = log_entries(app)[-1]
     assert (entry.endpoint, entry.status, entry.idempotency_key) == ("redemptions.redeem", 200, "HM-READ-ONCE")
     assert entry.answer_logged and json.loads(entry.response_body)["orderId"] == response.json["orderId"]
+
+
+@pytest.mark.sqlite_only(reason="SQLite's writers' file lock")
+def test_a_money_call_reads_its_request_for_the_log_before_it_takes_the_write_lock(app, monkeypatch):
+    """The masked request body of the row committed with the money is read before the money transaction,
+    so no other writer waits while it is parsed and dumped; the row still names the authenticated partner."""
+    from issuer_sandbox.api import observability
+
+    from .test_database_and_request_log import writer_lock_is_free
+
+    api = partner_api(app)
+    link = make_link(app)
+    real_read = observability._read_request_fields
+    lock_free_at_read = []
+
+    def watched_read(*args):
+        lock_free_at_read.append(writer_lock_is_free(app))
+        return real_read(*args)
+
+    monkeypatch.setattr(observability, "_read_request_fields", watched_read)
+    for reference in ("HM-BEFORE-LOCK-1", "HM-BEFORE-LOCK-2"):
+        response = api.post(redeem_path(link), json=redemption_body(reference=reference))
+        assert response.status_code == 200
+    assert lock_free_at_read == [True, True]
+    with app.app_context():
+        committed = db.session.scalars(
+            sa.select(RequestLogEntry).where(RequestLogEntry.idempotency_key == "HM-BEFORE-LOCK-2")
+        ).one()
+        assert committed.client_id == CLIENT_ID and committed.status == 200
+        db.session.rollback()
