@@ -89,10 +89,12 @@ def _before_request() -> Response | None:
         # (a JSON parse and dump, a third of that row's cost) is read now, before any lock is taken.
         _request_fields(globals_)
     # One read: the clock, the fault rules and the token's partner. A handler that only reads goes on in
-    # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN.
+    # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN (so
+    # its context is read on a connection of its own, outside the Session, as the token call's is).
+    own_transaction = write_intent() or endpoint in call_context.HANDLER_READS_NOTHING
     try:
         with reading():
-            context = call_context.load(endpoint)
+            context = call_context.load(endpoint, own_transaction)
             fault = faults.take_fault(endpoint) if context.fault_rule_id is not None else None
     except SQLAlchemyError:
         db.session.rollback()

@@ -24,7 +24,7 @@ from issuer_sandbox.extensions import db
 from issuer_sandbox.models import FaultRule, RequestLogEntry, SmsMessage
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, close_app
-from .redemption_support import make_link, partner_api, redeem_path, redemption_body
+from .redemption_support import balance_path, make_link, partner_api, redeem_path, redemption_body
 
 LINKAGE = "/v1/apac/rewards/linkage"
 HAPPY = {
@@ -519,3 +519,41 @@ def test_a_money_call_reads_its_request_for_the_log_before_it_takes_the_write_lo
         ).one()
         assert committed.client_id == CLIENT_ID and committed.status == 200
         db.session.rollback()
+
+
+def test_a_call_whose_handler_does_not_share_the_context_read_begins_no_session_transaction_for_it(app):
+    """The token call (its handler reads nothing) and a redemption (it writes in a transaction of its own)
+    read their context on a pooled connection of their own: the Session begins only the redemption's money
+    transaction. A balance read still shares one Session transaction between its context and its handler."""
+    from issuer_sandbox.api.paths import TOKEN_PATH
+
+    from .conftest import basic_auth
+
+    api = partner_api(app)
+    link = make_link(app)
+    caller = threading.current_thread()
+    begun: list[str] = []
+
+    def record(_session, _transaction, _connection) -> None:
+        if threading.current_thread() is caller:  # not the request log's writer thread
+            begun.append("session")
+
+    def session_transactions(call) -> int:
+        begun.clear()
+        sa.event.listen(db.session, "after_begin", record)
+        try:
+            response = call()
+        finally:
+            sa.event.remove(db.session, "after_begin", record)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return len(begun)
+
+    client = app.test_client()
+    token_form = {"grant_type": "client_credentials", "scope": "/api"}
+    token_headers = {"Authorization": basic_auth(CLIENT_ID, CLIENT_SECRET)}
+    assert session_transactions(lambda: client.post(TOKEN_PATH, data=token_form, headers=token_headers)) == 0
+    # The link's first redemption opens its points accounts (a transaction of its own): not this test's subject.
+    assert api.post(redeem_path(link), json=redemption_body(reference="HM-OWN-CONTEXT-0")).status_code == 200
+    body = redemption_body(reference="HM-OWN-CONTEXT")
+    assert session_transactions(lambda: api.post(redeem_path(link), json=body)) == 1
+    assert session_transactions(lambda: api.get(balance_path(link))) == 1
