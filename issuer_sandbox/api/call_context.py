@@ -104,6 +104,9 @@ def _read_bearer_token() -> str | None:
 # Endpoints whose handler reads nothing in the context's transaction: the token call checks the secret
 # against the client row the context read.
 HANDLER_READS_NOTHING = frozenset({"token.issue_token"})
+# Endpoints whose handler only reads, and only through prebuilt statements (core_connection): the context and
+# the handler share one read transaction on a pooled Core connection, outside the Session (begin_request_read).
+CORE_READ_ENDPOINTS = frozenset({"redemptions.point_balance"})
 
 
 def load(endpoint: str, own_transaction: bool = False) -> CallContext:

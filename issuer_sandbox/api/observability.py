@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .. import clock, faults, request_log
-from ..database import reading, write_intent
+from ..database import begin_request_read, end_request_read, reading, write_intent
 from ..extensions import db
 from ..otp import OTP_IN_SMS
 from . import call_context
@@ -94,9 +94,12 @@ def _before_request() -> Response | None:
     own_transaction = write_intent() or endpoint in call_context.HANDLER_READS_NOTHING
     try:
         with reading():
+            if not own_transaction and endpoint in call_context.CORE_READ_ENDPOINTS:
+                begin_request_read()  # ended by _after_request, or at the latest by the teardown
             context = call_context.load(endpoint, own_transaction)
             fault = faults.take_fault(endpoint) if context.fault_rule_id is not None else None
     except SQLAlchemyError:
+        end_request_read()
         db.session.rollback()
         current_app.logger.exception("Could not read the call's context; the call runs without faults.")
         return None
@@ -124,6 +127,7 @@ def _after_request(response: Response) -> Response:
     # Gather what the log needs while the handler's objects are still usable...
     entry = _log_fields(response)
     # ...then end the handler's transaction, so nothing holds a lock while we sleep or log.
+    end_request_read()
     db.session.rollback()
     globals_ = g._get_current_object()
     fault: faults.Fault | None = globals_.get("obs_fault")
@@ -151,6 +155,7 @@ def _after_request(response: Response) -> Response:
 
 
 def _end_money_call(_error: BaseException | None) -> None:
+    end_request_read()  # a call that ended in an unhandled error skipped _after_request
     token = g.pop("obs_money_call", None)
     if token is not None:
         request_log.end_money_call(token)

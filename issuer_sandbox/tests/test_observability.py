@@ -524,7 +524,9 @@ def test_a_money_call_reads_its_request_for_the_log_before_it_takes_the_write_lo
 def test_a_call_whose_handler_does_not_share_the_context_read_begins_no_session_transaction_for_it(app):
     """The token call (its handler reads nothing) and a redemption (it writes in a transaction of its own)
     read their context on a pooled connection of their own: the Session begins only the redemption's money
-    transaction. A balance read still shares one Session transaction between its context and its handler."""
+    transaction. A balance read shares one read transaction between its context and its handler, on a
+    pooled connection too (begin_request_read), given back by the end of the call."""
+    from issuer_sandbox import database
     from issuer_sandbox.api.paths import TOKEN_PATH
 
     from .conftest import basic_auth
@@ -556,4 +558,22 @@ def test_a_call_whose_handler_does_not_share_the_context_read_begins_no_session_
     assert api.post(redeem_path(link), json=redemption_body(reference="HM-OWN-CONTEXT-0")).status_code == 200
     body = redemption_body(reference="HM-OWN-CONTEXT")
     assert session_transactions(lambda: api.post(redeem_path(link), json=body)) == 1
-    assert session_transactions(lambda: api.get(balance_path(link))) == 1
+    begins: list[str] = []
+
+    def record_begin(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread() is caller and statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record_begin)
+    try:
+        assert session_transactions(lambda: api.get(balance_path(link))) == 0
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record_begin)
+    if engine.dialect.name == "sqlite":
+        assert begins == ["BEGIN"]  # the context and the handler: one read transaction
+    # Given back whether the call answers or is refused: nothing checked out, nothing left for the next call.
+    assert api.get(balance_path("RL-NO-SUCH-LINK")).status_code == 404
+    assert database._request_read_connection.get() is None
+    assert engine.pool.checkedout() == 0
