@@ -11,6 +11,7 @@ from . import i18n, rate_limits, request_log
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
 from .database import configure_engine, engine_options, install_request_intent
 from .extensions import csrf, db
+from .session_cookies import ReusedSerializerSessionInterface
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     _apply_secrets(app)
     _apply_sandbox_controls(app)
+    app.session_interface = ReusedSerializerSessionInterface()  # the console's cookie, its serializer kept
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (

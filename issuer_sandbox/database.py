@@ -27,6 +27,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,6 +36,7 @@ import sqlalchemy as sa
 from flask import Flask, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 
 from .extensions import db
 
@@ -68,6 +70,40 @@ def reading() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+_request_read_connection: ContextVar[sa.Connection | None] = ContextVar("issuer_request_read_connection", default=None)
+
+
+def begin_request_read() -> sa.Connection:
+    """A pooled Core connection in a read transaction for the rest of this request's reads, outside the Session.
+
+    For a call whose context and handler only read, through prebuilt statements (the balance read): an ORM
+    Session transaction set up and rolled back around them cost more than the two statements. Until
+    ``end_request_read``, ``core_connection`` answers this connection while the write intent is off; a
+    block under ``writing()`` still gets the Session's. Call ``end_request_read`` (it rolls back) before
+    the request ends.
+    """
+    connection = db.engine.connect()
+    try:
+        connection.begin()
+    except BaseException:
+        connection.close()
+        raise
+    _request_read_connection.set(connection)
+    return connection
+
+
+def end_request_read() -> None:
+    """Roll back and give back the request's read connection, if it has one (a no-op otherwise)."""
+    connection = _request_read_connection.get()
+    if connection is None:
+        return
+    _request_read_connection.set(None)
+    try:
+        connection.rollback()
+    finally:
+        connection.close()
+
+
 def core_connection() -> sa.Connection:
     """The session's connection in its current transaction, for running prebuilt Core statements on.
 
@@ -76,8 +112,12 @@ def core_connection() -> sa.Connection:
     connection once and runs its statements on it. Pending ORM changes are flushed first, as the
     session's autoflush would before a statement of its own. The connection is remembered for the
     session's transaction (asking the session for it again costs as much as a statement's ORM overhead);
-    the next transaction asks again.
+    the next transaction asks again. In a request that began a read on its own connection
+    (``begin_request_read``), that connection while the write intent is off.
     """
+    read_connection = _request_read_connection.get()
+    if read_connection is not None and not _write_intent.get():
+        return read_connection
     session = db.session()
     session.flush()
     transaction = session.get_transaction()
@@ -105,13 +145,15 @@ class Prebuilt:
     and wraps driver errors the same way (IntegrityError). A statement the shortcut cannot run exactly as
     SQLAlchemy would (named parameters as on PostgreSQL, column defaults to compute, result columns whose
     type converts values, an INSERT called with other columns than it was built for) goes through
-    ``Connection.execute`` unchanged, and so does a read of more than MAX_DRIVER_RESULT_COLUMNS columns:
-    driver SQL maps a result's columns anew on every call, where a compiled statement keeps its map, and
-    past about that width the map costs more than the shortcut saves (the 17-column link read: 30 us
-    through Connection.execute, 40 us as driver SQL; the 8-column call context: 27 us and 22 us).
-    """
+    ``Connection.execute`` unchanged.
 
-    MAX_DRIVER_RESULT_COLUMNS = 8
+    One set of parameters does not even go through ``exec_driver_sql``: its execution context and result
+    object cost more than SQLite takes to run the statement (about 40 us a statement, a redemption runs
+    ten). It runs on a driver cursor through ``Connection._cursor_execute``, the path SQLAlchemy's own
+    dialects use for side statements: the same ``before_cursor_execute``/``after_cursor_execute`` events,
+    the same wrapping of driver errors. Its rows are read at once into a ``DriverResult`` of named tuples
+    whose class is made once per statement; many sets of parameters (executemany) go the same way.
+    """
 
     def __init__(self, statement: sa.Executable, columns: tuple[str, ...] | None = None) -> None:
         self.statement = statement
@@ -127,7 +169,7 @@ class Prebuilt:
         rows = params if isinstance(params, list) else [params]
         if plan is None or (self.columns is not None and any(self.columns != row.keys() for row in rows)):
             return connection.execute(self.statement, params)
-        sql, names, literals, processors = plan
+        sql, names, literals, processors, row_class = plan
         bound = []
         for row in rows:
             source = {**literals, **row} if literals else row  # a missing parameter raises KeyError
@@ -136,7 +178,17 @@ class Prebuilt:
                 if values[index] is not None:
                     values[index] = processor(values[index])
             bound.append(tuple(values))
-        return connection.exec_driver_sql(sql, bound if isinstance(params, list) else bound[0])
+        if not connection.in_transaction():
+            return connection.exec_driver_sql(sql, bound if isinstance(params, list) else bound[0])
+        cursor = connection.connection.cursor()
+        try:
+            if isinstance(params, list):
+                _cursor_executemany(connection, cursor, sql, bound)
+                return DriverResult([], None, cursor.rowcount)
+            connection._cursor_execute(cursor, sql, bound[0])
+            return DriverResult(cursor.fetchall() if row_class is not None else [], row_class, cursor.rowcount)
+        finally:
+            cursor.close()
 
     def run(self, params: dict | list[dict]) -> sa.CursorResult:
         """``execute`` on the session's connection (``core_connection``)."""
@@ -146,11 +198,14 @@ class Prebuilt:
         compiled = self.statement.compile(dialect=dialect, column_keys=self._column_keys)
         if not compiled.positional or compiled.prefetch or getattr(compiled, "insert_prefetch", None):
             return None
-        if len(compiled._result_columns) > self.MAX_DRIVER_RESULT_COLUMNS:
-            return None
         for column in compiled._result_columns:  # (key, name, objects, type)
             if column[3].dialect_impl(dialect).result_processor(dialect, None) is not None:
                 return None
+        keys = [column[0] for column in compiled._result_columns]
+        try:
+            row_class = namedtuple("DriverRow", keys) if keys else None  # noqa: PYI024 - made per statement
+        except ValueError:  # a key that is no identifier (or twice the same): SQLAlchemy's own rows then
+            return None
         literals, processors = {}, []
         for index, name in enumerate(compiled.positiontup):
             bind = compiled.binds[name]
@@ -161,10 +216,71 @@ class Prebuilt:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 processors.append((index, processor))
-        return compiled.string, tuple(compiled.positiontup), literals, tuple(processors)
+        return compiled.string, tuple(compiled.positiontup), literals, tuple(processors), row_class
 
 
 _UNPLANNED = object()
+
+
+def _cursor_executemany(connection: sa.Connection, cursor: object, sql: str, rows: list[tuple]) -> None:
+    """``Connection._cursor_execute`` for many sets of parameters: the statement events (with executemany
+    true), the dialect's executemany, driver errors wrapped as SQLAlchemy wraps them."""
+    try:
+        has_events = connection._has_events or connection.engine._has_events
+        if has_events:
+            for listener in connection.dispatch.before_cursor_execute:
+                sql, rows = listener(connection, cursor, sql, rows, None, True)
+        for listener in () if not connection.dialect._has_events else connection.dialect.dispatch.do_executemany:
+            if listener(cursor, sql, rows, None):
+                break
+        else:
+            connection.dialect.do_executemany(cursor, sql, rows, None)
+        if has_events:
+            connection.dispatch.after_cursor_execute(connection, cursor, sql, rows, None, True)
+    except BaseException as error:
+        connection._handle_dbapi_exception(error, sql, rows, cursor, None)
+
+
+class DriverResult:
+    """The rows of a statement run as driver SQL on one cursor (``Prebuilt``), read at once, as named tuples.
+
+    It answers what the money path asks of a ``CursorResult``: ``one``, ``first``, ``all``, ``scalar_one``,
+    ``scalar_one_or_none``, ``scalar`` and ``rowcount``.
+    """
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[tuple], row_class: type | None, rowcount: int) -> None:
+        self._rows = [row_class._make(row) for row in rows] if row_class is not None else rows
+        self.rowcount = rowcount
+
+    def all(self) -> list:
+        return list(self._rows)
+
+    def first(self):
+        return self._rows[0] if self._rows else None
+
+    def one(self):
+        if not self._rows:
+            raise NoResultFound("No row was found when one was required")
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when exactly one was required")
+        return self._rows[0]
+
+    def one_or_none(self):
+        if len(self._rows) > 1:
+            raise MultipleResultsFound("Multiple rows were found when one or none was required")
+        return self._rows[0] if self._rows else None
+
+    def scalar_one(self):
+        return self.one()[0]
+
+    def scalar_one_or_none(self):
+        row = self.one_or_none()
+        return row[0] if row is not None else None
+
+    def scalar(self):
+        return self._rows[0][0] if self._rows else None
 
 
 def lock_precedes_snapshot() -> bool:
@@ -202,11 +318,16 @@ def configure_engine(engine: Engine) -> WalCheckpoints | None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        if _write_intent.get():
-            writers.enter(connection.connection.dbapi_connection)
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            connection.exec_driver_sql("BEGIN")
+        # On a driver cursor, as Prebuilt runs its statements: the statement events still see the BEGIN.
+        cursor = connection.connection.cursor()
+        try:
+            if _write_intent.get():
+                writers.enter(connection.connection.dbapi_connection)
+                connection._cursor_execute(cursor, "BEGIN IMMEDIATE", ())
+            else:
+                connection._cursor_execute(cursor, "BEGIN", ())
+        finally:
+            cursor.close()
 
     dialect = engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback

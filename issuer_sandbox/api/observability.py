@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from .. import clock, faults, request_log
-from ..database import reading, write_intent
+from ..database import begin_request_read, end_request_read, reading, write_intent
 from ..extensions import db
 from ..otp import OTP_IN_SMS
 from . import call_context
@@ -84,13 +84,22 @@ def _before_request() -> Response | None:
         return None
     # Should this call commit a movement of money, its log row is written with it (replay_or_write).
     globals_.obs_money_call = request_log.begin_money_call(_fields_at_commit)
+    if endpoint in MONEY_CALL_STATUS:
+        # Its row is built while the money transaction holds SQLite's write lock: the masked request body
+        # (a JSON parse and dump, a third of that row's cost) is read now, before any lock is taken.
+        _request_fields(globals_)
     # One read: the clock, the fault rules and the token's partner. A handler that only reads goes on in
-    # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN.
+    # the same transaction; one that writes starts its own, which takes SQLite's write lock at BEGIN (so
+    # its context is read on a connection of its own, outside the Session, as the token call's is).
+    own_transaction = write_intent() or endpoint in call_context.HANDLER_READS_NOTHING
     try:
         with reading():
-            context = call_context.load(endpoint)
+            if not own_transaction and endpoint in call_context.CORE_READ_ENDPOINTS:
+                begin_request_read()  # ended by _after_request, or at the latest by the teardown
+            context = call_context.load(endpoint, own_transaction)
             fault = faults.take_fault(endpoint) if context.fault_rule_id is not None else None
     except SQLAlchemyError:
+        end_request_read()
         db.session.rollback()
         current_app.logger.exception("Could not read the call's context; the call runs without faults.")
         return None
@@ -118,6 +127,7 @@ def _after_request(response: Response) -> Response:
     # Gather what the log needs while the handler's objects are still usable...
     entry = _log_fields(response)
     # ...then end the handler's transaction, so nothing holds a lock while we sleep or log.
+    end_request_read()
     db.session.rollback()
     globals_ = g._get_current_object()
     fault: faults.Fault | None = globals_.get("obs_fault")
@@ -145,6 +155,7 @@ def _after_request(response: Response) -> Response:
 
 
 def _end_money_call(_error: BaseException | None) -> None:
+    end_request_read()  # a call that ended in an unhandled error skipped _after_request
     token = g.pop("obs_money_call", None)
     if token is not None:
         request_log.end_money_call(token)
@@ -184,15 +195,18 @@ def _log_fields(response: Response) -> dict[str, Any]:
 def _request_fields(globals_: Any) -> dict[str, Any]:
     """What the log keeps of the request itself (column name to value), its body masked.
 
-    Read once per call: a money call's row at its commit and the buffered row share it (copies of it).
+    Read once per call (a money call's before its handler runs): a money call's row at its commit and the
+    buffered row share it. Only the client is looked up each time: the partner behind the token is known
+    once the handler authenticated the call.
     """
+    current_request = request._get_current_object()
     fields = globals_.get("obs_request_fields")
     if fields is None:
-        fields = globals_.obs_request_fields = _read_request_fields(request._get_current_object(), globals_)
-    return fields
+        fields = globals_.obs_request_fields = _read_request_fields(current_request)
+    return {"client_id": _client_id(current_request, globals_)[:64], **fields}
 
 
-def _read_request_fields(request: Request, globals_: Any) -> dict[str, Any]:
+def _read_request_fields(request: Request) -> dict[str, Any]:
     raw_request = _raw_request_body(request)
     parsed_request = _parse_json(raw_request)
     idempotency_key = request.headers.get("Idempotency-Key", "")
@@ -203,7 +217,6 @@ def _read_request_fields(request: Request, globals_: Any) -> dict[str, Any]:
                 idempotency_key = value
                 break
     return {
-        "client_id": _client_id(request, globals_)[:64],
         "method": request.method[:8],
         "path": request.path[:300],
         "endpoint": (request.endpoint or "")[:80],

@@ -105,12 +105,20 @@ def refuse_control_characters() -> None:
     raise ControlCharacterRefused(description=message)
 
 
+# Bytes that may decode to a control character (CONTROL_CHARACTERS): one raw, a percent escape of one, or a
+# byte of the UTF-8 form of a C1 control (0xC2 0x80-0x9F), raw or escaped. A query string or form body with
+# none of them holds no control character once parsed, so it need not be parsed to be checked; one with any
+# (non-ASCII text has such bytes too) is parsed and checked field by field, for the message that names it.
+_MAYBE_CONTROL_BYTES = re.compile(rb"[\x00-\x1f\x7f-\x9f]|%(?:[0189][0-9A-Fa-f]|7[Ff])")
+
+
 def _control_character_in_request(request: Request) -> str | None:
     if has_control_characters(request.path):
         return "The path"
-    for key, value in request.args.items(multi=True):
-        if has_control_characters(key) or has_control_characters(value):
-            return "A query parameter"
+    if _MAYBE_CONTROL_BYTES.search(request.query_string) is not None:
+        for key, value in request.args.items(multi=True):
+            if has_control_characters(key) or has_control_characters(value):
+                return "A query parameter"
     for name in _CHECKED_HEADERS:
         if has_control_characters(request.headers.get(name, "")):
             return f"The {name} header"
@@ -128,6 +136,9 @@ def _control_character_in_form(request: Request) -> str | None:
     if limit is not None and (request.content_length or 0) > limit:
         return None  # the handler refuses it as too large
     try:
+        # Read once and kept: the form is parsed from these bytes when the handler (or the check below) asks.
+        if _MAYBE_CONTROL_BYTES.search(request.get_data(cache=True)) is None:
+            return None
         fields = list(request.form.items(multi=True))
     except HTTPException:
         return None  # a body the handler will refuse in its own words

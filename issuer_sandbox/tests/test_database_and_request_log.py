@@ -98,11 +98,14 @@ def test_a_read_intent_transaction_neither_takes_nor_waits_for_the_write_lock(ap
 @pytest.mark.sqlite_only(reason="SQLite's BEGIN modes (PostgreSQL has no database-wide write lock)")
 def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
     statements: list[str] = []
+    begin_contexts: list[object] = []
     with app.app_context():
         engine = db.engine
 
-    def record(_conn, _cursor, statement, *_args) -> None:
+    def record(_conn, _cursor, statement, _params, context, _executemany) -> None:
         statements.append(statement)
+        if statement.startswith("BEGIN"):
+            begin_contexts.append(context)
 
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
@@ -115,6 +118,8 @@ def test_get_requests_begin_deferred_and_posts_take_the_write_lock(app, client):
         sa.event.remove(engine, "before_cursor_execute", record)
     assert reads and set(reads) == {"BEGIN"}
     assert "BEGIN IMMEDIATE" in writes
+    # Run on a driver cursor, as Prebuilt's statements are: no execution context is built for a BEGIN.
+    assert begin_contexts and all(context is None for context in begin_contexts)
 
 
 def log_rows(app) -> list[RequestLogEntry]:
@@ -354,3 +359,65 @@ def test_the_core_connection_is_the_sessions_for_its_transaction_and_asked_again
         db.session.commit()
         assert database.core_connection() is not second
         db.session.rollback()
+
+
+@pytest.mark.sqlite_only(reason="the driver-cursor path is SQLite's (PostgreSQL binds by name: SQLAlchemy runs it)")
+def test_a_prebuilt_statement_runs_on_a_driver_cursor_with_the_engines_events_and_named_rows(app):
+    """One set of parameters: no execution context, yet the statement events fire (statement counts, the
+    tests' recorders) and the rows answer by column name as SQLAlchemy's rows do."""
+    from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+
+    from issuer_sandbox.models import Card
+
+    cards = Card.__table__
+    by_id = database.Prebuilt(
+        sa.select(cards.c.id.label("card_id"), cards.c.number).where(cards.c.id == sa.bindparam("id"))
+    )
+    every = database.Prebuilt(sa.select(cards.c.id).where(cards.c.id > sa.bindparam("above")).order_by(cards.c.id))
+    duplicate = database.Prebuilt(
+        sa.update(cards).values(number=sa.bindparam("number")).where(cards.c.id == sa.bindparam("id"))
+    )
+    seen = []
+
+    def record(_conn, _cursor, statement, _params, context, executemany):
+        seen.append((statement.split()[0] + (" many" if executemany else ""), context))
+
+    with app.app_context():
+        expected = db.session.execute(sa.select(cards.c.id, cards.c.number).order_by(cards.c.id)).all()
+        assert len(expected) >= 2
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            row = by_id.run({"id": expected[0].id}).one()
+            missing = by_id.run({"id": -1})
+            several = every.run({"above": 0})
+            with pytest.raises(IntegrityError):  # the driver's error, wrapped as SQLAlchemy wraps it
+                duplicate.run({"number": expected[1].number, "id": expected[0].id})
+            db.session.rollback()
+            renumbered = [{"number": f"{card.number}0", "id": card.id} for card in expected[:2]]
+            many = duplicate.run(renumbered)  # executemany, on a driver cursor too
+            numbers = db.session.execute(sa.select(cards.c.number).where(cards.c.id.in_([1, 2]))).scalars().all()
+            with pytest.raises(IntegrityError):
+                duplicate.run([{"number": renumbered[1]["number"], "id": expected[0].id}] * 2)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+            db.session.rollback()
+    assert isinstance(row, tuple)
+    assert (row.card_id, row.number) == tuple(expected[0]) and row[0] == expected[0].id
+    assert missing.first() is None and missing.scalar_one_or_none() is None
+    with pytest.raises(NoResultFound):
+        missing.one()
+    assert [found.id for found in several.all()] == [card.id for card in expected]
+    with pytest.raises(MultipleResultsFound):
+        several.scalar_one()
+    assert many.rowcount == 2 and sorted(numbers) == sorted(row["number"] for row in renumbered)
+    # Each statement seen by the engine's event, none with an execution context (exec_driver_sql makes one).
+    statements = [(name, context is None) for name, context in seen if not name.startswith("BEGIN")]
+    assert statements == [
+        ("SELECT", True),
+        ("SELECT", True),
+        ("SELECT", True),
+        ("UPDATE", True),
+        ("UPDATE many", True),
+        ("SELECT", False),  # the session's own statement, for comparison
+        ("UPDATE many", True),
+    ]

@@ -99,6 +99,52 @@ def test_a_nul_in_a_token_form_field_is_a_400(app):
     assert_refused_as_invalid(response, "/gcb/api/", "The form field 'grant_type'")
 
 
+# Every control character, and text that is not one but whose bytes look alike (UTF-8 of CJK, of U+00A0).
+_CONTROLS = [chr(code) for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))]
+_LOOKALIKES = ["陳大文", "一", "\u00a0", "é", "\u2028", "100% sure", "%7e", "a+b"]
+
+
+@pytest.mark.parametrize("character", _CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_every_control_character_in_a_token_form_field_or_query_is_a_400(app, character):
+    """The check scans the raw bytes first and parses only when they may hold a control character: every
+    control, percent-escaped as a client sends it, is still refused with the message that names its place."""
+    client = app.test_client()
+    auth = {"Authorization": basic_auth("harbour-mall", "harbour-mall-secret")}
+    path = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+    form = {"grant_type": "client_credentials", "scope": f"/api{character}"}
+    assert_refused_as_invalid(client.post(path, data=form, headers=auth), "/gcb/api/", "The form field 'scope'")
+    token_form = {"grant_type": "client_credentials", "scope": "/api"}
+    queried = client.post(path, query_string={"x": character}, data=token_form, headers=auth)
+    assert_refused_as_invalid(queried, "/gcb/api/", "A query parameter")
+
+
+@pytest.mark.parametrize("text", _LOOKALIKES)
+def test_text_whose_bytes_look_like_a_control_character_is_not_refused(app, text):
+    client = app.test_client()
+    auth = {"Authorization": basic_auth("harbour-mall", "harbour-mall-secret")}
+    path = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+    form = {"grant_type": "client_credentials", "scope": "/api", "note": text}
+    response = client.post(path, query_string={"x": text}, data=form, headers=auth)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_a_clean_form_is_checked_from_its_bytes_without_parsing_it(app):
+    """A form without a byte that may be a control character is not parsed by the check (the handler parses
+    it, from the same bytes); one with such a byte is parsed and checked field by field."""
+    from flask import request
+
+    from issuer_sandbox.api.validation import refuse_control_characters
+
+    path = "/gcb/api/clientCredentials/oauth2/token/hk/gcb"
+    with app.test_request_context(path, method="POST", data={"grant_type": "client_credentials", "scope": "/api"}):
+        refuse_control_characters()
+        assert "form" not in request.__dict__  # werkzeug's cached form: not parsed yet
+        assert request.form["scope"] == "/api"  # and still readable from the kept bytes
+    with app.test_request_context(path, method="POST", data={"scope": "陳大文"}):
+        refuse_control_characters()
+        assert request.form["scope"] == "陳大文"
+
+
 @pytest.mark.parametrize(
     ("body", "where"),
     [

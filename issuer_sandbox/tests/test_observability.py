@@ -24,7 +24,7 @@ from issuer_sandbox.extensions import db
 from issuer_sandbox.models import FaultRule, RequestLogEntry, SmsMessage
 
 from .conftest import CLIENT_ID, CLIENT_SECRET, SANDBOX_KEY, close_app
-from .redemption_support import make_link, partner_api, redeem_path, redemption_body
+from .redemption_support import balance_path, make_link, partner_api, redeem_path, redemption_body
 
 LINKAGE = "/v1/apac/rewards/linkage"
 HAPPY = {
@@ -489,3 +489,91 @@ def test_a_redemption_reads_its_request_once_for_both_its_log_rows(app, monkeypa
     entry = log_entries(app)[-1]
     assert (entry.endpoint, entry.status, entry.idempotency_key) == ("redemptions.redeem", 200, "HM-READ-ONCE")
     assert entry.answer_logged and json.loads(entry.response_body)["orderId"] == response.json["orderId"]
+
+
+@pytest.mark.sqlite_only(reason="SQLite's writers' file lock")
+def test_a_money_call_reads_its_request_for_the_log_before_it_takes_the_write_lock(app, monkeypatch):
+    """The masked request body of the row committed with the money is read before the money transaction,
+    so no other writer waits while it is parsed and dumped; the row still names the authenticated partner."""
+    from issuer_sandbox.api import observability
+
+    from .test_database_and_request_log import writer_lock_is_free
+
+    api = partner_api(app)
+    link = make_link(app)
+    real_read = observability._read_request_fields
+    lock_free_at_read = []
+
+    def watched_read(*args):
+        lock_free_at_read.append(writer_lock_is_free(app))
+        return real_read(*args)
+
+    monkeypatch.setattr(observability, "_read_request_fields", watched_read)
+    for reference in ("HM-BEFORE-LOCK-1", "HM-BEFORE-LOCK-2"):
+        response = api.post(redeem_path(link), json=redemption_body(reference=reference))
+        assert response.status_code == 200
+    assert lock_free_at_read == [True, True]
+    with app.app_context():
+        committed = db.session.scalars(
+            sa.select(RequestLogEntry).where(RequestLogEntry.idempotency_key == "HM-BEFORE-LOCK-2")
+        ).one()
+        assert committed.client_id == CLIENT_ID and committed.status == 200
+        db.session.rollback()
+
+
+def test_a_call_whose_handler_does_not_share_the_context_read_begins_no_session_transaction_for_it(app):
+    """The token call (its handler reads nothing) and a redemption (it writes in a transaction of its own)
+    read their context on a pooled connection of their own: the Session begins only the redemption's money
+    transaction. A balance read shares one read transaction between its context and its handler, on a
+    pooled connection too (begin_request_read), given back by the end of the call."""
+    from issuer_sandbox import database
+    from issuer_sandbox.api.paths import TOKEN_PATH
+
+    from .conftest import basic_auth
+
+    api = partner_api(app)
+    link = make_link(app)
+    caller = threading.current_thread()
+    begun: list[str] = []
+
+    def record(_session, _transaction, _connection) -> None:
+        if threading.current_thread() is caller:  # not the request log's writer thread
+            begun.append("session")
+
+    def session_transactions(call) -> int:
+        begun.clear()
+        sa.event.listen(db.session, "after_begin", record)
+        try:
+            response = call()
+        finally:
+            sa.event.remove(db.session, "after_begin", record)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return len(begun)
+
+    client = app.test_client()
+    token_form = {"grant_type": "client_credentials", "scope": "/api"}
+    token_headers = {"Authorization": basic_auth(CLIENT_ID, CLIENT_SECRET)}
+    assert session_transactions(lambda: client.post(TOKEN_PATH, data=token_form, headers=token_headers)) == 0
+    # The link's first redemption opens its points accounts (a transaction of its own): not this test's subject.
+    assert api.post(redeem_path(link), json=redemption_body(reference="HM-OWN-CONTEXT-0")).status_code == 200
+    body = redemption_body(reference="HM-OWN-CONTEXT")
+    assert session_transactions(lambda: api.post(redeem_path(link), json=body)) == 1
+    begins: list[str] = []
+
+    def record_begin(_conn, _cursor, statement, *_args) -> None:
+        if threading.current_thread() is caller and statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record_begin)
+    try:
+        assert session_transactions(lambda: api.get(balance_path(link))) == 0
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record_begin)
+    if engine.dialect.name == "sqlite":
+        assert begins == ["BEGIN"]  # the context and the handler: one read transaction
+    # Given back whether the call answers or is refused: nothing checked out, nothing left for the next call.
+    assert api.get(balance_path("RL-NO-SUCH-LINK")).status_code == 404
+    assert database._request_read_connection.get() is None
+    assert engine.pool.checkedout() == 0
