@@ -26,12 +26,15 @@ def _threads_for(argv: list[str]) -> int:
 
 
 threads = _threads_for(sys.argv)
-# A worker takes no more connections than it has threads, and closes each after its answer (no keep-alive).
-# Otherwise a client's keep-alive connections stuck to whichever worker accepted them first: under wrk all 16 often
-# landed on one worker, which then served them on one core at a third of the speed (shop category page ~400 vs
-# ~1,100 req/s, the same code back to back). With a bound, the other worker accepts the rest.
-worker_connections = threads
-keepalive = 0
+# Each worker listens on a socket of its own (SO_REUSEPORT), which the kernel spreads new connections over, and
+# keeps a client's connection open between its requests. With one shared socket and keep-alive, a client's
+# connections stuck to whichever worker accepted them first (under wrk all 16 often landed on one worker, which
+# served them on one core); closing every connection after its answer, as before, cost each request a new TCP
+# connection: the bench's floor app ran at 3,029 req/s that way against 5,272 with keep-alive. Alternating runs,
+# closed connections -> own sockets with keep-alive: token 842-1,038 -> 1,127-1,452 req/s, balance 961-1,252 ->
+# 1,426-1,711, shop home 991-1,402 -> 1,426-2,186.
+reuse_port = True
+keepalive = 2  # seconds an idle connection stays open
 timeout = 60
 # gunicorn drops header names with underscores unless told otherwise; the partner API's `client_id` header
 # has one, so it is passed through as-is.
@@ -49,6 +52,33 @@ accesslog = None
 # issuer 184 -> 178 MiB, shop 275 -> 267 MiB). Set in each worker before its threads start.
 MALLOC_ARENAS = 2
 M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def on_starting(server):
+    """Refuse to start where something listens on the address already.
+
+    Sockets with SO_REUSEPORT share a port with any other such socket of the same user: a second `make demo`
+    would otherwise start without an error and serve half of the first one's requests.
+    """
+    import errno
+    import socket
+
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):  # a unix socket: no port to share
+            continue
+        probe = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no owner
+            probe.bind(address)
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            server.log.error("%s:%s is in use already: another server listens there (stop it first)", *address)
+            sys.exit(1)
+        finally:
+            probe.close()
+    # gunicorn's own "Listening at" line is empty when only the workers hold sockets.
+    server.log.info("Workers listen at %s, a socket each", ", ".join(server.cfg.bind))
 
 
 def post_fork(server, worker):

@@ -110,11 +110,39 @@ def test_make_demo_the_e2e_harness_and_the_bench_run_gunicorn_from_one_config_fi
                 "workers": "2",
                 "threads": threads,
                 "control_socket_disable": "True",
-                "worker_connections": threads,
-                "keepalive": "0",
+                "reuse_port": "True",
+                "keepalive": "2",
                 "bind": "['127.0.0.1:8001']",
             }.items()
         ), app_spec
+
+
+def test_a_server_refuses_to_start_on_an_address_something_listens_on_already():
+    # Workers' sockets share a port (SO_REUSEPORT) with any other such socket of the same user: without the
+    # check a second `make demo` would start quietly and answer half of the first one's requests.
+    import runpy
+    import socket
+    from types import SimpleNamespace
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    logged: list[str] = []
+    log = SimpleNamespace(error=lambda message, *args: logged.append(message % args), info=lambda *args: None)
+    listener = socket.socket()
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        taken = SimpleNamespace(cfg=SimpleNamespace(address=[("127.0.0.1", port)], bind=[f"127.0.0.1:{port}"]), log=log)
+        with pytest.raises(SystemExit) as refused:
+            config["on_starting"](taken)
+        assert refused.value.code == 1
+        assert logged == [f"127.0.0.1:{port} is in use already: another server listens there (stop it first)"]
+    finally:
+        listener.close()
+    free = SimpleNamespace(cfg=SimpleNamespace(address=[("127.0.0.1", port), "/tmp/x.sock"], bind=["x"]), log=log)
+    config["on_starting"](free)  # the address is free again (and a unix socket is not probed)
+    assert len(logged) == 1
 
 
 def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
