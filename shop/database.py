@@ -271,9 +271,14 @@ def install_request_intent(app: Flask) -> None:
         template_rendered.connect(_end_read_transaction_after_render, app)
 
 
+def _pending_writes(session) -> bool:
+    """Whether the session holds changes not yet flushed (new, changed or deleted objects)."""
+    return bool(session.new or session.dirty or session.deleted)
+
+
 def _settled(session) -> bool:
     """Whether the session's transaction holds nothing left to write (what a view changes, it commits)."""
-    return session.in_transaction() and not (session.new or session.dirty or session.deleted)
+    return session.in_transaction() and not _pending_writes(session)
 
 
 def commit_keeping_loaded_state(session=None) -> None:
@@ -307,7 +312,7 @@ def _end_write_transaction_before_render(_app, template, context, **_extra) -> N
     if depth or not _write_intent.get():
         return
     session = db.session()
-    if session.new or session.dirty or session.deleted:
+    if _pending_writes(session):
         return  # something is left to write: the view's own commit (or the error handler) ends it
     if session.in_transaction():
         commit_keeping_loaded_state(session)
