@@ -1,5 +1,7 @@
 """Configuration defaults of Harbour Mall. Overridden by SHOP_* environment variables."""
 
+from .passwords import SCRYPT_METHOD
+
 # Demo defaults of DESIGN.md; outside demo mode every secret must be set explicitly.
 DEMO_SECRETS = {
     "SECRET_KEY": "demo-shop-secret-key-not-for-production",
@@ -42,7 +44,8 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 7,
     "MAX_CONTENT_LENGTH": 256 * 1024,
-    "PASSWORD_HASH_METHOD": "scrypt",
+    # scrypt at 8 MiB per hash (see passwords.py); tests set a cheap one.
+    "PASSWORD_HASH_METHOD": SCRYPT_METHOD,
     # Reconciliation (`flask --app shop reconcile`, the "Check again" button): an intent to move money with no
     # recorded answer is stale after this long, comfortably above the longest wait of one bank step (a
     # redemption, its look-up and one resend, each up to connect + read timeout); fresher ones are left to the

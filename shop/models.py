@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .passwords import hash_password, password_matches
+from .passwords import SCRYPT_METHOD, hash_password, password_matches
 
 
 class User(db.Model):
@@ -29,8 +29,8 @@ class User(db.Model):
     is_staff: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     def set_password(self, password: str) -> None:
-        # Tests choose a cheap method through config; the default is werkzeug's scrypt.
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        # Tests choose a cheap method through config; the default is scrypt at 8 MiB (passwords.py).
+        method = current_app.config.get("PASSWORD_HASH_METHOD", SCRYPT_METHOD)
         self.password_hash = hash_password(password, method=method)
 
     def check_password(self, password: str) -> bool:

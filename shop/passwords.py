@@ -1,6 +1,15 @@
 """Password hashing: one hash at a time in a worker, on a thread the kernel schedules last.
 
-werkzeug's scrypt takes ~100 ms of CPU and 32 MiB of memory per hash, and releases the GIL while it runs. With
+The hash is scrypt with N=2**13, r=8, p=4 (``SCRYPT_METHOD``), not werkzeug's default N=2**15, r=8, p=1: the same
+CPU work per hash (N x p block mixes, ~90 ms here) in a quarter of the memory, 8 MiB instead of 32. OWASP's
+password storage cheat sheet lists scrypt settings of equal strength that trade memory for parallel passes
+(N=2**15 with p=3 is as strong as N=2**13 with p=10), by which this one is at least werkzeug's default. Each
+worker's one hash at a time had put 32 MiB on its peak memory (`make bench`: the shop's peak RSS, master and two
+workers, 263 MiB, of which 64 MiB were the two hashes). Hashes stored with other settings still check (werkzeug
+reads the settings from the stored hash) and are hashed again with these at the next sign-in
+(``needs_rehash``).
+
+A hash releases the GIL while it runs. With
 16 request threads, a burst of sign-ups or sign-ins ran up to 16 at once: a worker's memory peaked at ~330 MiB,
 and with one hash per worker the two workers' hashes still filled both CPUs, so every other shopper's page
 waited behind them (20 sign-ups at once put ~300 ms on each later checkout step).
@@ -19,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+# werkzeug's method string: scrypt:N:r:p. Memory per hash is 128 * r * N bytes (8 MiB).
+SCRYPT_METHOD = "scrypt:8192:8:4"
 HASHES_AT_ONCE = 1
 # The nice value of the hashing thread: 19 is the lowest priority, a weight of 15 against a request's 1024.
 HASHING_NICENESS = 19
@@ -55,9 +66,19 @@ def _forget_hasher() -> None:
 os.register_at_fork(after_in_child=_forget_hasher)
 
 
-def hash_password(password: str, method: str = "scrypt") -> str:
+def hash_password(password: str, method: str = SCRYPT_METHOD) -> str:
     return _hasher().submit(generate_password_hash, password, method=method).result()
 
 
 def password_matches(stored_hash: str, password: str) -> bool:
     return _hasher().submit(check_password_hash, stored_hash, password).result()
+
+
+def needs_rehash(stored_hash: str, method: str) -> bool:
+    """Whether a stored hash was made with other settings than ``method`` (a full werkzeug method string).
+
+    werkzeug stores ``method$salt$hash`` with every setting spelled out (``scrypt:32768:8:1``); a method given
+    without its settings ("scrypt") is werkzeug's defaults, which it does not spell out here: never rehashed.
+    """
+    stored_method = stored_hash.partition("$")[0]
+    return ":" in method and stored_method != method

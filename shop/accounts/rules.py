@@ -6,18 +6,19 @@ from datetime import UTC, datetime
 from functools import cache
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import User
-from ..passwords import hash_password, password_matches
+from ..passwords import SCRYPT_METHOD, hash_password, needs_rehash, password_matches
 
 
 @cache
 def _dummy_hash() -> str:
     """Checked when no account matches, so a wrong email costs as long as a wrong password (no probing by timing).
 
-    Made on first use, not at import: a hash at import cost every worker 100 ms and 32 MiB of peak memory at start.
+    Made on first use, not at import: a hash at import cost every worker ~100 ms and its memory (32 MiB with scrypt then) at start.
     """
     return hash_password("not-a-real-password")
 
@@ -67,4 +68,24 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     if not password_matches(row.password_hash, password):
         return None
+    _rehash_if_outdated(row.id, row.password_hash, password)
     return db.session.get(User, row.id)
+
+
+def _rehash_if_outdated(user_id: int, stored_hash: str, password: str) -> None:
+    """Store a hash made with today's settings in place of one made with older ones (e.g. 32 MiB scrypt).
+
+    Only a sign-in knows the password to hash again. The hash runs with no transaction open; the update applies
+    only if the stored hash is still the one checked (a password changed meanwhile wins).
+    """
+    method = current_app.config.get("PASSWORD_HASH_METHOD", SCRYPT_METHOD)
+    if not needs_rehash(stored_hash, method):
+        return
+    new_hash = hash_password(password, method=method)
+    db.session.execute(
+        sa.update(User)
+        .where(User.id == user_id, User.password_hash == stored_hash)
+        .values(password_hash=new_hash)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()

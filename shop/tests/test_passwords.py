@@ -55,7 +55,7 @@ def test_a_hash_runs_on_a_thread_the_kernel_schedules_last(monkeypatch):
         return f"{method}${password}"
 
     monkeypatch.setattr(passwords, "generate_password_hash", recording_hash)
-    assert passwords.hash_password("pw") == "scrypt$pw"
+    assert passwords.hash_password("pw") == f"{passwords.SCRYPT_METHOD}$pw"
     assert seen["thread"] != threading.get_native_id()
     assert seen["niceness"] == passwords.HASHING_NICENESS == 19
     # The request's own thread keeps its priority.
@@ -78,3 +78,49 @@ def test_a_forked_worker_starts_its_own_hashing_thread():
         os.kill(child, signal.SIGKILL)
     os.waitpid(child, 0)
     assert ready and os.read(read_end, 2) == b"ok"
+
+
+def _scrypt_settings(method: str) -> tuple[int, int, int]:
+    name, n, r, p = method.split(":")
+    assert name == "scrypt"
+    return int(n), int(r), int(p)
+
+
+def test_the_default_hash_is_scrypt_in_8_mib_with_no_less_work_than_werkzeugs_default():
+    """A quarter of werkzeug's 32 MiB per hash, and as many block mixes (N x p) as its N=2**15, p=1."""
+    n, r, p = _scrypt_settings(passwords.SCRYPT_METHOD)
+    assert 128 * r * n == 8 * 1024 * 1024
+    assert n * p >= 2**15 and r == 8
+    stored = passwords.hash_password("correct horse")
+    assert stored.startswith(passwords.SCRYPT_METHOD + "$")
+    assert passwords.password_matches(stored, "correct horse")
+    assert not passwords.password_matches(stored, "wrong horse")
+
+
+def test_the_shops_configured_hash_is_the_8_mib_scrypt():
+    from shop.config import DEFAULTS
+
+    assert DEFAULTS["PASSWORD_HASH_METHOD"] == passwords.SCRYPT_METHOD
+
+
+def test_a_hash_of_werkzeugs_default_scrypt_still_checks():
+    """Accounts made before the change keep signing in (werkzeug reads N, r, p from the stored hash)."""
+    from werkzeug.security import generate_password_hash
+
+    old = generate_password_hash("correct horse", method="scrypt:32768:8:1")
+    assert passwords.password_matches(old, "correct horse")
+    assert passwords.needs_rehash(old, passwords.SCRYPT_METHOD)
+
+
+@pytest.mark.parametrize(
+    ("stored_method", "method", "expected"),
+    [
+        ("scrypt:32768:8:1", "scrypt:8192:8:4", True),
+        ("scrypt:8192:8:4", "scrypt:8192:8:4", False),
+        ("pbkdf2:sha256:1001", "pbkdf2:sha256:1000", True),
+        ("pbkdf2:sha256:1000", "scrypt:8192:8:4", True),
+        ("scrypt:32768:8:1", "scrypt", False),  # werkzeug's own defaults, not spelled out: left alone
+    ],
+)
+def test_needs_rehash_compares_the_stored_settings_with_the_configured_ones(stored_method, method, expected):
+    assert passwords.needs_rehash(f"{stored_method}$salt$digest", method) is expected
