@@ -18,7 +18,7 @@ from ..passwords import SCRYPT_METHOD, hash_password, needs_rehash, password_mat
 def _dummy_hash() -> str:
     """Checked when no account matches, so a wrong email costs as long as a wrong password (no probing by timing).
 
-    Made on first use, not at import: a hash at import cost every worker ~100 ms and its memory (32 MiB with scrypt then) at start.
+    Made on first use, not at import: a hash at import cost every worker ~100 ms and the hash's memory at start.
     """
     return hash_password("not-a-real-password")
 
