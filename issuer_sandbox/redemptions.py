@@ -1027,7 +1027,8 @@ class LockedRedemption:
 
 
 def _lock_redemption(partner_client_id: int, order_id: str, reversal_reference: str) -> LockedRedemption:
-    if lock_precedes_snapshot():
+    reads_in_lock = lock_precedes_snapshot()  # asked once, before the lock: it looks the engine up
+    if reads_in_lock:
         params = {"order_id": order_id, "pid": partner_client_id, "reference": reversal_reference}
         locked = _FAST[_LOCKED_REDEMPTION_AND_READS].run(params).first()
     else:
@@ -1035,7 +1036,7 @@ def _lock_redemption(partner_client_id: int, order_id: str, reversal_reference: 
     if locked is None:
         find_redemption(partner_client_id, order_id)  # raises RedemptionNotFound
         raise RedemptionNotFound(f"Redemption {order_id} has no points accounts to reverse against.")
-    if lock_precedes_snapshot():
+    if reads_in_lock:
         return LockedRedemption(locked, reads_done=True, stored=_stored_of(locked))
     return LockedRedemption(locked, reads_done=False)
 
