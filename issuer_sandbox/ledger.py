@@ -164,33 +164,48 @@ def post_transaction(
 
 
 def move_points(
-    kind: str, description: str, movements: list[AccountMovement], now: datetime, reference: str = ""
+    kind: str,
+    description: str,
+    movements: list[AccountMovement],
+    now: datetime,
+    reference: str = "",
+    connection: sa.Connection | None = None,
 ) -> PostedTransaction:
     """Post one balanced transaction by account ids, in 2 + legs statements. Raises InsufficientPoints.
 
     Each account's running balance moves by a single ``UPDATE ... SET balance = balance + :n`` that, for a
     guarded leg, only matches while the result stays at or above zero: the database, not Python, decides
     whether the points are there. Debits go first, so a refused debit leaves nothing of this transaction
-    written (a savepoint guards the rare transaction with more than one guarded leg).
+    written (a savepoint guards the rare transaction with more than one guarded leg). ``connection``: the
+    session's connection (``core_connection``) if the caller holds it already.
     """
     if not movements:
         raise UnbalancedTransaction("A transaction needs at least one movement.")
-    if any(not isinstance(m.amount, int) or isinstance(m.amount, bool) for m in movements):
-        raise UnbalancedTransaction("Points are whole numbers.")
-    if sum(m.amount for m in movements) != 0:
+    total = guarded = 0
+    for m in movements:
+        if type(m.amount) is not int:  # not a bool, a float or a Decimal
+            raise UnbalancedTransaction("Points are whole numbers.")
+        total += m.amount
+        guarded += m.guarded
+    if total != 0:
         raise UnbalancedTransaction(f"Entries of {kind} {reference!r} do not sum to zero.")
-    if sum(m.guarded for m in movements) > 1:
+    if guarded > 1:
         with db.session.begin_nested():
-            return _move_points(kind, description, movements, now, reference)
-    return _move_points(kind, description, movements, now, reference)
+            return _move_points(kind, description, movements, now, reference, core_connection())
+    return _move_points(kind, description, movements, now, reference, connection or core_connection())
 
 
 def _move_points(
-    kind: str, description: str, movements: list[AccountMovement], now: datetime, reference: str
+    kind: str,
+    description: str,
+    movements: list[AccountMovement],
+    now: datetime,
+    reference: str,
+    connection: sa.Connection,
 ) -> PostedTransaction:
-    connection = core_connection()
+    ordered = sorted(movements, key=_debits_first)
     balances: dict[int, int] = {}
-    for movement in sorted(movements, key=lambda m: m.amount):
+    for movement in ordered:
         new_balance = (
             (_GUARDED_MOVE_FAST if movement.guarded else _MOVE_FAST)
             .execute(connection, {"account_id": movement.account_id, "amount": movement.amount})
@@ -212,10 +227,14 @@ def _move_points(
                 "balance_after": balances[m.account_id],
                 "created_at": now,
             }
-            for m in sorted(movements, key=lambda m: m.amount)
+            for m in ordered
         ],
     )
     return PostedTransaction(transaction_id, balances)
+
+
+def _debits_first(movement: AccountMovement) -> int:
+    return movement.amount
 
 
 def issue_points(card: Card, points: int, description: str, now: datetime, reference: str = "") -> LedgerTransaction:

@@ -72,12 +72,17 @@ def post_card_line(
     posting_date: date | None = None,
     merchant_name: str = "",
     reference: str = "",
+    connection: sa.Connection | None = None,
 ) -> int:
-    """``post_line`` by the card's id, in two statements (an INSERT and one UPDATE); returns the new outstanding."""
+    """``post_line`` by the card's id, in two statements (an INSERT and one UPDATE); returns the new outstanding.
+
+    ``connection``: the session's connection (``core_connection``) if the caller holds it already.
+    """
     if amount_cents <= 0:
         raise ValueError("A statement line moves a positive amount.")
     signed = _SIGN[kind] * amount_cents
-    connection = core_connection()
+    if connection is None:
+        connection = core_connection()
     _INSERT_LINE_FAST.execute(
         connection,
         {

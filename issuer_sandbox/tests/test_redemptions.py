@@ -1,17 +1,19 @@
 """POST /v1/apac/rewards/{rewardLinkCode}/redemption, the redemption look-ups, and the rules behind them."""
 
 import hashlib
+import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from issuer_sandbox import clock, ledger, redemptions, statement
+from issuer_sandbox import clock, ledger, redemptions, schemas, statement
 from issuer_sandbox.extensions import db
 from issuer_sandbox.links import LinkNotFound
 from issuer_sandbox.models import CardStatementLine, LedgerAccount, Redemption
+from issuer_sandbox.money import cents_to_amount
 
 from .redemption_support import (
     DEBIT,
@@ -589,3 +591,34 @@ def test_the_fingerprint_is_the_sha256_of_the_canonical_request():
     assert redemptions.redemption_fingerprint("RL-x", order()) == expected
     assert redemptions.redemption_fingerprint("RL-x", order(transaction_amount=Decimal("520"))) == expected
     assert redemptions.redemption_fingerprint("RL-y", order()) != expected
+
+
+@pytest.mark.parametrize(
+    ("points", "credit", "balance", "posting_date"),
+    [(50_000, 20_000, 0, date(2026, 1, 5)), (1_000, 5, 123_456_789, date(2026, 12, 31)), (25, 1, 7, date(1999, 2, 3))],
+)
+def test_the_hand_written_redemption_body_is_the_models_json_byte_for_byte(points, credit, balance, posting_date):
+    """The body built under the write lock is what ``json.dumps`` of the documented model wrote (and stored)."""
+    model = schemas.RedemptionResponse(
+        order_id="RDM-0123456789ABCDEF0123",
+        status="COMPLETED",
+        points_redeemed=points,
+        redeemed_amount=cents_to_amount(credit),
+        available_point_balance=balance,
+        credit_posting_date=posting_date,
+    )
+    body = redemptions._redemption_body("RDM-0123456789ABCDEF0123", points, credit, balance, posting_date)
+    assert body == json.dumps(schemas.dump(model))
+
+
+def test_a_stored_redemption_body_is_the_models_json_byte_for_byte(app):
+    link = make_link(app)
+    with app.app_context():
+        outcome = redemptions.redeem(partner_id(), link, order(), clock.now())
+        stored = db.session.scalar(sa.select(Redemption.response_body))
+        answer = json.loads(outcome.body)
+        model = schemas.RedemptionResponse.model_validate_json(outcome.body)
+    assert stored == outcome.body == json.dumps(schemas.dump(model))
+    assert list(answer) == ["orderId", "status", "pointsRedeemed", "redeemedAmount", "availablePointBalance"] + [
+        "creditPostingDate"
+    ]

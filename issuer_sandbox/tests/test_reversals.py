@@ -6,10 +6,11 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from issuer_sandbox import clock, ledger, redemptions, statement
+from issuer_sandbox import clock, ledger, redemptions, schemas, statement
 from issuer_sandbox.api.openapi import openapi_document
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import CardStatementLine, Programme, Redemption, RedemptionReversal
+from issuer_sandbox.money import cents_to_amount
 
 from .redemption_support import (
     HAPPY,
@@ -326,3 +327,38 @@ def test_what_is_left_may_be_reversed_even_off_the_increment(app):
         outcome = redemptions.reverse(partner_id(), redemptions.ReversalOrder(order_id, "R2", 50_025), clock.now())
     assert json.loads(outcome.body)["amountReversed"] == "200.10"
     assert points_of(app) == 120_000
+
+
+@pytest.mark.parametrize(
+    ("points", "amount", "remaining", "balance"),
+    [(25, 10, 49_975, 70_025), (50_000, 20_000, 0, 0), (1, 1, 123_456_789, 987_654_321)],
+)
+def test_the_hand_written_reversal_body_is_the_models_json_byte_for_byte(points, amount, remaining, balance):
+    """The body built under the write lock is what ``json.dumps`` of the documented model wrote (and stored)."""
+    model = schemas.ReversalResponse(
+        reversal_id="RVS-0123456789ABCDEF0123",
+        points_reversed=points,
+        amount_reversed=cents_to_amount(amount),
+        remaining_reversible_points=remaining,
+        available_point_balance=balance,
+    )
+    body = redemptions._reversal_body("RVS-0123456789ABCDEF0123", points, amount, remaining, balance)
+    assert body == json.dumps(schemas.dump(model))
+
+
+def test_a_stored_reversal_body_is_the_models_json_byte_for_byte(app):
+    order_id = redeemed(app, partner_api(app))
+    with app.app_context():
+        outcome = redemptions.reverse(partner_id(), redemptions.ReversalOrder(order_id, "R1", 25), clock.now())
+        stored = db.session.scalar(sa.select(RedemptionReversal.response_body))
+        answer = json.loads(outcome.body)
+        model = schemas.ReversalResponse.model_validate_json(outcome.body)
+    assert stored == outcome.body == json.dumps(schemas.dump(model))
+    assert REVERSAL_ID.match(answer["reversalId"])
+    assert list(answer) == [
+        "reversalId",
+        "pointsReversed",
+        "amountReversed",
+        "remainingReversiblePoints",
+        "availablePointBalance",
+    ]

@@ -1,9 +1,12 @@
 """The seed state and the ledger's core invariants."""
 
+from decimal import Decimal
+
 import pytest
 import sqlalchemy as sa
 
 from issuer_sandbox import clock, ledger
+from issuer_sandbox.database import core_connection
 from issuer_sandbox.extensions import db
 from issuer_sandbox.models import Card, LedgerEntry
 from issuer_sandbox.seed import seed_database
@@ -47,6 +50,41 @@ def test_redeem_and_reverse_keep_every_balance_equal_to_its_entries(app):
         assert ledger.check_ledger() == []
         totals = ledger.totals()
         assert (totals.redeemed, totals.reversed) == (50_000, 20_000)
+
+
+def _legs(debit, credit) -> list[ledger.AccountMovement]:
+    """A debit of the card ending 8741 and a credit of its programme's issuance account."""
+    card = card_ending("8741")
+    issuance = ledger.system_account(ledger.ISSUANCE, card.programme)
+    account = ledger.cardholder_account(card)
+    return [
+        ledger.AccountMovement(account.id, account.code, debit, guarded=True),
+        ledger.AccountMovement(issuance.id, issuance.code, credit, guarded=False),
+    ]
+
+
+@pytest.mark.parametrize("amount", [True, 1.0, Decimal("1")])
+def test_move_points_refuses_points_that_are_not_plain_whole_numbers(app, amount):
+    with app.app_context():
+        with pytest.raises(ledger.UnbalancedTransaction, match="whole numbers"):
+            ledger.move_points("ADJUST", "odd", _legs(-1, amount), clock.now())
+        with pytest.raises(ledger.UnbalancedTransaction, match="do not sum to zero"):
+            ledger.move_points("ADJUST", "odd", _legs(-1, 2), clock.now(), reference="T-3")
+        db.session.rollback()
+        assert ledger.balance_of(card_ending("8741")) == 120_000
+
+
+def test_move_points_on_the_callers_connection_debits_first_and_reports_each_balance(app):
+    with app.app_context():
+        legs = _legs(-20_000, 20_000)
+        posted = ledger.move_points("ADJUST", "on a connection", legs[::-1], clock.now(), connection=core_connection())
+        db.session.commit()
+        entries = db.session.scalars(
+            sa.select(LedgerEntry).where(LedgerEntry.transaction_id == posted.id).order_by(LedgerEntry.id)
+        ).all()
+        assert [(entry.account_id, entry.amount) for entry in entries] == [(m.account_id, m.amount) for m in legs]
+        assert posted.balances[legs[0].account_id] == 100_000 == ledger.balance_of(card_ending("8741"))
+        assert ledger.check_ledger() == []
 
 
 def test_ledger_entries_cannot_be_rewritten(app):
