@@ -253,16 +253,20 @@ def test_the_slow_password_check_runs_with_the_database_free_for_other_shoppers(
     assert probed == [True]
 
 
-def test_a_sign_in_rehashes_a_password_stored_with_older_settings(app, shopper):
-    """The configured method (here the tests' cheap pbkdf2) replaces an older hash once the password is known."""
+def store_an_older_hash(app, email: str = "chan.taiman@example.com", password: str = "demo1234") -> str:
+    """Give a seeded shopper a hash made with other settings than the configured ones (as before an upgrade)."""
     from werkzeug.security import generate_password_hash
 
-    old_hash = generate_password_hash("demo1234", method="pbkdf2:sha256:1001")
+    old_hash = generate_password_hash(password, method="pbkdf2:sha256:1001")
     with app.app_context():
-        db.session.execute(
-            sa.update(User).where(User.email == "chan.taiman@example.com").values(password_hash=old_hash)
-        )
+        db.session.execute(sa.update(User).where(User.email == email).values(password_hash=old_hash))
         db.session.commit()
+    return old_hash
+
+
+def test_a_sign_in_rehashes_a_password_stored_with_older_settings(app, shopper):
+    """The configured method (here the tests' cheap pbkdf2) replaces an older hash once the password is known."""
+    old_hash = store_an_older_hash(app)
     assert shopper.sign_in().status_code == 302
     user = find_user(app, "chan.taiman@example.com")
     assert user.password_hash != old_hash
@@ -271,32 +275,17 @@ def test_a_sign_in_rehashes_a_password_stored_with_older_settings(app, shopper):
 
 
 def test_a_wrong_password_leaves_an_older_hash_as_it_was(app, shopper):
-    from werkzeug.security import generate_password_hash
-
-    old_hash = generate_password_hash("demo1234", method="pbkdf2:sha256:1001")
-    with app.app_context():
-        db.session.execute(
-            sa.update(User).where(User.email == "chan.taiman@example.com").values(password_hash=old_hash)
-        )
-        db.session.commit()
+    old_hash = store_an_older_hash(app)
     assert shopper.sign_in(password="not-it").status_code == 422  # the form again, with its error
     assert find_user(app, "chan.taiman@example.com").password_hash == old_hash
 
 
 def test_the_rehash_runs_with_the_database_free_for_other_shoppers(app, shopper, monkeypatch):
-    from werkzeug.security import generate_password_hash
-
     from shop.accounts import rules as account_service
 
     from .fakes import assert_database_writable
 
-    with app.app_context():
-        db.session.execute(
-            sa.update(User)
-            .where(User.email == "chan.taiman@example.com")
-            .values(password_hash=generate_password_hash("demo1234", method="pbkdf2:sha256:1001"))
-        )
-        db.session.commit()
+    store_an_older_hash(app)
     probed = []
     real_hash = account_service.hash_password
 
