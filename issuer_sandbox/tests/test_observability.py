@@ -233,6 +233,21 @@ def test_masking_hides_secrets_and_keeps_the_rest(value, expected):
     assert mask_value(value) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("RDM-1D0123456789012A3B4C", "RDM-1D0123456789012A3B4C"),  # 13 digits in a row inside an order id
+        ("RVS-4966010000008741ABCD", "RVS-4966010000008741ABCD"),
+        ('{"orderId": "RDM-ABCDEFG1234567890123"}', '{"orderId": "RDM-ABCDEFG1234567890123"}'),
+        ("card=4966010000008741&cvc=123", "card=************8741&cvc=123"),
+        ('{"n": "4966010000008741"}', '{"n": "************8741"}'),
+        ("RDM-4966010000008741", "RDM-************8741"),  # a card number after a dash is still one
+    ],
+)
+def test_a_run_of_digits_inside_an_id_is_no_card_number(text, expected):
+    assert mask_text(text) == expected
+
+
 def test_masking_hides_the_otp_digits_of_an_sms_text():
     text = "Summit Bank: 654321 is your one-time password to link your card ending 8741 with Harbour Mall."
 
