@@ -203,6 +203,20 @@ def sql_statements_of(app, call) -> list[str]:
     return statements
 
 
+@pytest.mark.sqlite_only(reason="the statements of a request log batch on SQLite")
+def test_a_request_log_batch_on_sqlite_is_its_insert_alone(tmp_path):
+    """PostgreSQL's batch also sets synchronous_commit off (test_postgres_round_trips.py); SQLite's is unchanged."""
+    app = make_app(default_database_url(tmp_path), REQUEST_LOG_FLUSH_MS=3_600_000)
+    try:
+        api = partner_api(app)
+        link = make_link(app)
+        assert api.get(balance_path(link)).status_code == 200
+        statements = sql_statements_of(app, lambda: request_log.writer(app).flush())
+        assert [statement.split()[:3] for statement in statements] == [["INSERT", "INTO", "request_log"]], statements
+    finally:
+        close_app(app)
+
+
 # Issue 8's fence was 10 statements. Issue 10 moved it to 11 on purpose: the redemption's request-log row is
 # now inserted inside the money transaction (so a killed worker cannot lose it), one INSERT on a table no
 # other statement of the redemption writes. On SQLite the write lock precedes the snapshot, so the locking
