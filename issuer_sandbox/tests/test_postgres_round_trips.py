@@ -209,3 +209,45 @@ def test_the_setting_lasts_only_for_the_transaction_that_asked_for_it(pg_app):
 
 
 SHOW_SYNCHRONOUS_COMMIT = sa.text("SHOW synchronous_commit")
+
+
+def test_a_prebuilt_statement_runs_on_a_driver_cursor_by_name_with_the_engines_events(pg_app):
+    """On PostgreSQL too, one set of parameters skips SQLAlchemy's execution context; rows answer by name,
+    driver errors come wrapped as SQLAlchemy's, and many sets go through SQLAlchemy's executemany."""
+    from sqlalchemy.exc import IntegrityError
+
+    from issuer_sandbox.models import Card
+
+    cards = Card.__table__
+    by_id = database.Prebuilt(
+        sa.select(cards.c.id.label("card_id"), cards.c.number).where(cards.c.id == sa.bindparam("card"))
+    )
+    renumber = database.Prebuilt(
+        sa.update(cards).values(number=sa.bindparam("new_number")).where(cards.c.id == sa.bindparam("card"))
+    )
+    seen = []
+
+    def record(_conn, _cursor, statement, _params, context, executemany):
+        seen.append((statement.split()[0] + (" many" if executemany else ""), context is None))
+
+    with pg_app.app_context():
+        first, second = db.session.execute(sa.select(cards.c.id, cards.c.number).order_by(cards.c.id).limit(2)).all()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            connection = database.core_connection()
+            row = by_id.execute(connection, {"card": first.id}).one()
+            assert (row.card_id, row.number) == (first.id, first.number)
+            assert by_id._plans["postgresql"] is not None
+            with pytest.raises(IntegrityError):  # cards.number is unique
+                with connection.begin_nested():
+                    renumber.execute(connection, {"new_number": second.number, "card": first.id})
+            result = renumber.execute(
+                connection, [{"new_number": "X1", "card": first.id}, {"new_number": "X2", "card": second.id}]
+            )
+            assert result.rowcount == 2
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        db.session.rollback()
+    assert ("SELECT", True) in seen  # the driver cursor: no execution context
+    assert ("UPDATE", True) in seen
+    assert ("UPDATE many", False) in seen  # SQLAlchemy's executemany, with its context
