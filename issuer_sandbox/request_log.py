@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 
-from .database import Prebuilt, core_connection, writing
+from .database import Prebuilt, commit_without_waiting_for_disk, core_connection, writing
 from .extensions import db
 from .models import RequestLogEntry
 
@@ -209,8 +209,15 @@ class RequestLogWriter:
                 return self._write_one_by_one(rows)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        """Write rows in one transaction: new rows inserted, money calls' rows completed by their id."""
+        """Write rows in one transaction: new rows inserted, money calls' rows completed by their id.
+
+        On PostgreSQL the transaction commits without waiting for the WAL fsync
+        (``database.commit_without_waiting_for_disk``): a crash of the PostgreSQL server may lose the last few
+        hundred milliseconds of log rows (a clean stop loses none, and money calls' rows were committed with
+        their money, synchronously); the batch no longer waits ~1.6 ms for the disk while holding the buffer.
+        """
         try:
+            commit_without_waiting_for_disk(db.session)
             new_rows = [row for row in rows if "row_id" not in row]
             if new_rows:
                 db.session.execute(_INSERT_ROW, new_rows)

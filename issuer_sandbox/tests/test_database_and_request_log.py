@@ -203,6 +203,20 @@ def sql_statements_of(app, call) -> list[str]:
     return statements
 
 
+@pytest.mark.sqlite_only(reason="the statements of a request log batch on SQLite")
+def test_a_request_log_batch_on_sqlite_is_its_insert_alone(tmp_path):
+    """PostgreSQL's batch also sets synchronous_commit off (test_postgres_round_trips.py); SQLite's is unchanged."""
+    app = make_app(default_database_url(tmp_path), REQUEST_LOG_FLUSH_MS=3_600_000)
+    try:
+        api = partner_api(app)
+        link = make_link(app)
+        assert api.get(balance_path(link)).status_code == 200
+        statements = sql_statements_of(app, lambda: request_log.writer(app).flush())
+        assert [statement.split()[:3] for statement in statements] == [["INSERT", "INTO", "request_log"]], statements
+    finally:
+        close_app(app)
+
+
 # Issue 8's fence was 10 statements. Issue 10 moved it to 11 on purpose: the redemption's request-log row is
 # now inserted inside the money transaction (so a killed worker cannot lose it), one INSERT on a table no
 # other statement of the redemption writes. On SQLite the write lock precedes the snapshot, so the locking
@@ -329,7 +343,7 @@ def test_a_prebuilt_statement_stores_and_reads_exactly_what_sqlalchemy_would(app
         merchant = connection.execute(sa.select(lines.c.merchant_name).where(lines.c.id == short_id)).scalar_one()
         db.session.rollback()
     assert stored[0] == stored[1]
-    assert planned == (dialect == "sqlite")  # PostgreSQL's driver binds by name: SQLAlchemy runs it
+    assert planned  # by position on SQLite, by name on PostgreSQL: both run as driver SQL
     assert merchant == ""
 
 
@@ -341,7 +355,11 @@ def test_a_prebuilt_select_whose_columns_convert_values_is_left_to_sqlalchemy(ap
     with app.app_context():
         created = prebuilt.run({"id": 1}).scalar_one()
         db.session.rollback()
-        assert prebuilt._plans[db.engine.dialect.name] is None
+        dialect = db.engine.dialect.name
+        planned = prebuilt._plans[dialect] is not None
+    # SQLite's DateTime type reads its text back into a datetime: SQLAlchemy runs that statement. psycopg
+    # returns a datetime itself (the type converts nothing), so PostgreSQL's runs as driver SQL.
+    assert planned == (dialect == "postgresql")
     assert isinstance(created, datetime)
 
 
@@ -361,7 +379,7 @@ def test_the_core_connection_is_the_sessions_for_its_transaction_and_asked_again
         db.session.rollback()
 
 
-@pytest.mark.sqlite_only(reason="the driver-cursor path is SQLite's (PostgreSQL binds by name: SQLAlchemy runs it)")
+@pytest.mark.sqlite_only(reason="its UPDATE binds a column's own name, which PostgreSQL's compiler refuses")
 def test_a_prebuilt_statement_runs_on_a_driver_cursor_with_the_engines_events_and_named_rows(app):
     """One set of parameters: no execution context, yet the statement events fire (statement counts, the
     tests' recorders) and the rows answer by column name as SQLAlchemy's rows do."""
