@@ -4,7 +4,6 @@
 command (adding only what the e2e suite needs on top, such as an access log to keep with a failed test).
 """
 
-import mmap
 import sys
 
 worker_class = "gthread"
@@ -36,42 +35,6 @@ threads = _threads_for(sys.argv)
 # 1,426-1,711, shop home 991-1,402 -> 1,426-2,186.
 reuse_port = True
 keepalive = 2  # seconds an idle connection stays open
-
-# The kernel gives a new connection to one worker's socket by a hash of its addresses, and a kept-alive connection
-# then stays with that worker: wrk's 16 connections landed 12/4 or 13/3 as often as 8/8, and the worker holding 12
-# served them on one CPU (a worker's Python threads run one at a time) while the other waited for work (the token
-# call under wrk: p99 62-68 ms at 9/7, 88-96 ms at 12/4 and 13/3). So a worker holding more than its share of all
-# the workers' connections, by more than CONNECTION_SLACK, closes the connection of the request it is answering
-# (`Connection: close` after a complete answer, which HTTP clients expect); the client's next connection is drawn
-# again. The counts live in memory the master shares with its workers, a slot per worker.
-CONNECTION_SLACK = 1
-CONNECTION_SLOTS = 64  # more than any worker count here; a slot is the worker's age modulo this
-_connection_counts = memoryview(mmap.mmap(-1, 8 * CONNECTION_SLOTS)).cast("q")  # shared over fork (MAP_SHARED)
-
-
-def over_fair_share(mine: int, counts, workers: int, slack: int = CONNECTION_SLACK) -> bool:
-    """Whether a worker holding ``mine`` of all workers' ``counts`` of connections holds too many of them."""
-    total = sum(counts)
-    fair = -(-total // max(workers, 1))  # rounded up
-    return mine > fair + slack
-
-
-def pre_request(worker, req):
-    """Before each request: publish this worker's open connections, and close this one after its answer if the
-    worker holds more than its share (see CONNECTION_SLACK)."""
-    mine = getattr(worker, "nr_conns", None)  # the gthread worker's count of its open connections
-    if mine is None:
-        return
-    _connection_counts[worker.age % CONNECTION_SLOTS] = mine
-    if over_fair_share(mine, _connection_counts, worker.cfg.workers):
-        req.force_close()
-
-
-def child_exit(server, worker):
-    """A worker that exited holds no connections (the master's copy of the counts is the same memory)."""
-    _connection_counts[worker.age % CONNECTION_SLOTS] = 0
-
-
 timeout = 60
 # gunicorn drops header names with underscores unless told otherwise; the partner API's `client_id` header
 # has one, so it is passed through as-is.
