@@ -90,15 +90,31 @@ class Shopper:
         self.steps: list[str] = []
         self.error: BaseException | None = None
 
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        """One request, sent again once if the shop's kept-alive connection was reset under it.
+
+        The killer shoots the issuer's workers, never the shop's: a reset from the shop is its gunicorn closing
+        an idle keep-alive connection (after `keepalive` seconds, gunicorn.conf.py) just as the next request
+        went out on it, which happens when a step waited about that long on the bank. A browser sends the
+        request again on a new connection in that case; so does this shopper, once.
+        """
+        try:
+            return self.session.request(method, url, timeout=60, **kwargs)
+        except requests.ConnectionError as error:
+            if "Connection aborted" not in str(error):  # urllib3's words for a connection dropped under a request
+                raise
+            self.steps.append(f"{method} {url.removeprefix(self.shop_url)}: connection aborted, sent again")
+            return self.session.request(method, url, timeout=60, **kwargs)
+
     def get(self, path: str) -> requests.Response:
-        return self.session.get(f"{self.shop_url}{path}", timeout=60)
+        return self._send("GET", f"{self.shop_url}{path}")
 
     def post(self, path: str, form_path: str, data: dict) -> requests.Response:
         """POST ``data`` to ``path`` with the CSRF token of the page at ``form_path``; redirects not followed."""
         token = CSRF.search(self.get(form_path).text)
         assert token, f"no CSRF token on {form_path}"
-        response = self.session.post(
-            f"{self.shop_url}{path}", data={"csrf_token": token.group(1), **data}, timeout=60, allow_redirects=False
+        response = self._send(
+            "POST", f"{self.shop_url}{path}", data={"csrf_token": token.group(1), **data}, allow_redirects=False
         )
         self.steps.append(f"POST {path} -> {response.status_code} {response.headers.get('Location', '')}")
         return response
