@@ -9,7 +9,7 @@ from flask import Flask, Response, abort, current_app, request, session
 
 from . import i18n, rate_limits, request_log
 from .config import DEFAULTS, DEMO_SECRETS, MIN_SECRET_BYTES, SECRET_SETTINGS
-from .database import configure_engine, engine_options, install_request_intent
+from .database import configure_engine, install_request_intent
 from .extensions import csrf, db
 from .session_cookies import ReusedSerializerSessionInterface
 
@@ -52,7 +52,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or (
         f"sqlite:///{Path(app.instance_path) / 'issuer.sqlite3'}"
     )
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     db.init_app(app)
     csrf.init_app(app)

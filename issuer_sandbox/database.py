@@ -514,11 +514,6 @@ class WriterQueue:
         return self._fd
 
 
-def engine_options(database_url: str) -> dict:
-    """Pool settings: none of SQLAlchemy's own; a server's connections are pinged by ``ping_after_idle``."""
-    return {}
-
-
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "issuer.idle_since"
 
