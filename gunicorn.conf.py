@@ -90,9 +90,21 @@ def on_starting(server):
 
 
 def post_fork(server, worker):
-    """Cap the worker's malloc arenas and fix its mmap threshold (where the C library has no mallopt, nothing
-    to do)."""
+    """Close the worker's listening sockets until it can serve (see `post_worker_init`); cap its malloc arenas
+    and fix its mmap threshold (where the C library has no mallopt, nothing to do)."""
     import ctypes
+
+    if _replaces_a_worker_beside_others(server, worker):
+        # gunicorn binds a worker's own socket (SO_REUSEPORT) as soon as it forks it, before the worker loads the
+        # app: the kernel then drew connections for that socket into a queue nobody accepted from while the app
+        # loaded (about 1.5 s under load, each such connection waiting all of it), and reset them all when the
+        # worker died before it was up (the e2e chaos test's killed workers: a shopper's read of the SMS outbox
+        # failed 4 times running). Closed a microsecond after gunicorn listened, they are bound again once the
+        # worker can serve (`post_worker_init`); meanwhile the other workers' sockets take every new connection.
+        for listener in worker.sockets:
+            listener.close()
+        worker.sockets = []
+        worker.listens_once_ready = True
 
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the process's own symbols: the C library's
     if mallopt is not None:
@@ -102,7 +114,8 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """Before the worker's first request: the app's own start, if it has one (the shop compiles its templates;
-    on SQLite both apps move WAL checkpoints to a thread of their own), then the objects built so far frozen.
+    on SQLite both apps move WAL checkpoints to a thread of their own), then the objects built so far frozen;
+    last, a replacement worker's sockets (see `post_fork`).
 
     The app's modules, routes, compiled templates and statements live as long as the worker, yet every full
     collection of the cyclic garbage collector walked them all again: frozen, they are never scanned (a cached
@@ -115,3 +128,26 @@ def post_worker_init(worker):
         worker_start()
     gc.collect()
     gc.freeze()
+    if getattr(worker, "listens_once_ready", False):
+        _listen_now(worker)
+
+
+def _replaces_a_worker_beside_others(server, worker) -> bool:
+    """A worker forked after the first ones (to replace one that died or was restarted) while others are alive
+    (`server.WORKERS` is the master's table as it was at the fork, without this worker).
+
+    The first workers listen at once, as gunicorn has them: at a start no one else serves, and a connection
+    that waits for the app beats one refused; so does the replacement of a lone worker, or of all of them.
+    """
+    replaces = worker.age > server.num_workers
+    return bool(worker.sockets) and server.cfg.reuse_port and replaces and bool(server.WORKERS)
+
+
+def _listen_now(worker):
+    """Bind the worker's own sockets (closed in `post_fork`), as gunicorn would have, now that it can serve."""
+    from gunicorn import sock, util
+
+    worker.sockets = sock.create_sockets(worker.cfg, worker.log)
+    for listener in worker.sockets:
+        util.close_on_exec(listener)
+    worker.wait_fds = worker.sockets + [worker.PIPE[0]]

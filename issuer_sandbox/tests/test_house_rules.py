@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -149,6 +152,7 @@ def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
     # With 8 request threads glibc gave a worker up to 8 arenas of held memory: 2 cut both apps' peak RSS.
     import ctypes
     import runpy
+    from types import SimpleNamespace
 
     calls = []
 
@@ -161,7 +165,7 @@ def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
     monkeypatch.setattr(ctypes, "CDLL", lambda name: opened.append(name) or FakeLibc())
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
-    config["post_fork"](server=None, worker=None)
+    config["post_fork"](server=None, worker=SimpleNamespace(sockets=[]))
 
     assert opened == [None]  # the process's own symbols, whatever the C library's file is called
     # M_ARENA_MAX (glibc's malloc.h), 2 arenas; M_MMAP_THRESHOLD fixed at 1 MiB (freed big blocks go back)
@@ -177,7 +181,8 @@ def resident_mib():
             return int(line.split()[1]) // 1024
 
 if sys.argv[1] == "worker":
-    runpy.run_path(sys.argv[2])["post_fork"](None, None)
+    from types import SimpleNamespace
+    runpy.run_path(sys.argv[2])["post_fork"](None, SimpleNamespace(sockets=[]))
 before = resident_mib()
 
 def one_hash():  # the shop's scrypt: 8 MiB of working memory
@@ -206,3 +211,90 @@ def test_a_worker_gives_a_password_hashs_8_mib_back_when_it_is_done():
 
     assert held_mib("plain") >= 8  # what the worker's settings prevent
     assert held_mib("worker") < 4
+
+
+GATED_APP = """
+import os, time
+
+while os.path.exists(os.path.join(os.path.dirname(__file__), "gate")):  # loading, until the test opens the gate
+    time.sleep(0.02)
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(tmp_path):
+    # gunicorn binds a worker's own SO_REUSEPORT socket before the worker loads the app: connections the kernel
+    # drew for a replacement waited out its whole load, and were reset when it died loading (the chaos test).
+    import http.client
+
+    from e2e.harness import free_port, gunicorn_workers
+
+    (tmp_path / "gated_app.py").write_text(GATED_APP)
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("gunicorn")), "--config", str(ROOT / "gunicorn.conf.py")]
+    master = subprocess.Popen(
+        [*command, "--bind", f"127.0.0.1:{port}", "--chdir", str(tmp_path), "gated_app:app"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def answering_worker() -> int:
+        """The pid of the worker that answers a request on a new connection (at most 5 s to answer)."""
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            connection.request("GET", "/")
+            return int(connection.getresponse().read())
+        finally:
+            connection.close()
+
+    def answering_workers(requests: int) -> set[int]:
+        return {answering_worker() for _ in range(requests)}
+
+    def eventually(condition, what: str):
+        for _ in range(300):  # bounded polls of processes that start or die
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"gave up waiting for {what}")
+
+    try:
+        first = eventually(lambda: len(gunicorn_workers(master.pid)) == 2 and gunicorn_workers(master.pid), "2 workers")
+
+        def both_answer():
+            try:
+                return answering_workers(20) == set(first)
+            except OSError:
+                return False  # not listening yet
+
+        eventually(both_answer, "both workers to answer")
+        (tmp_path / "gate").touch()  # replacements now stay loading
+        survivor, victim = first
+        os.kill(victim, signal.SIGKILL)
+        # (the victim is the master's child too until the master reaps it)
+        replacement = eventually(lambda: set(gunicorn_workers(master.pid)) - {survivor, victim}, "a replacement")
+
+        # The replacement is loading: every new connection goes to the worker that can serve it.
+        assert answering_workers(40) == {survivor}
+        # Killed before it was up, it took no connection with it (none reset, none waiting).
+        killed_loading = replacement.pop()
+        os.kill(killed_loading, signal.SIGKILL)
+        eventually(lambda: set(gunicorn_workers(master.pid)) - {survivor, victim, killed_loading}, "another one")
+        assert answering_workers(40) == {survivor}
+
+        (tmp_path / "gate").unlink()  # loaded, the replacement takes its share of connections
+        eventually(lambda: len(answering_workers(20)) == 2, "the replacement to answer")
+    finally:
+        (tmp_path / "gate").unlink(missing_ok=True)  # a worker still loading would not stop
+        master.terminate()
+        try:
+            master.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(master.pid, signal.SIGKILL)
+            raise
