@@ -139,8 +139,9 @@ def _replaces_a_worker_beside_others(server, worker) -> bool:
     The first workers listen at once, as gunicorn has them: at a start no one else serves, and a connection
     that waits for the app beats one refused; so does the replacement of a lone worker, or of all of them.
     """
-    replaces = worker.age > server.num_workers
-    return bool(worker.sockets) and server.cfg.reuse_port and replaces and bool(server.WORKERS)
+    if not worker.sockets or not server.cfg.reuse_port:
+        return False
+    return worker.age > server.num_workers and bool(server.WORKERS)
 
 
 def _listen_now(worker):

@@ -237,10 +237,11 @@ def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(
     (tmp_path / "gated_app.py").write_text(GATED_APP)
     port = free_port()
     command = [str(Path(sys.executable).with_name("gunicorn")), "--config", str(ROOT / "gunicorn.conf.py")]
+    log_file = (tmp_path / "gunicorn.log").open("w")
     master = subprocess.Popen(
         [*command, "--bind", f"127.0.0.1:{port}", "--chdir", str(tmp_path), "gated_app:app"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log_file,
         start_new_session=True,
     )
 
@@ -262,7 +263,11 @@ def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(
             if value:
                 return value
             time.sleep(0.05)
-        raise AssertionError(f"gave up waiting for {what}")
+        raise AssertionError(f"gave up waiting for {what}: {server_state()}")
+
+    def server_state() -> str:
+        log = (tmp_path / "gunicorn.log").read_text()[-2000:]
+        return f"workers {gunicorn_workers(master.pid)}, the server's log:\n{log}"
 
     try:
         first = eventually(lambda: len(gunicorn_workers(master.pid)) == 2 and gunicorn_workers(master.pid), "2 workers")
@@ -281,12 +286,14 @@ def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(
         replacement = eventually(lambda: set(gunicorn_workers(master.pid)) - {survivor, victim}, "a replacement")
 
         # The replacement is loading: every new connection goes to the worker that can serve it.
-        assert answering_workers(40) == {survivor}
+        answered = answering_workers(40)
+        assert answered == {survivor}, f"answered by {answered}, survivor {survivor}; {server_state()}"
         # Killed before it was up, it took no connection with it (none reset, none waiting).
         killed_loading = replacement.pop()
         os.kill(killed_loading, signal.SIGKILL)
         eventually(lambda: set(gunicorn_workers(master.pid)) - {survivor, victim, killed_loading}, "another one")
-        assert answering_workers(40) == {survivor}
+        answered = answering_workers(40)
+        assert answered == {survivor}, f"answered by {answered}, survivor {survivor}; {server_state()}"
 
         (tmp_path / "gate").unlink()  # loaded, the replacement takes its share of connections
         eventually(lambda: len(answering_workers(20)) == 2, "the replacement to answer")
@@ -298,3 +305,5 @@ def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(
         except subprocess.TimeoutExpired:
             os.killpg(master.pid, signal.SIGKILL)
             raise
+        finally:
+            log_file.close()
