@@ -245,6 +245,29 @@ def test_resetting_the_sandbox_clears_the_failed_sign_in_counters(client):
     assert client.post("/login", data={"password": "demo"}).status_code == 302
 
 
+@pytest.mark.parametrize("limited_app", [{"RATE_LIMIT_TOKEN_FAILURES": "3 per minute"}], indirect=True)
+def test_resetting_the_sandbox_clears_the_failed_client_authentication_counters(limited_app):
+    client = limited_app.test_client()
+    assert token_call(client, "harbour-mall-secret").status_code == 200
+    for _ in range(3):
+        assert token_call(client, "wrong").status_code == 401
+    assert token_call(client, "harbour-mall-secret").status_code == 429
+
+    assert client.post("/sandbox/api/reset", headers=SANDBOX).status_code == 200
+
+    assert token_call(client, "harbour-mall-secret").status_code == 200
+
+
+@pytest.mark.parametrize("limited_app", [{"RATE_LIMIT_TOKEN_FAILURES": "2 per minute"}], indirect=True)
+def test_a_token_call_without_basic_credentials_counts_as_a_failed_authentication(limited_app):
+    client = limited_app.test_client()
+    for _ in range(2):
+        assert client.post(TOKEN, data=FORM).status_code == 401  # no Authorization header at all
+    refused = client.post(TOKEN, data=FORM)
+    assert refused.status_code == 429
+    assert refused.json["code"] == "tooManyFailedAuthentications"
+
+
 def test_the_otp_limits_count_the_same_on_both_databases(backend_app):
     """The SMS and wrong-code counts are SQL on SQLite and PostgreSQL alike."""
     client = backend_app.test_client()
