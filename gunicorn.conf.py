@@ -89,22 +89,30 @@ def on_starting(server):
     server.log.info("Workers listen at %s, a socket each", ", ".join(server.cfg.bind))
 
 
-def post_fork(server, worker):
-    """Close the worker's listening sockets until it can serve (see `post_worker_init`); cap its malloc arenas
-    and fix its mmap threshold (where the C library has no mallopt, nothing to do)."""
-    import ctypes
+def when_ready(server):
+    """In the master, before it forks any worker: its socket creation wrapped (see `pre_fork`)."""
+    _wrap_socket_creation()
 
-    if _replaces_a_worker_beside_others(server, worker):
-        # gunicorn binds a worker's own socket (SO_REUSEPORT) as soon as it forks it, before the worker loads the
-        # app: the kernel then drew connections for that socket into a queue nobody accepted from while the app
-        # loaded (about 1.5 s under load, each such connection waiting all of it), and reset them all when the
-        # worker died before it was up (the e2e chaos test's killed workers: a shopper's read of the SMS outbox
-        # failed 4 times running). Closed a microsecond after gunicorn listened, they are bound again once the
-        # worker can serve (`post_worker_init`); meanwhile the other workers' sockets take every new connection.
-        for listener in worker.sockets:
-            listener.close()
-        worker.sockets = []
-        worker.listens_once_ready = True
+
+def pre_fork(server, worker):
+    """In the master, just before it forks ``worker``: does the worker open its socket now, or once ready?
+
+    gunicorn opens a worker's own socket (SO_REUSEPORT) as soon as it forks it, before the worker loads the
+    app: the kernel then drew connections for that socket into a queue nobody accepted from while the app
+    loaded (about 1.5 s under load, each such connection waiting all of it), and reset them all when the
+    worker died before it was up (the e2e chaos test's killed workers: a shopper's read of the SMS outbox
+    failed 4 times running). A replacement worker therefore opens it only in `post_worker_init`; meanwhile the
+    other workers' sockets take every new connection. The decision is a global of this file, which the forked
+    child inherits and the wrapped socket creation reads there.
+    """
+    global _NEXT_WORKER_LISTENS_ONCE_READY
+    _NEXT_WORKER_LISTENS_ONCE_READY = worker.listens_once_ready = _replaces_a_worker_beside_others(server, worker)
+
+
+def post_fork(server, worker):
+    """Cap the worker's malloc arenas and fix its mmap threshold (where the C library has no mallopt, nothing
+    to do)."""
+    import ctypes
 
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the process's own symbols: the C library's
     if mallopt is not None:
@@ -115,7 +123,7 @@ def post_fork(server, worker):
 def post_worker_init(worker):
     """Before the worker's first request: the app's own start, if it has one (the shop compiles its templates;
     on SQLite both apps move WAL checkpoints to a thread of their own), then the objects built so far frozen;
-    last, a replacement worker's sockets (see `post_fork`).
+    last, a replacement worker's sockets (see `pre_fork`).
 
     The app's modules, routes, compiled templates and statements live as long as the worker, yet every full
     collection of the cyclic garbage collector walked them all again: frozen, they are never scanned (a cached
@@ -134,21 +142,40 @@ def post_worker_init(worker):
 
 def _replaces_a_worker_beside_others(server, worker) -> bool:
     """A worker forked after the first ones (to replace one that died or was restarted) while others are alive
-    (`server.WORKERS` is the master's table as it was at the fork, without this worker).
+    (in `pre_fork`, `server.WORKERS` holds the workers forked before this one).
 
     The first workers listen at once, as gunicorn has them: at a start no one else serves, and a connection
     that waits for the app beats one refused; so does the replacement of a lone worker, or of all of them.
     """
-    if not worker.sockets or not server.cfg.reuse_port:
-        return False
-    return worker.age > server.num_workers and bool(server.WORKERS)
+    return bool(server.cfg.reuse_port) and worker.age > server.num_workers and bool(server.WORKERS)
+
+
+_NEXT_WORKER_LISTENS_ONCE_READY = False
+_gunicorn_create_sockets = None  # gunicorn's own `sock.create_sockets`, once wrapped
+
+
+def _wrap_socket_creation() -> None:
+    """gunicorn's socket creation, with none made for a worker that listens once ready (see `pre_fork`)."""
+    global _gunicorn_create_sockets
+    from gunicorn import sock
+
+    if _gunicorn_create_sockets is not None:
+        return
+    _gunicorn_create_sockets = sock.create_sockets
+
+    def create_sockets(conf, log, fds=None):
+        if _NEXT_WORKER_LISTENS_ONCE_READY:  # in the child forked after `pre_fork` decided so
+            return []
+        return _gunicorn_create_sockets(conf, log, fds)
+
+    sock.create_sockets = create_sockets
 
 
 def _listen_now(worker):
-    """Bind the worker's own sockets (closed in `post_fork`), as gunicorn would have, now that it can serve."""
-    from gunicorn import sock, util
+    """Open the worker's own sockets, as gunicorn would have at the fork, now that it can serve."""
+    from gunicorn import util
 
-    worker.sockets = sock.create_sockets(worker.cfg, worker.log)
+    worker.sockets = _gunicorn_create_sockets(worker.cfg, worker.log)
     for listener in worker.sockets:
         util.close_on_exec(listener)
     worker.wait_fds = worker.sockets + [worker.PIPE[0]]

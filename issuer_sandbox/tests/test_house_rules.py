@@ -152,7 +152,6 @@ def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
     # With 8 request threads glibc gave a worker up to 8 arenas of held memory: 2 cut both apps' peak RSS.
     import ctypes
     import runpy
-    from types import SimpleNamespace
 
     calls = []
 
@@ -165,7 +164,7 @@ def test_each_gunicorn_worker_caps_its_malloc_arenas_at_two(monkeypatch):
     monkeypatch.setattr(ctypes, "CDLL", lambda name: opened.append(name) or FakeLibc())
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
-    config["post_fork"](server=None, worker=SimpleNamespace(sockets=[]))
+    config["post_fork"](server=None, worker=None)
 
     assert opened == [None]  # the process's own symbols, whatever the C library's file is called
     # M_ARENA_MAX (glibc's malloc.h), 2 arenas; M_MMAP_THRESHOLD fixed at 1 MiB (freed big blocks go back)
@@ -181,8 +180,7 @@ def resident_mib():
             return int(line.split()[1]) // 1024
 
 if sys.argv[1] == "worker":
-    from types import SimpleNamespace
-    runpy.run_path(sys.argv[2])["post_fork"](None, SimpleNamespace(sockets=[]))
+    runpy.run_path(sys.argv[2])["post_fork"](None, None)
 before = resident_mib()
 
 def one_hash():  # the shop's scrypt: 8 MiB of working memory
