@@ -4,8 +4,8 @@ Only the attempts that failed are counted (the console's through Flask-Limiter's
 call's by `failed_client_authentications`), so successful token calls (which the benchmark drives) are never
 throttled; once an address has used up its failures, every attempt from it is refused until the window moves
 on. The counters live in each worker's memory (``RATELIMIT_STORAGE_URI``): nothing new has to run, and with N
-gunicorn workers an address gets at most N x the limit. The OTP limits
-per card and per phone are business rules counted in the database instead (links.py).
+gunicorn workers an address gets at most N x the limit. The OTP limits per card and per phone are business
+rules counted in the database instead (links.py).
 """
 
 from __future__ import annotations
