@@ -90,8 +90,14 @@ def on_starting(server):
 
 
 def when_ready(server):
-    """In the master, before it forks any worker: its socket creation wrapped (see `pre_fork`)."""
-    _wrap_socket_creation()
+    """In the master, before it forks any worker: what `pre_fork` needs, set up (see `_listen_state`)."""
+    _listen_state()
+
+
+def on_reload(server):
+    """A HUP: gunicorn forks a whole new set of workers and stops the old ones at once, so none of the new set
+    waits to listen (see `pre_fork`): connections wait for them, as gunicorn has them, instead of being refused."""
+    _listen_state().reload_until_age = server.worker_age + server.cfg.workers
 
 
 def pre_fork(server, worker):
@@ -101,12 +107,16 @@ def pre_fork(server, worker):
     app: the kernel then drew connections for that socket into a queue nobody accepted from while the app
     loaded (about 1.5 s under load, each such connection waiting all of it), and reset them all when the
     worker died before it was up (the e2e chaos test's killed workers: a shopper's read of the SMS outbox
-    failed 4 times running). A replacement worker therefore opens it only in `post_worker_init`; meanwhile the
-    other workers' sockets take every new connection. The decision is a global of this file, which the forked
-    child inherits and the wrapped socket creation reads there.
+    failed 4 times running). A replacement worker therefore opens it only in `post_worker_init`, if another
+    worker listens already: that one takes every new connection meanwhile. With none listening (all workers
+    died together, or none has loaded yet), the new worker opens it at once, as gunicorn does, so connections
+    wait for it instead of being refused. The forked child inherits the decision, which the wrapped socket
+    creation reads.
     """
-    global _NEXT_WORKER_LISTENS_ONCE_READY
-    _NEXT_WORKER_LISTENS_ONCE_READY = worker.listens_once_ready = _replaces_a_worker_beside_others(server, worker)
+    state = _listen_state()
+    state.next_worker_listens_once_ready = worker.listens_once_ready = _replaces_a_worker_beside_others(
+        server, worker, state
+    )
 
 
 def post_fork(server, worker):
@@ -114,6 +124,8 @@ def post_fork(server, worker):
     to do)."""
     import ctypes
 
+    if not getattr(worker, "listens_once_ready", True):
+        _listen_state().say_listening(worker)  # gunicorn opened its socket at the fork
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the process's own symbols: the C library's
     if mallopt is not None:
         mallopt(M_ARENA_MAX, MALLOC_ARENAS)
@@ -140,42 +152,67 @@ def post_worker_init(worker):
         _listen_now(worker)
 
 
-def _replaces_a_worker_beside_others(server, worker) -> bool:
-    """A worker forked after the first ones (to replace one that died or was restarted) while others are alive
-    (in `pre_fork`, `server.WORKERS` holds the workers forked before this one).
+def _replaces_a_worker_beside_others(server, worker, state) -> bool:
+    """A worker forked after the first ones (to replace one that died or was restarted) while another listens.
 
     The first workers listen at once, as gunicorn has them: at a start no one else serves, and a connection
-    that waits for the app beats one refused; so does the replacement of a lone worker, or of all of them.
+    that waits for the app beats one refused; so does the replacement of a lone worker, or of all of them,
+    and a reload's new workers.
     """
-    return bool(server.cfg.reuse_port) and worker.age > server.num_workers and bool(server.WORKERS)
+    if not server.cfg.reuse_port or worker.age <= max(server.num_workers, state.reload_until_age):
+        return False
+    return bool(state.listening_pids() & set(server.WORKERS))  # alive: the master has not reaped them
 
 
-_NEXT_WORKER_LISTENS_ONCE_READY = False
-_gunicorn_create_sockets = None  # gunicorn's own `sock.create_sockets`, once wrapped
+LISTENING_SLOTS = 64  # workers' pids by age: more than this many workers never run at once here
 
 
-def _wrap_socket_creation() -> None:
-    """gunicorn's socket creation, with none made for a worker that listens once ready (see `pre_fork`)."""
-    global _gunicorn_create_sockets
+class _ListenState:
+    """What the workers that listen once ready need across the master's forks: the decision for the next fork,
+    gunicorn's own socket creation, and a board (an anonymous shared mapping, written by every forked worker)
+    of the workers that listen."""
+
+    def __init__(self, create_sockets) -> None:
+        import mmap
+
+        self.create_sockets = create_sockets
+        self.next_worker_listens_once_ready = False
+        self.reload_until_age = 0
+        self.board = mmap.mmap(-1, LISTENING_SLOTS * 8)
+
+    def say_listening(self, worker) -> None:
+        slot = worker.age % LISTENING_SLOTS
+        self.board[slot * 8 : slot * 8 + 8] = worker.pid.to_bytes(8, "little")
+
+    def listening_pids(self) -> set[int]:
+        return {int.from_bytes(self.board[slot * 8 : slot * 8 + 8], "little") for slot in range(LISTENING_SLOTS)}
+
+
+def _listen_state() -> _ListenState:
+    """The one state, kept on gunicorn's `sock` module (a HUP reads this file again, into fresh globals), whose
+    `create_sockets` it wraps: no socket for a worker that listens once ready (see `pre_fork`)."""
     from gunicorn import sock
 
-    if _gunicorn_create_sockets is not None:
-        return
-    _gunicorn_create_sockets = sock.create_sockets
+    state = getattr(sock, "_listens_once_ready_state", None)
+    if state is None:
+        state = sock._listens_once_ready_state = _ListenState(sock.create_sockets)
 
-    def create_sockets(conf, log, fds=None):
-        if _NEXT_WORKER_LISTENS_ONCE_READY:  # in the child forked after `pre_fork` decided so
-            return []
-        return _gunicorn_create_sockets(conf, log, fds)
+        def create_sockets(conf, log, fds=None):
+            if state.next_worker_listens_once_ready:  # in the child forked after `pre_fork` decided so
+                return []
+            return state.create_sockets(conf, log, fds)
 
-    sock.create_sockets = create_sockets
+        sock.create_sockets = create_sockets
+    return state
 
 
 def _listen_now(worker):
     """Open the worker's own sockets, as gunicorn would have at the fork, now that it can serve."""
     from gunicorn import util
 
-    worker.sockets = _gunicorn_create_sockets(worker.cfg, worker.log)
+    state = _listen_state()
+    worker.sockets = state.create_sockets(worker.cfg, worker.log)
     for listener in worker.sockets:
         util.close_on_exec(listener)
     worker.wait_fds = worker.sockets + [worker.PIPE[0]]
+    state.say_listening(worker)

@@ -38,6 +38,7 @@ ISSUER_WORKERS = "3"
 MAX_KILLS = 12
 KILL_PAUSE_SECONDS = (0.2, 1.0)
 ATTEMPTS_PER_STEP = 4
+OTP_READ_SECONDS = 20
 RUN_TIMEOUT_SECONDS = 240
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PRODUCT_ID = re.compile(r'name="product_id"[^>]*value="(\d+)"')
@@ -123,15 +124,17 @@ class Shopper:
         """The newest code in the sandbox's SMS outbox, read again when a kill cuts the read off.
 
         The outbox is served by the issuer's workers, which the killer shoots: a phone does not lose its SMS.
+        So the read is tried again for up to OTP_READ_SECONDS, long enough for the master to have a worker
+        loaded and listening again should every worker have been down at once.
         """
-        for attempt in range(ATTEMPTS_PER_STEP):
+        deadline = time.monotonic() + OTP_READ_SECONDS
+        while True:
             try:
                 return self.sandbox.latest_otp(self.mobile)
             except requests.ConnectionError:
-                if attempt == ATTEMPTS_PER_STEP - 1:
+                if time.monotonic() > deadline:
                     raise
-                time.sleep(0.5)
-        raise AssertionError("unreachable")
+                time.sleep(0.25)
 
     def status(self) -> str:
         match = re.search(r'data-testid="order-status">([^<]+)<', self.get(f"/orders/{self.reference}").text)

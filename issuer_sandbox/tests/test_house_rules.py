@@ -224,84 +224,149 @@ def app(environ, start_response):
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
-def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(tmp_path):
-    # gunicorn binds a worker's own SO_REUSEPORT socket before the worker loads the app: connections the kernel
-    # drew for a replacement waited out its whole load, and were reset when it died loading (the chaos test).
-    import http.client
+class GatedServer:
+    """gunicorn with gunicorn.conf.py serving GATED_APP: while the gate file exists, a worker that starts stays
+    loading the app."""
 
-    from e2e.harness import free_port, gunicorn_workers
+    def __init__(self, tmp_path: Path) -> None:
+        from e2e.harness import free_port
 
-    (tmp_path / "gated_app.py").write_text(GATED_APP)
-    port = free_port()
-    command = [str(Path(sys.executable).with_name("gunicorn")), "--config", str(ROOT / "gunicorn.conf.py")]
-    log_file = (tmp_path / "gunicorn.log").open("w")
-    master = subprocess.Popen(
-        [*command, "--bind", f"127.0.0.1:{port}", "--chdir", str(tmp_path), "gated_app:app"],
-        stdout=subprocess.DEVNULL,
-        stderr=log_file,
-        start_new_session=True,
-    )
+        self.tmp_path = tmp_path
+        self.gate = tmp_path / "gate"
+        (tmp_path / "gated_app.py").write_text(GATED_APP)
+        self.port = free_port()
+        command = [str(Path(sys.executable).with_name("gunicorn")), "--config", str(ROOT / "gunicorn.conf.py")]
+        self.log_file = (tmp_path / "gunicorn.log").open("w")
+        self.master = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{self.port}", "--chdir", str(tmp_path), "gated_app:app"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_file,
+            start_new_session=True,
+        )
 
-    def answering_worker() -> int:
+    def workers(self) -> list[int]:
+        from e2e.harness import gunicorn_workers
+
+        return gunicorn_workers(self.master.pid)
+
+    def answering_worker(self) -> int:
         """The pid of the worker that answers a request on a new connection (at most 5 s to answer)."""
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
             connection.request("GET", "/")
             return int(connection.getresponse().read())
         finally:
             connection.close()
 
-    def answering_workers(requests: int) -> set[int]:
-        return {answering_worker() for _ in range(requests)}
+    def answering_workers(self, requests: int) -> set[int]:
+        return {self.answering_worker() for _ in range(requests)}
 
-    def eventually(condition, what: str):
+    def accepts_connections(self) -> bool:
+        """Whether a TCP connection is taken (by a worker, or queued on its socket) rather than refused."""
+        import socket
+
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+            return True
+        except ConnectionRefusedError:
+            return False
+
+    def eventually(self, condition, what: str):
         for _ in range(300):  # bounded polls of processes that start or die
             value = condition()
             if value:
                 return value
             time.sleep(0.05)
-        raise AssertionError(f"gave up waiting for {what}: {server_state()}")
+        raise AssertionError(f"gave up waiting for {what}: {self.state()}")
 
-    def server_state() -> str:
-        log = (tmp_path / "gunicorn.log").read_text()[-2000:]
-        return f"workers {gunicorn_workers(master.pid)}, the server's log:\n{log}"
+    def state(self) -> str:
+        log = (self.tmp_path / "gunicorn.log").read_text()[-2000:]
+        return f"workers {self.workers()}, the server's log:\n{log}"
 
-    try:
-        first = eventually(lambda: len(gunicorn_workers(master.pid)) == 2 and gunicorn_workers(master.pid), "2 workers")
+    def both_workers_answer(self) -> list[int]:
+        first = self.eventually(lambda: len(self.workers()) == 2 and self.workers(), "2 workers")
 
         def both_answer():
             try:
-                return answering_workers(20) == set(first)
+                return self.answering_workers(20) == set(first)
             except OSError:
                 return False  # not listening yet
 
-        eventually(both_answer, "both workers to answer")
-        (tmp_path / "gate").touch()  # replacements now stay loading
-        survivor, victim = first
-        os.kill(victim, signal.SIGKILL)
-        # (the victim is the master's child too until the master reaps it)
-        replacement = eventually(lambda: set(gunicorn_workers(master.pid)) - {survivor, victim}, "a replacement")
+        self.eventually(both_answer, "both workers to answer")
+        return first
 
-        # The replacement is loading: every new connection goes to the worker that can serve it.
-        answered = answering_workers(40)
-        assert answered == {survivor}, f"answered by {answered}, survivor {survivor}; {server_state()}"
-        # Killed before it was up, it took no connection with it (none reset, none waiting).
-        killed_loading = replacement.pop()
-        os.kill(killed_loading, signal.SIGKILL)
-        eventually(lambda: set(gunicorn_workers(master.pid)) - {survivor, victim, killed_loading}, "another one")
-        answered = answering_workers(40)
-        assert answered == {survivor}, f"answered by {answered}, survivor {survivor}; {server_state()}"
-
-        (tmp_path / "gate").unlink()  # loaded, the replacement takes its share of connections
-        eventually(lambda: len(answering_workers(20)) == 2, "the replacement to answer")
-    finally:
-        (tmp_path / "gate").unlink(missing_ok=True)  # a worker still loading would not stop
-        master.terminate()
+    def stop(self) -> None:
+        self.gate.unlink(missing_ok=True)  # a worker still loading would not stop
+        self.master.terminate()
         try:
-            master.wait(timeout=30)
+            self.master.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(master.pid, signal.SIGKILL)
+            os.killpg(self.master.pid, signal.SIGKILL)
             raise
         finally:
-            log_file.close()
+            self.log_file.close()
+
+
+@pytest.fixture
+def gated_server(tmp_path):
+    server = GatedServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_a_replacement_worker_takes_connections_only_once_it_has_loaded_the_app(gated_server):
+    # gunicorn binds a worker's own SO_REUSEPORT socket before the worker loads the app: connections the kernel
+    # drew for a replacement waited out its whole load, and were reset when it died loading (the chaos test).
+    server = gated_server
+    survivor, victim = server.both_workers_answer()
+    server.gate.touch()  # replacements now stay loading
+    os.kill(victim, signal.SIGKILL)
+    # (the victim is the master's child too until the master reaps it)
+    replacement = server.eventually(lambda: set(server.workers()) - {survivor, victim}, "a replacement")
+
+    # The replacement is loading: every new connection goes to the worker that can serve it.
+    answered = server.answering_workers(40)
+    assert answered == {survivor}, f"answered by {answered}, survivor {survivor}; {server.state()}"
+    # Killed before it was up, it took no connection with it (none reset, none waiting).
+    killed_loading = replacement.pop()
+    os.kill(killed_loading, signal.SIGKILL)
+    server.eventually(lambda: set(server.workers()) - {survivor, victim, killed_loading}, "another one")
+    answered = server.answering_workers(40)
+    assert answered == {survivor}, f"answered by {answered}, survivor {survivor}; {server.state()}"
+
+    server.gate.unlink()  # loaded, the replacement takes its share of connections
+    server.eventually(lambda: len(server.answering_workers(20)) == 2, "the replacement to answer")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_a_replacement_listens_at_once_when_no_other_worker_listens(gated_server):
+    # The chaos test's case: one worker killed, its replacement loading (not listening yet), then the last one
+    # that listened killed too. Its replacement must listen at once, or nothing would (refused connections).
+    server = gated_server
+    first_killed, last_listening = server.both_workers_answer()
+    server.gate.touch()
+    os.kill(first_killed, signal.SIGKILL)
+    loading = server.eventually(lambda: set(server.workers()) - {first_killed, last_listening}, "a replacement")
+    os.kill(last_listening, signal.SIGKILL)
+    server.eventually(lambda: set(server.workers()) - {first_killed, last_listening} - loading, "its replacement")
+
+    assert server.accepts_connections(), server.state()  # queued on the loading worker's socket, not refused
+    server.gate.unlink()
+    assert server.answering_worker() not in (first_killed, last_listening)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the workers in /proc")
+def test_a_reloads_new_workers_listen_at_once_so_connections_wait_instead_of_being_refused(gated_server):
+    # A HUP forks a new set of workers and stops the old ones straight away: had the new ones waited to listen,
+    # nothing would listen while they load.
+    server = gated_server
+    first = server.both_workers_answer()
+    server.gate.touch()
+    os.kill(server.master.pid, signal.SIGHUP)
+    server.eventually(lambda: not set(server.workers()) & set(first), "the old workers to stop")
+    assert server.accepts_connections(), server.state()
+    server.gate.unlink()
+    assert server.answering_worker() not in first
