@@ -28,10 +28,14 @@ class User(db.Model):
     # Shop staff may open /insights; shoppers may not.
     is_staff: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
+    @staticmethod
+    def password_hash_method() -> str:
+        """The method new hashes are made with: tests choose a cheap one through config; the default is scrypt
+        at 8 MiB (passwords.py)."""
+        return current_app.config.get("PASSWORD_HASH_METHOD", SCRYPT_METHOD)
+
     def set_password(self, password: str) -> None:
-        # Tests choose a cheap method through config; the default is scrypt at 8 MiB (passwords.py).
-        method = current_app.config.get("PASSWORD_HASH_METHOD", SCRYPT_METHOD)
-        self.password_hash = hash_password(password, method=method)
+        self.password_hash = hash_password(password, method=self.password_hash_method())
 
     def check_password(self, password: str) -> bool:
         return password_matches(self.password_hash, password)

@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from functools import cache
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import User
-from ..passwords import SCRYPT_METHOD, hash_password, needs_rehash, password_matches
+from ..passwords import hash_password, needs_rehash, password_matches
 
 
 @cache
@@ -78,7 +77,7 @@ def _rehash_if_outdated(user_id: int, stored_hash: str, password: str) -> None:
     Only a sign-in knows the password to hash again. The hash runs with no transaction open; the update applies
     only if the stored hash is still the one checked (a password changed meanwhile wins).
     """
-    method = current_app.config.get("PASSWORD_HASH_METHOD", SCRYPT_METHOD)
+    method = User.password_hash_method()
     if not needs_rehash(stored_hash, method):
         return
     new_hash = hash_password(password, method=method)
